@@ -1,0 +1,28 @@
+"""tokenprobe: see a language model's token-by-token choices.
+
+Public API: `generate`, `score`, `load`, and the `Trace` data model. Everything else is
+reached through submodules (backends, formats, views, metrics).
+"""
+
+from __future__ import annotations
+
+from tokenprobe.api import generate, load, score
+from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
+from tokenprobe.trace import Candidate, Request, Step, Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Candidate",
+    "FormatError",
+    "InputError",
+    "ModelError",
+    "Request",
+    "Step",
+    "TokenprobeError",
+    "Trace",
+    "__version__",
+    "generate",
+    "load",
+    "score",
+]

@@ -1,0 +1,112 @@
+"""The Python API: `generate`, `score` and `load`, each returning a Trace.
+
+These are thin: they pick a backend from the registry (loaded once per process), build the
+request, and run it. The CLI calls the same functions with the same keyword names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from tokenprobe.backends import BackendOptions, get_backend
+from tokenprobe.backends.base import TraceStream, validate_alternatives
+from tokenprobe.errors import InputError
+from tokenprobe.trace import Request, Trace
+
+
+def build_request(
+    prompt: str,
+    *,
+    chat: bool = False,
+    system: str | None = None,
+    max_tokens: int = 64,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
+    alternatives: int = 10,
+    stop: Sequence[str] | None = None,
+) -> Request:
+    messages = None
+    if chat:
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": prompt}
+        ]
+    elif system:
+        raise InputError("--system needs --chat (a completion has no system prompt)")
+    return Request(
+        mode="chat" if chat else "completion",
+        prompt=prompt,
+        messages=messages,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        seed=seed,
+        max_tokens=max_tokens,
+        alternatives=alternatives,
+        stop=list(stop or []),
+    )
+
+
+def stream(
+    prompt: str,
+    *,
+    model: str | None = None,
+    options: BackendOptions | None = None,
+    **settings: object,
+) -> TraceStream:
+    """A live generation: iterate it for steps as they are made; `.trace` holds the result."""
+    request = build_request(prompt, **settings)  # type: ignore[arg-type]
+    return get_backend(model, options).stream(request)
+
+
+def generate(
+    prompt: str,
+    model: str | None = None,
+    chat: bool = False,
+    system: str | None = None,
+    max_tokens: int = 64,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
+    alternatives: int = 10,
+    stop: Sequence[str] | None = None,
+    options: BackendOptions | None = None,
+) -> Trace:
+    """Generate a continuation (or a chat answer) and record every token's choice."""
+    return stream(
+        prompt,
+        model=model,
+        options=options,
+        chat=chat,
+        system=system,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        seed=seed,
+        alternatives=alternatives,
+        stop=stop,
+    ).run()
+
+
+def score(
+    text: str,
+    model: str | None = None,
+    alternatives: int = 10,
+    options: BackendOptions | None = None,
+) -> Trace:
+    """Teacher-forced logprobs of every token of `text` (in the trace's `prompt_steps`)."""
+    if not text:
+        raise InputError("the text to score is empty")
+    validate_alternatives(alternatives)
+    return get_backend(model, options).score(text, alternatives=alternatives)
+
+
+def load(path: str | os.PathLike[str], format: str = "auto") -> Trace:
+    """Read a saved trace or any supported server response into a Trace."""
+    from tokenprobe.formats import load_path
+
+    return load_path(path, format=format)

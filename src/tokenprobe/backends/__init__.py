@@ -1,0 +1,101 @@
+"""The backend registry: a model name (the `--model` value) -> a loaded backend.
+
+`--model` forms: omitted = the embedded default; `PATH.gguf` = a local GGUF file;
+`PREFIX:REST` = the backend registered under PREFIX (`openai:NAME`, `llamacpp:URL`,
+`ollama:NAME`, `hf:NAME`). Built-in backends are listed here; others plug in through the
+entry-point group "tokenprobe.backends" (name = prefix, value = "module:Class").
+
+Loaded backends are kept for the life of the process, so a notebook or the web app pays for
+loading a model once. It leaves out what each backend does (one module each).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from importlib.metadata import entry_points
+from typing import Any
+
+from tokenprobe.backends.base import (
+    Backend,
+    BackendOptions,
+    GenerationError,
+    TraceStream,
+    validate_request,
+)
+from tokenprobe.errors import InputError, ModelError
+
+__all__ = [
+    "BUILTIN",
+    "Backend",
+    "BackendOptions",
+    "GenerationError",
+    "TraceStream",
+    "get_backend",
+    "parse_model_spec",
+    "validate_request",
+]
+
+# prefix -> "module:Class". The class has a classmethod `from_spec(rest, options)`.
+BUILTIN: dict[str, str] = {
+    "llama": "tokenprobe.backends.llama:LlamaBackend",
+}
+
+_cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Backend] = {}
+_lock = threading.Lock()
+
+
+def _registry() -> dict[str, str]:
+    found = dict(BUILTIN)
+    for ep in entry_points(group="tokenprobe.backends"):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def parse_model_spec(model: str | None) -> tuple[str, str]:
+    """Split a `--model` value into (prefix, rest); the default is ("llama", "")."""
+    if model is None or model == "":
+        return "llama", ""
+    head, sep, rest = model.partition(":")
+    registry = _registry()
+    if sep and head in registry and head != "llama":
+        if not rest:
+            raise InputError(f"--model {model!r} names no model after '{head}:'")
+        return head, rest
+    if model.lower().endswith(".gguf") or "/" in model or model.startswith("."):
+        return "llama", model
+    prefixes = ", ".join(f"{p}:NAME" for p in sorted(registry) if p != "llama")
+    raise InputError(
+        f"unknown model {model!r}: give a path to a .gguf file, or one of {prefixes}"
+    )
+
+
+def _load_class(target: str) -> type[Backend]:
+    module_name, _, cls_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ModelError(f"backend {module_name} cannot be loaded: {e}") from None
+    return getattr(module, cls_name)  # type: ignore[no-any-return]
+
+
+def get_backend(model: str | None = None, options: BackendOptions | None = None) -> Backend:
+    """The backend for `model`, loaded once per process and per set of options."""
+    prefix, rest = parse_model_spec(model)
+    opts = options or BackendOptions()
+    key = (prefix, rest, tuple(sorted((k, repr(v)) for k, v in vars(opts).items())))
+    with _lock:
+        backend = _cache.get(key)
+        if backend is None:
+            cls = _load_class(_registry()[prefix])
+            backend = cls.from_spec(rest, opts)  # type: ignore[attr-defined]
+            _cache[key] = backend
+        return backend
+
+
+def clear_cache() -> None:
+    """Close and forget every loaded backend (tests use this)."""
+    with _lock:
+        for b in _cache.values():
+            b.close()
+        _cache.clear()

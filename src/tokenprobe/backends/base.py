@@ -1,0 +1,177 @@
+"""The small interface every backend implements, and the stream that turns steps into a trace.
+
+A backend knows one engine or server. It validates a request against what it can do, yields
+`Step`s as the model makes them, and returns the finish reason. `TraceStream` owns the trace:
+it appends steps, keeps `text` and offsets exact, and records how the generation ended
+(complete, stopped by the user, or broken by an error) so that no received token is lost.
+
+It leaves out choosing a backend from a model name (backends/__init__.py) and any display.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from tokenprobe.errors import InputError, ModelError, TokenprobeError
+from tokenprobe.textbytes import TextAssembler
+from tokenprobe.trace import Request, Step, Trace
+
+MAX_ALTERNATIVES = 1000
+
+
+@dataclass
+class BackendOptions:
+    """Settings that select or reach a model, shared by all backends (unused ones ignored)."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    extra_body: dict[str, Any] | None = None
+    n_ctx: int | None = None
+    n_threads: int | None = None
+    timeout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GenerationError(TokenprobeError):
+    """A generation that broke part-way; `trace` holds every token received before it."""
+
+    def __init__(self, message: str, trace: Trace) -> None:
+        super().__init__(message)
+        self.trace = trace
+
+
+class Backend(ABC):
+    """One engine or server behind tokenprobe's operations."""
+
+    name: ClassVar[str]  # the trace's `backend` field: llama | openai | ...
+    model: str  # the trace's `model` field
+    logprobs_kind: str = "raw"
+    can_score: bool = False
+
+    @abstractmethod
+    def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
+        """Yield the steps of one generation and return its finish reason.
+
+        The backend may fill in trace metadata (model, source, prompt_steps,
+        tail_temperatures) before yielding the first step. Raise TokenprobeError for
+        anything the user can act on.
+        """
+
+    def score(self, text: str, alternatives: int = 10) -> Trace:
+        raise ModelError(f"the {self.name} backend cannot score a given text")
+
+    def source(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        """Free the model or connection (a no-op for most backends)."""
+
+    def stream(self, request: Request) -> TraceStream:
+        validate_request(request)
+        return TraceStream(self, request)
+
+
+def validate_request(request: Request) -> None:
+    """Checks every backend shares; each raises InputError with a one-line message."""
+    if request.mode == "chat":
+        if not request.messages:
+            raise InputError("the prompt is empty")
+        if not any((m.get("content") or "").strip() for m in request.messages
+                   if m.get("role") == "user"):
+            raise InputError("the prompt is empty")
+    elif not request.prompt:
+        raise InputError("the prompt is empty")
+    if request.max_tokens is not None and request.max_tokens <= 0:
+        raise InputError(f"--max-tokens must be at least 1 (got {request.max_tokens})")
+    if request.temperature is not None and request.temperature < 0:
+        raise InputError(f"--temperature must be >= 0 (got {request.temperature:g})")
+    if request.top_p is not None and not (0.0 < request.top_p <= 1.0):
+        raise InputError(f"--top-p must be in (0, 1] (got {request.top_p:g})")
+    if request.top_k is not None and request.top_k < 0:
+        raise InputError(f"--top-k must be >= 0 (got {request.top_k})")
+    validate_alternatives(request.alternatives)
+
+
+def validate_alternatives(n: int | None) -> None:
+    if n is not None and not (0 <= n <= MAX_ALTERNATIVES):
+        raise InputError(f"--alternatives must be between 0 and {MAX_ALTERNATIVES} (got {n})")
+
+
+class TraceStream:
+    """Iterate to receive steps as they are made; `trace` is complete when iteration ends.
+
+    If the consumer stops early (Ctrl-C, a stop button), call `interrupt()`: the trace keeps
+    every step received and is marked incomplete. If the backend fails part-way, iteration
+    raises GenerationError carrying the partial trace.
+    """
+
+    def __init__(self, backend: Backend, request: Request) -> None:
+        self.backend = backend
+        self.trace = Trace(
+            backend=backend.name,
+            model=backend.model,
+            request=request,
+            logprobs_kind=backend.logprobs_kind,
+            source=backend.source(),
+            complete=False,
+        )
+        self._assembler = TextAssembler()
+        self._gen: Generator[Step, None, str | None] | None = None
+        self.done = False
+
+    def __iter__(self) -> Iterator[Step]:
+        trace = self.trace
+        self._gen = self.backend.generate_steps(trace.request, trace)
+        try:
+            while True:
+                try:
+                    step = next(self._gen)
+                except StopIteration as stop:
+                    trace.finish_reason = stop.value
+                    trace.complete = True
+                    self._end(error=None, finish_reason=None)
+                    break
+                step.offset = self._assembler.add(step.data)
+                trace.steps.append(step)
+                trace.text = self._assembler.text
+                yield step
+        except KeyboardInterrupt:
+            self._end(error="interrupted by the user", finish_reason=None)
+            raise
+        except TokenprobeError as e:
+            self._end(error=str(e), finish_reason="error")
+            if not trace.steps:
+                raise
+            raise GenerationError(
+                f"{e} (kept the {len(trace.steps)} tokens received before it)", trace
+            ) from None
+        finally:
+            if not self.done:
+                self._end(error="interrupted before the end", finish_reason=None)
+
+    def _end(self, error: str | None, finish_reason: str | None) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.trace.text = self._assembler.finish()
+        if error is not None:
+            self.trace.complete = False
+            self.trace.error = error
+            self.trace.finish_reason = finish_reason
+        if self._gen is not None:
+            self._gen.close()
+
+    def interrupt(self, reason: str = "interrupted by the user") -> Trace:
+        """Stop here, keep what was received, and mark the trace incomplete."""
+        if not self.done:
+            self._end(error=reason, finish_reason=None)
+        return self.trace
+
+    def run(self) -> Trace:
+        """Consume the whole stream and return the trace."""
+        for _ in self:
+            pass
+        return self.trace

@@ -1,0 +1,364 @@
+"""Distribution math over one row of logits, and re-normalisation of recorded steps.
+
+From a row of logits (262,144 floats for Gemma 3) this module computes, without ever sorting
+the whole vocabulary: logsumexp, the exact entropy, the top-N tokens, the tail summary that
+lets a view re-normalise the distribution at another temperature, and the processed
+(temperature / top-k / top-p) distribution that a seeded sampler draws from.
+
+Hot-path functions work in float32 with float64 accumulators and reuse preallocated buffers,
+because they run once per generated token and must cost a small fraction of a decode.
+
+It leaves out anything that knows about models or traces' provenance (backends/), and how
+numbers are shown (views/).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tokenprobe.trace import Candidate, Step
+
+# Temperatures at which every local step stores the exact tail sum (log Σ exp(lp_j / T) over
+# the tokens not in `top`). They are the powers of e^(lp/4) that cost one dot product each
+# (see RowStats); between them `tail_logsumexp_at` interpolates in 1/T.
+TAIL_BETAS: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+TAIL_TEMPERATURES: tuple[float, ...] = tuple(round(1.0 / b, 6) for b in TAIL_BETAS)
+
+Float32Array = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass
+class RowStats:
+    """What one row of logits says about the token chosen from it."""
+
+    lse: float  # logsumexp of the raw logits (T = 1)
+    entropy: float  # exact entropy over the full vocabulary, in nats
+    top_ids: IntArray  # top-N token ids, most likely first
+    top_logprobs: npt.NDArray[np.float64]  # their raw logprobs
+    tail_logsumexp: list[float]  # one value per TAIL_BETAS entry (see Step.tail_logsumexp)
+
+
+class RowAnalyzer:
+    """Computes RowStats for rows of one vocabulary size, reusing its buffers."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self.n_vocab = n_vocab
+        self._e = np.empty(n_vocab, dtype=np.float32)
+        self._r = np.empty(n_vocab, dtype=np.float32)
+        self._q = np.empty(n_vocab, dtype=np.float32)
+        self._e2 = np.empty(n_vocab, dtype=np.float32)
+        self._e3 = np.empty(n_vocab, dtype=np.float32)
+        self._margin = 8.0  # nats below the max that usually hold the top-N; adapts
+
+    def top_n(self, row: Float32Array, n: int, row_max: float) -> IntArray:
+        """Ids of the n largest logits, largest first, without sorting the vocabulary.
+
+        Most rows have few tokens near the maximum, so we first take the tokens within a
+        margin of the max (one comparison pass) and partition only those; the margin grows
+        when it held too few. Ties are broken by the lower id, as argmax does.
+        """
+        if n <= 0:
+            return np.empty(0, dtype=np.intp)
+        n = min(n, row.shape[0])
+        margin = self._margin
+        while True:
+            cand = np.flatnonzero(row >= row_max - margin)
+            if cand.shape[0] >= n or margin > 1e4:
+                break
+            margin *= 2.0
+        self._margin = max(4.0, min(margin, 64.0))
+        if cand.shape[0] > n:
+            vals = row[cand]
+            part = np.argpartition(-vals, n - 1)[:n]
+            cand = cand[part]
+        # Stable sort on (-value, id) so equal logits come out in id order.
+        order = np.lexsort((cand, -row[cand].astype(np.float64)))
+        return cand[order]
+
+    def analyze(self, row: Float32Array, n_top: int) -> RowStats:
+        e, r, q, e2, e3 = self._e, self._r, self._q, self._e2, self._e3
+        m = float(row.max())
+        np.subtract(row, np.float32(m), out=e)
+        np.exp(e, out=e)
+        s = float(e.sum(dtype=np.float64))
+        log_s = math.log(s)
+        lse = m + log_s
+        # H = -Σ p (x - lse) = lse - Σ e x / s
+        entropy = lse - float(np.dot(e, row)) / s
+        entropy = max(entropy, 0.0)
+        top_ids = self.top_n(row, n_top, m)
+        top_lp = row[top_ids].astype(np.float64) - lse
+        # Tail sums exclude the top-N exactly (zeroed, so no cancellation), then take
+        # e^β for β in TAIL_BETAS from sqrt and products: one cheap dot product each.
+        e[top_ids] = 0.0
+        np.sqrt(e, out=r)  # e^0.5
+        np.sqrt(r, out=q)  # e^0.25
+        np.multiply(e, e, out=e2)
+        np.multiply(e2, e, out=e3)
+        sums = (
+            float(r.sum(dtype=np.float64)),  # 0.5
+            float(np.dot(r, q)),  # 0.75
+            float(e.sum(dtype=np.float64)),  # 1.0
+            float(np.dot(e, q)),  # 1.25
+            float(np.dot(e, r)),  # 1.5
+            float(np.dot(e, e)),  # 2.0
+            float(np.dot(e2, r)),  # 2.5
+            float(np.dot(e2, e)),  # 3.0
+            float(np.dot(e3, r)),  # 3.5
+            float(np.dot(e2, e2)),  # 4.0
+        )
+        # Σ exp(β (x - m)) -> log Σ exp(β lp) with lp = x - lse = (x - m) - log_s.
+        tail = [
+            (math.log(v) - b * log_s) if v > 0.0 else _NEG_FLOOR
+            for v, b in zip(sums, TAIL_BETAS)
+        ]
+        return RowStats(lse, entropy, top_ids, top_lp, tail)
+
+
+# A tail with no mass at all (every token is in `top`) is stored as this log value rather
+# than -inf, which JSON cannot carry; exp() of it is 0.0 in float64.
+_NEG_FLOOR = -1e4
+
+
+# ---------------------------------------------------------------------------------------
+# Processing (temperature, top-k, top-p) and sampling
+
+
+@dataclass
+class Processed:
+    """The distribution a token is drawn from: kept token ids and their probabilities."""
+
+    ids: IntArray | None  # None means the whole vocabulary, in id order
+    probs: npt.NDArray[np.float64] | npt.NDArray[np.float32]  # sums to 1 over `ids`
+    greedy: bool = False
+
+    def logprob_of(self, token_id: int) -> float | None:
+        """log p(token) under this distribution; None when the token was cut away."""
+        if self.ids is None:
+            p = float(self.probs[token_id])
+        else:
+            hit = np.flatnonzero(self.ids == token_id)
+            if hit.shape[0] == 0:
+                return None
+            p = float(self.probs[hit[0]])
+        return math.log(p) if p > 0.0 else None
+
+
+def process(
+    row: Float32Array,
+    temperature: float,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> Processed:
+    """Apply temperature, then top-k, then top-p (the order vLLM and transformers use).
+
+    Temperature 0 is greedy: a point mass on the argmax (lowest id among ties).
+    """
+    if temperature < 0:
+        raise ValueError("temperature must be >= 0")
+    if temperature == 0.0:
+        best = int(np.argmax(row))
+        return Processed(np.array([best], dtype=np.intp), np.array([1.0]), greedy=True)
+    m = float(row.max())
+    scaled = (row.astype(np.float32) - np.float32(m)) * np.float32(1.0 / temperature)
+    p = np.exp(scaled)
+    ids: IntArray | None = None
+    if top_k and 0 < top_k < row.shape[0]:
+        ids = np.argpartition(-scaled, top_k - 1)[:top_k]
+        ids = ids[np.lexsort((ids, -scaled[ids].astype(np.float64)))]
+    if top_p < 1.0:
+        base = ids if ids is not None else None
+        probs_all = p if base is None else p[base]
+        total = float(probs_all.sum(dtype=np.float64))
+        ids = _nucleus(probs_all / total, top_p, base)
+    if ids is None:
+        total = float(p.sum(dtype=np.float64))
+        return Processed(None, p / np.float32(total))
+    kept = p[ids].astype(np.float64)
+    return Processed(ids, kept / kept.sum())
+
+
+def _nucleus(
+    probs: npt.NDArray[np.float32], top_p: float, base: IntArray | None
+) -> IntArray:
+    """The smallest most-likely set whose mass reaches top_p, by growing partial sorts."""
+    n = probs.shape[0]
+    k = min(64, n)
+    while True:
+        idx = np.argpartition(-probs, k - 1)[:k] if k < n else np.arange(n)
+        idx = idx[np.lexsort((idx, -probs[idx].astype(np.float64)))]
+        cum = np.cumsum(probs[idx], dtype=np.float64)
+        cut = int(np.searchsorted(cum, top_p - 1e-12)) + 1
+        if cut <= k or k >= n:
+            idx = idx[: min(cut, k)]
+            return base[idx] if base is not None else idx
+        k = min(k * 4, n)
+
+
+class Sampler:
+    """A seeded sampler: the same seed and the same distributions give the same tokens."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+
+    def sample(self, dist: Processed) -> int:
+        if dist.greedy:
+            assert dist.ids is not None
+            return int(dist.ids[0])
+        u = float(self.rng.random())
+        probs = dist.probs
+        n = probs.shape[0]
+        # Two-level inverse CDF in float64: block sums, then a cumsum inside one block.
+        block = 512
+        starts = np.arange(0, n, block)
+        sums = np.add.reduceat(probs.astype(np.float64, copy=False), starts)
+        total = float(sums.sum())
+        target = u * total
+        cum = np.cumsum(sums)
+        b = min(int(np.searchsorted(cum, target, side="right")), len(starts) - 1)
+        before = float(cum[b - 1]) if b > 0 else 0.0
+        inner = np.cumsum(probs[starts[b] : starts[b] + block], dtype=np.float64)
+        j = min(int(np.searchsorted(inner, target - before, side="right")), inner.shape[0] - 1)
+        # Never return a zero-probability token through rounding at the block edge.
+        while probs[starts[b] + j] <= 0 and j > 0:
+            j -= 1
+        pos = int(starts[b] + j)
+        return pos if dist.ids is None else int(dist.ids[pos])
+
+
+# ---------------------------------------------------------------------------------------
+# Reference math (float64, whole vocabulary) used by tests and by non-hot paths
+
+
+def logsumexp(x: npt.ArrayLike) -> float:
+    a = np.asarray(x, dtype=np.float64)
+    m = float(a.max())
+    if math.isinf(m):
+        return m
+    return m + math.log(float(np.exp(a - m).sum()))
+
+
+def entropy_of_logprobs(lp: npt.ArrayLike) -> float:
+    a = np.asarray(lp, dtype=np.float64)
+    p = np.exp(a)
+    mask = p > 0
+    return float(-(p[mask] * a[mask]).sum())
+
+
+# ---------------------------------------------------------------------------------------
+# Re-normalising a recorded step at another temperature
+
+
+@dataclass
+class TemperatureView:
+    """A step's listed candidates at temperature T, and how much is known about the rest.
+
+    accuracy: "exact" (T is one of the stored tail temperatures), "interpolated" (between
+    them; see docs/architecture.md for the error bound), or "approximate" (no tail summary:
+    re-normalised over the listed candidates plus the reported tail mass treated as one
+    block, so the numbers are only indicative). `tail` is the probability outside the list.
+    """
+
+    temperature: float
+    probs: list[tuple[Candidate, float]]
+    tail: float | None
+    accuracy: str
+
+
+def tail_logsumexp_at(
+    temperature: float, temps: list[float], values: list[float]
+) -> tuple[float, str]:
+    """log Σ exp(lp/T) over the tail at any T, from the stored grid.
+
+    Interpolates with a natural cubic spline in β = 1/T, where the function is smooth and
+    convex (it is a log-partition function); outside the grid it extends the end chord.
+    """
+    beta = 1.0 / temperature
+    pts = sorted(zip((1.0 / t for t in temps), values))
+    xs = [b for b, _ in pts]
+    ys = [v for _, v in pts]
+    for b, v in pts:
+        if abs(b - beta) < 1e-9:
+            return v, "exact"
+    if beta < xs[0] or beta > xs[-1]:
+        i = 0 if beta < xs[0] else len(xs) - 2
+        slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+        return ys[i] + slope * (beta - xs[i]), "approximate"
+    return float(_natural_cubic(xs, ys, beta)), "interpolated"
+
+
+def _natural_cubic(xs: list[float], ys: list[float], x: float) -> float:
+    n = len(xs)
+    if n == 2:
+        t = (x - xs[0]) / (xs[1] - xs[0])
+        return ys[0] + t * (ys[1] - ys[0])
+    h = [xs[i + 1] - xs[i] for i in range(n - 1)]
+    # Solve for second derivatives M (natural: M0 = Mn-1 = 0), tridiagonal.
+    a = [0.0] * n
+    b = [1.0] * n
+    c = [0.0] * n
+    d = [0.0] * n
+    for i in range(1, n - 1):
+        a[i] = h[i - 1]
+        b[i] = 2 * (h[i - 1] + h[i])
+        c[i] = h[i]
+        d[i] = 6 * ((ys[i + 1] - ys[i]) / h[i] - (ys[i] - ys[i - 1]) / h[i - 1])
+    for i in range(1, n):
+        w = a[i] / b[i - 1]
+        b[i] -= w * c[i - 1]
+        d[i] -= w * d[i - 1]
+    mm = [0.0] * n
+    mm[n - 1] = d[n - 1] / b[n - 1]
+    for i in range(n - 2, -1, -1):
+        mm[i] = (d[i] - c[i] * mm[i + 1]) / b[i]
+    k = max(i for i in range(n - 1) if xs[i] <= x) if x > xs[0] else 0
+    k = min(k, n - 2)
+    t1, t2 = xs[k + 1] - x, x - xs[k]
+    return (
+        mm[k] * t1**3 / (6 * h[k])
+        + mm[k + 1] * t2**3 / (6 * h[k])
+        + (ys[k] / h[k] - mm[k] * h[k] / 6) * t1
+        + (ys[k + 1] / h[k] - mm[k + 1] * h[k] / 6) * t2
+    )
+
+
+def step_at_temperature(
+    step: Step, temperature: float, tail_temperatures: list[float] | None
+) -> TemperatureView:
+    """The step's listed candidates re-normalised at `temperature` (> 0).
+
+    With a tail summary (local engine) the normaliser covers the whole vocabulary; without
+    one, the listed candidates and the reported tail mass (1 − Σ p) are all that is known.
+    """
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    listed = [c for c in step.top if c.logprob is not None]
+    beta = 1.0 / temperature
+    if not listed:
+        return TemperatureView(temperature, [], None, "approximate")
+    scaled = [beta * c.logprob for c in listed]  # type: ignore[operator]
+    head = logsumexp(scaled)
+    if step.tail_logsumexp is not None and tail_temperatures:
+        tail_lse, accuracy = tail_logsumexp_at(
+            temperature, tail_temperatures, step.tail_logsumexp
+        )
+        log_z = logsumexp([head, tail_lse])
+        tail = math.exp(tail_lse - log_z)
+    else:
+        # Nothing is known about how the unlisted mass is spread, so it is treated as one
+        # lump whose weight scales as p_tail^β: indicative only, and labelled so.
+        mass = 1.0 - sum(math.exp(c.logprob) for c in listed)  # type: ignore[arg-type]
+        accuracy = "approximate"
+        if mass > 1e-12:
+            tail_lse = beta * math.log(mass)
+            log_z = logsumexp([head, tail_lse])
+            tail = math.exp(tail_lse - log_z)
+        else:
+            log_z, tail = head, 0.0
+    probs = [(c, math.exp(s - log_z)) for c, s in zip(listed, scaled)]
+    return TemperatureView(temperature, probs, tail, accuracy)

@@ -1,0 +1,396 @@
+"""The trace: one generation or scoring, token by token, in the schema `tokenprobe/trace@1`.
+
+Backends and importers produce a `Trace`; metrics, views and stores read it. This module holds
+the data classes, their exact JSON form (`to_dict` / `from_dict`), and `save` / `load` of
+trace JSON files. A round trip through JSON loses nothing: bytes, `null` logprobs and
+optional fields come back as they were.
+
+It leaves out reading other tools' formats (formats/) and any arithmetic over the numbers
+(metrics.py, distribution.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tokenprobe.errors import FormatError, SchemaVersionError
+from tokenprobe.textbytes import TextAssembler, token_label
+
+SCHEMA = "tokenprobe/trace@1"
+SCHEMA_PREFIX = "tokenprobe/trace@"
+SCHEMA_VERSION = 1
+
+# Servers write "not reported" in many ways; anything at or below this floor is one of them
+# (OpenAI and vLLM write -9999.0; some write the float32 minimum, -3.4e38).
+SENTINEL_FLOOR = -9999.0
+
+
+def clean_logprob(value: Any) -> float | None:
+    """A logprob as a float, or None when the value means "not reported".
+
+    None, NaN, ±inf, and values at or below -9999 (a sentinel, never a real logprob) give
+    None. A tiny positive value is rounding noise from the server and reads as 0.0; a clearly
+    positive one cannot be a log-probability and gives None.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(x) or math.isinf(x) or x <= SENTINEL_FLOOR:
+        return None
+    if x > 0.0:
+        return 0.0 if x < 1e-3 else None
+    return x
+
+
+@dataclass
+class Candidate:
+    """One token the model weighed at a step: its label, id, bytes and logprob."""
+
+    token: str
+    logprob: float | None
+    id: int | None = None
+    bytes: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.bytes is None:
+            self.bytes = self.token.encode("utf-8")
+
+    @property
+    def data(self) -> bytes:
+        """The token's bytes (the truth; `token` is only a label)."""
+        return self.bytes if self.bytes is not None else self.token.encode("utf-8")
+
+    @property
+    def prob(self) -> float | None:
+        return None if self.logprob is None else math.exp(self.logprob)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, logprob: float | None, id: int | None = None) -> Candidate:
+        return cls(token=token_label(data), logprob=logprob, id=id, bytes=data)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"token": self.token, "id": self.id, "logprob": self.logprob}
+        if self.data != self.token.encode("utf-8"):
+            d["bytes"] = list(self.data)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
+        raw = d.get("bytes")
+        return cls(
+            token=str(d.get("token", "")),
+            logprob=clean_logprob(d.get("logprob")),
+            id=_opt_int(d.get("id")),
+            bytes=bytes(raw) if raw is not None else None,
+        )
+
+
+@dataclass
+class Step:
+    """One token of the text, with what the model thought of it and of its alternatives.
+
+    `logprob` is under the distribution named by the trace's `logprobs_kind`;
+    `sample_logprob` is under the distribution the token was actually drawn from (after
+    temperature, top-k and top-p), when known. `tail_logsumexp` (local engine only) holds,
+    for each of the trace's `tail_temperatures` T, log Σ exp(logprob_j / T) over every
+    vocabulary token j not in `top`; with it the distribution at any temperature can be
+    re-normalised without the logits (see distribution.at_temperature).
+    """
+
+    token: str
+    logprob: float | None
+    id: int | None = None
+    bytes: bytes | None = None
+    sample_logprob: float | None = None
+    top: list[Candidate] = field(default_factory=list)
+    entropy: float | None = None
+    entropy_exact: bool = False
+    offset: int | None = None
+    tail_logsumexp: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.bytes is None:
+            self.bytes = self.token.encode("utf-8")
+
+    @property
+    def data(self) -> bytes:
+        return self.bytes if self.bytes is not None else self.token.encode("utf-8")
+
+    @property
+    def prob(self) -> float | None:
+        return None if self.logprob is None else math.exp(self.logprob)
+
+    def rank(self) -> int | None:
+        """1-based rank of the chosen token among `top`, or None when it is not listed.
+
+        Ties with the chosen token's logprob count in its favour, as an engine's argmax
+        would have taken it.
+        """
+        if self.logprob is None:
+            return None
+        for i, c in enumerate(self.top):
+            if (self.id is not None and c.id == self.id) or (
+                (self.id is None or c.id is None) and c.data == self.data
+            ):
+                return i + 1
+        better = sum(1 for c in self.top if c.logprob is not None and c.logprob > self.logprob)
+        if self.top and better < len(self.top):
+            return better + 1
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"token": self.token, "id": self.id, "logprob": self.logprob}
+        if self.data != self.token.encode("utf-8"):
+            d["bytes"] = list(self.data)
+        d["sample_logprob"] = self.sample_logprob
+        d["top"] = [c.to_dict() for c in self.top]
+        d["entropy"] = self.entropy
+        d["entropy_exact"] = self.entropy_exact
+        d["offset"] = self.offset
+        if self.tail_logsumexp is not None:
+            d["tail_logsumexp"] = self.tail_logsumexp
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Step:
+        raw = d.get("bytes")
+        tail = d.get("tail_logsumexp")
+        top = [Candidate.from_dict(c) for c in (d.get("top") or []) if isinstance(c, dict)]
+        return cls(
+            token=str(d.get("token", "")),
+            logprob=clean_logprob(d.get("logprob")),
+            id=_opt_int(d.get("id")),
+            bytes=bytes(raw) if raw is not None else None,
+            sample_logprob=clean_logprob(d.get("sample_logprob")),
+            top=top,
+            entropy=_opt_float(d.get("entropy")),
+            entropy_exact=bool(d.get("entropy_exact", False)),
+            offset=_opt_int(d.get("offset")),
+            tail_logsumexp=[float(x) for x in tail] if tail is not None else None,
+        )
+
+
+@dataclass
+class Request:
+    """What was asked: the prompt or messages and the sampling settings."""
+
+    mode: str = "completion"  # completion | chat | score
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    temperature: float | None = 1.0
+    top_p: float | None = 1.0
+    top_k: int | None = 0
+    seed: int | None = None
+    max_tokens: int | None = None
+    alternatives: int | None = 10
+    stop: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "prompt": self.prompt,
+            "messages": self.messages,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "alternatives": self.alternatives,
+            "stop": list(self.stop),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Request:
+        return cls(
+            mode=str(d.get("mode") or "completion"),
+            prompt=d.get("prompt"),
+            messages=d.get("messages"),
+            temperature=_opt_float(d.get("temperature")),
+            top_p=_opt_float(d.get("top_p")),
+            top_k=_opt_int(d.get("top_k")),
+            seed=_opt_int(d.get("seed")),
+            max_tokens=_opt_int(d.get("max_tokens")),
+            alternatives=_opt_int(d.get("alternatives")),
+            stop=list(d.get("stop") or []),
+        )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Trace:
+    """A whole generation or scoring: request, per-token steps, text and outcome."""
+
+    backend: str
+    model: str
+    request: Request = field(default_factory=Request)
+    steps: list[Step] = field(default_factory=list)
+    prompt_steps: list[Step] = field(default_factory=list)
+    text: str = ""
+    logprobs_kind: str = "raw"  # raw | processed | unknown
+    source: dict[str, Any] = field(default_factory=dict)
+    finish_reason: str | None = None  # stop | length | error | None
+    complete: bool = True
+    error: str | None = None
+    tail_temperatures: list[float] | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: str = field(default_factory=_now)
+    schema: str = SCHEMA
+
+    def rebuild_text(self) -> None:
+        """Set `text` and the steps' offsets from the steps' bytes (the exact rule)."""
+        assembler = TextAssembler()
+        for step in self.steps:
+            step.offset = assembler.add(step.data)
+        self.text = assembler.finish()
+
+    @property
+    def data(self) -> bytes:
+        """The generated text's bytes: the concatenation of the steps' bytes."""
+        return b"".join(s.data for s in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "schema": self.schema,
+            "id": self.id,
+            "created": self.created,
+            "backend": self.backend,
+            "model": self.model,
+            "source": self.source,
+            "request": self.request.to_dict(),
+            "logprobs_kind": self.logprobs_kind,
+            "prompt_steps": [s.to_dict() for s in self.prompt_steps],
+            "steps": [s.to_dict() for s in self.steps],
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "complete": self.complete,
+            "error": self.error,
+        }
+        if self.tail_temperatures is not None:
+            d["tail_temperatures"] = self.tail_temperatures
+        return d
+
+    def to_json(self, indent: int | None = None) -> str:
+        # allow_nan=False: a NaN that slipped through must fail here, not in a reader.
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trace:
+        if not isinstance(d, dict):
+            raise FormatError("a trace must be a JSON object")
+        schema = d.get("schema")
+        if not isinstance(schema, str) or not schema.startswith(SCHEMA_PREFIX):
+            raise FormatError(f"not a tokenprobe trace (schema is {schema!r})")
+        version = schema[len(SCHEMA_PREFIX) :]
+        if not version.isdigit() or int(version) > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"this trace uses schema {schema}, newer than this tokenprobe reads "
+                f"({SCHEMA}); upgrade tokenprobe"
+            )
+        try:
+            tail_t = d.get("tail_temperatures")
+            return cls(
+                schema=SCHEMA,
+                id=str(d.get("id") or uuid.uuid4().hex),
+                created=str(d.get("created") or _now()),
+                backend=str(d.get("backend") or "import"),
+                model=str(d.get("model") or ""),
+                source=dict(d.get("source") or {}),
+                request=Request.from_dict(d.get("request") or {}),
+                logprobs_kind=str(d.get("logprobs_kind") or "unknown"),
+                prompt_steps=[Step.from_dict(s) for s in d.get("prompt_steps") or []],
+                steps=[Step.from_dict(s) for s in d.get("steps") or []],
+                text=str(d.get("text") or ""),
+                finish_reason=d.get("finish_reason"),
+                complete=bool(d.get("complete", True)),
+                error=d.get("error"),
+                tail_temperatures=[float(t) for t in tail_t] if tail_t is not None else None,
+            )
+        except (TypeError, ValueError, AttributeError) as e:
+            raise FormatError(f"malformed trace: {e}") from None
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the trace as JSON, atomically (a crash never leaves half a file)."""
+        write_atomic(Path(path), self.to_json(indent=None) + "\n")
+
+    def to_html(self, **kwargs: Any) -> str:
+        """The trace in the self-contained interactive viewer (views/html.py)."""
+        from tokenprobe.views.html import render_html
+
+        return render_html([self], **kwargs)
+
+    def at_temperature(self, temperature: float) -> list[list[tuple[Candidate, float]]]:
+        """Each step's top candidates re-normalised at `temperature` (see distribution)."""
+        from tokenprobe.distribution import step_at_temperature
+
+        return [step_at_temperature(s, temperature, self.tail_temperatures).probs
+                for s in self.steps]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_trace_file(path: str | os.PathLike[str]) -> Trace:
+    """Read one trace JSON file (tokenprobe's own format only; formats/ reads the others)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FormatError(f"no such file: {p}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormatError(f"cannot read {p}: {e}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{p} is not valid JSON ({e.msg} at line {e.lineno})") from None
+    return Trace.from_dict(doc)
+
+
+def traces_to_jsonl(traces: Iterable[Trace]) -> str:
+    return "".join(t.to_json() + "\n" for t in traces)
+
+
+def _opt_int(x: Any) -> int | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _opt_float(x: Any) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) or math.isinf(v) else v
