@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 
 from tokenprobe.backends import BackendOptions, get_backend
-from tokenprobe.backends.base import TraceStream, validate_alternatives
+from tokenprobe.backends.base import TraceStream, validate_alternatives, validate_request
 from tokenprobe.errors import InputError
 from tokenprobe.trace import Request, Trace
 
@@ -58,6 +58,7 @@ def stream(
 ) -> TraceStream:
     """A live generation: iterate it for steps as they are made; `.trace` holds the result."""
     request = build_request(prompt, **settings)  # type: ignore[arg-type]
+    validate_request(request)  # before loading a model: bad input fails fast
     return get_backend(model, options).stream(request)
 
 

@@ -131,11 +131,18 @@ _NEG_FLOOR = -1e4
 
 @dataclass
 class Processed:
-    """The distribution a token is drawn from: kept token ids and their probabilities."""
+    """The distribution a token is drawn from: kept token ids and their probabilities.
+
+    `tail_log_norm` is log Σ exp((x_j - row_max) / T) over the tokens not in `exclude`
+    (before top-k / top-p), when process() was given `exclude`: the tail sum at the
+    sampling temperature, which a trace stores so that its sampled distribution is exact.
+    """
 
     ids: IntArray | None  # None means the whole vocabulary, in id order
     probs: npt.NDArray[np.float64] | npt.NDArray[np.float32]  # sums to 1 over `ids`
     greedy: bool = False
+    row_max: float = 0.0
+    tail_log_norm: float | None = None
 
     def logprob_of(self, token_id: int) -> float | None:
         """log p(token) under this distribution; None when the token was cut away."""
@@ -154,6 +161,7 @@ def process(
     temperature: float,
     top_k: int = 0,
     top_p: float = 1.0,
+    exclude: IntArray | None = None,
 ) -> Processed:
     """Apply temperature, then top-k, then top-p (the order vLLM and transformers use).
 
@@ -165,22 +173,25 @@ def process(
         best = int(np.argmax(row))
         return Processed(np.array([best], dtype=np.intp), np.array([1.0]), greedy=True)
     m = float(row.max())
-    scaled = (row.astype(np.float32) - np.float32(m)) * np.float32(1.0 / temperature)
+    scaled = (row - np.float32(m)) * np.float32(1.0 / temperature)
     p = np.exp(scaled)
+    total = float(p.sum(dtype=np.float64))
+    tail_log_norm = None
+    if exclude is not None:
+        tail = total - float(p[exclude].sum(dtype=np.float64))
+        tail_log_norm = math.log(tail) if tail > 0.0 else _NEG_FLOOR
     ids: IntArray | None = None
     if top_k and 0 < top_k < row.shape[0]:
         ids = np.argpartition(-scaled, top_k - 1)[:top_k]
         ids = ids[np.lexsort((ids, -scaled[ids].astype(np.float64)))]
     if top_p < 1.0:
-        base = ids if ids is not None else None
-        probs_all = p if base is None else p[base]
-        total = float(probs_all.sum(dtype=np.float64))
-        ids = _nucleus(probs_all / total, top_p, base)
+        probs_all = p if ids is None else p[ids]
+        norm = total if ids is None else float(probs_all.sum(dtype=np.float64))
+        ids = _nucleus(probs_all / np.float32(norm), top_p, ids)
     if ids is None:
-        total = float(p.sum(dtype=np.float64))
-        return Processed(None, p / np.float32(total))
+        return Processed(None, p / np.float32(total), row_max=m, tail_log_norm=tail_log_norm)
     kept = p[ids].astype(np.float64)
-    return Processed(ids, kept / kept.sum())
+    return Processed(ids, kept / kept.sum(), row_max=m, tail_log_norm=tail_log_norm)
 
 
 def _nucleus(
@@ -268,6 +279,7 @@ class TemperatureView:
     probs: list[tuple[Candidate, float]]
     tail: float | None
     accuracy: str
+    log_z: float | None = None  # log Σ exp(lp/T) over the vocabulary (as far as known)
 
 
 def tail_logsumexp_at(
@@ -361,4 +373,43 @@ def step_at_temperature(
         else:
             log_z, tail = head, 0.0
     probs = [(c, math.exp(s - log_z)) for c, s in zip(listed, scaled)]
-    return TemperatureView(temperature, probs, tail, accuracy)
+    return TemperatureView(temperature, probs, tail, accuracy, log_z)
+
+
+def step_sampled(
+    step: Step,
+    temperature: float | None,
+    top_k: int | None,
+    top_p: float | None,
+    tail_temperatures: list[float] | None,
+) -> TemperatureView | None:
+    """The listed candidates under the distribution the token was drawn from.
+
+    Temperature, then top-k, then top-p, as the local engine samples. The mass that
+    top-k / top-p kept is recovered exactly from the step's `sample_logprob` (the chosen
+    token's processed probability) when it is known. Returns None for greedy decoding
+    (a point mass on the top token: nothing to show beyond the raw distribution).
+    """
+    if temperature is None or temperature == 0.0:
+        return None
+    view = step_at_temperature(step, temperature, tail_temperatures)
+    if not view.probs:
+        return view
+    kept: list[bool] = []
+    cum = 0.0
+    for i, (_, p) in enumerate(view.probs):
+        ok = (not top_k or i < top_k) and (top_p is None or top_p >= 1.0 or cum < top_p)
+        kept.append(ok)
+        cum += p
+    truncated = bool(top_k) or (top_p is not None and top_p < 1.0)
+    kept_mass: float | None = 1.0
+    if truncated:
+        kept_mass = None
+        if step.sample_logprob is not None and step.logprob is not None and view.log_z is not None:
+            p_chosen = math.exp(step.logprob / temperature - view.log_z)
+            kept_mass = p_chosen / math.exp(step.sample_logprob)
+    if kept_mass is None or kept_mass <= 0:
+        return TemperatureView(temperature, view.probs, view.tail, "approximate", view.log_z)
+    probs = [(c, p / kept_mass if k else 0.0) for (c, p), k in zip(view.probs, kept)]
+    rest = max(0.0, 1.0 - sum(p for _, p in probs))
+    return TemperatureView(temperature, probs, rest, view.accuracy, view.log_z)

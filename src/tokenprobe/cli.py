@@ -1,0 +1,279 @@
+"""The command line: a thin typer layer over the Python API and the views.
+
+Stdout carries only the result (the coloured text and summary, or with --json exactly one
+trace document); progress, notes and errors go to stderr. Exit codes: 0 success; 2 bad input
+or a file/model problem (one line on stderr, no traceback); 3 a generation that broke
+part-way (the partial trace is still written to -o); 130 interrupted by Ctrl-C (likewise).
+
+It leaves out all computation: each command calls tokenprobe's API and a view.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from tokenprobe import api
+from tokenprobe.backends import BackendOptions, GenerationError, get_backend, parse_model_spec
+from tokenprobe.backends.base import validate_alternatives, validate_request
+from tokenprobe.errors import InputError, TokenprobeError
+from tokenprobe.trace import Trace
+from tokenprobe.views.terminal import LivePrinter, legend, print_trace, summary_panel
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="See a language model's token-by-token choices: probabilities, alternatives, "
+    "entropy and confidence.",
+)
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="omitted: the embedded default; PATH.gguf; "
+                 "openai:NAME (with --base-url); llamacpp:URL; ollama:NAME"),
+]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", help="server URL (default: OPENAI_BASE_URL)")
+]
+ExtraBodyOpt = Annotated[
+    str | None, typer.Option("--extra-body", help="JSON object of extra request fields")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one trace JSON document")]
+OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="write the trace JSON here")]
+HtmlOpt = Annotated[Path | None, typer.Option("--html", help="write the interactive viewer here")]
+StepsOpt = Annotated[bool, typer.Option("--steps", help="show every step's candidates")]
+DistOpt = Annotated[
+    str, typer.Option("--dist", help="step view: 'sampled' (what the token was drawn from) "
+                      "or 'raw' (T = 1)")
+]
+AltOpt = Annotated[
+    int, typer.Option("--alternatives", "-n", help="alternatives recorded per token (0-1000)")
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _options(base_url: str | None, extra_body: str | None) -> BackendOptions:
+    body = None
+    if extra_body:
+        try:
+            body = json.loads(extra_body)
+        except json.JSONDecodeError as e:
+            raise InputError(f"--extra-body is not valid JSON ({e.msg})") from None
+        if not isinstance(body, dict):
+            raise InputError("--extra-body must be a JSON object")
+    api_key = os.environ.get("OPENAI_API_KEY")
+    return BackendOptions(base_url=base_url, api_key=api_key, extra_body=body)
+
+
+def _load_backend(model: str | None, options: BackendOptions):  # type: ignore[no-untyped-def]
+    prefix, _ = parse_model_spec(model)
+    if prefix == "llama":
+        with err.status("loading the model…", spinner="dots"):
+            return get_backend(model, options)
+    return get_backend(model, options)
+
+
+def _emit(trace: Trace, as_json: bool, output: Path | None, html: Path | None,
+          steps: bool = False, dist: str = "sampled", show: bool = True) -> None:
+    if output is not None:
+        trace.save(output)
+        err.print(f"wrote {output}", style="dim")
+    if html is not None:
+        from tokenprobe.views.html import write_html
+
+        write_html([trace], html)
+        err.print(f"wrote {html}", style="dim")
+    if as_json:
+        sys.stdout.write(trace.to_json() + "\n")
+        sys.stdout.flush()
+    elif show:
+        print_trace(out, trace, steps=steps, dist=dist)
+
+
+def _check_dist(dist: str) -> None:
+    if dist not in ("sampled", "raw"):
+        raise InputError(f"--dist must be 'sampled' or 'raw' (got {dist!r})")
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="the text to continue, or the chat message")],
+    model: ModelOpt = None,
+    chat: Annotated[bool, typer.Option("--chat", help="chat mode (the model's template)")] = False,
+    system: Annotated[str | None, typer.Option("--system", help="system prompt (chat)")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="tokens to generate")] = 64,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy")] = 1.0,
+    top_p: Annotated[float, typer.Option("--top-p")] = 1.0,
+    top_k: Annotated[int, typer.Option("--top-k", help="0 = off")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    alternatives: AltOpt = 10,
+    stop: Annotated[list[str] | None, typer.Option("--stop", help="stop string (repeatable)")]
+    = None,
+    as_json: JsonOpt = False,
+    output: OutOpt = None,
+    html: HtmlOpt = None,
+    steps: StepsOpt = False,
+    dist: DistOpt = "sampled",
+    base_url: BaseUrlOpt = None,
+    extra_body: ExtraBodyOpt = None,
+) -> None:
+    """Generate a continuation (or a chat answer) and show every token's choice."""
+    try:
+        _check_dist(dist)
+        request = api.build_request(
+            prompt, chat=chat, system=system, max_tokens=max_tokens, temperature=temperature,
+            top_p=top_p, top_k=top_k, seed=seed, alternatives=alternatives, stop=stop,
+        )
+        validate_request(request)
+        backend = _load_backend(model, _options(base_url, extra_body))
+        if chat and backend.name == "llama" and not model:
+            err.print("note: the embedded model is a base model: it continues text well but "
+                      "chats poorly; leave out --chat to see it at its best", style="yellow")
+        stream = backend.stream(request)
+    except TokenprobeError as e:
+        fail(str(e))
+    live = not as_json and not steps and out.is_terminal
+    printer = LivePrinter(out) if live else None
+    try:
+        if printer is not None and request.mode == "completion":
+            out.print(prompt, style="dim", end="")
+        if as_json or not live:
+            with err.status("generating…", spinner="dots") as status:
+                for n, _ in enumerate(stream, 1):
+                    status.update(f"generating… {n} tokens")
+        else:
+            for step in stream:
+                assert printer is not None
+                printer.add(step)
+    except KeyboardInterrupt:
+        trace = stream.interrupt()
+        if printer is not None:
+            printer.finish()
+        _emit(trace, as_json, output, html, show=False)
+        err.print(f"interrupted: kept {len(trace.steps)} tokens (trace marked incomplete)")
+        raise typer.Exit(130) from None
+    except GenerationError as e:
+        if printer is not None:
+            printer.finish()
+        _emit(e.trace, as_json, output, html, show=False)
+        fail(str(e), code=3)
+    except TokenprobeError as e:
+        fail(str(e))
+    trace = stream.trace
+    if printer is not None:
+        printer.finish()
+        _emit(trace, as_json, output, html, show=False)
+        out.print(legend())
+        out.print(summary_panel(trace))
+    else:
+        _emit(trace, as_json, output, html, steps=steps, dist=dist)
+
+
+@app.command()
+def score(
+    text: Annotated[str | None, typer.Argument(help="the text to score")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="read the text from F")]
+    = None,
+    model: ModelOpt = None,
+    alternatives: AltOpt = 10,
+    as_json: JsonOpt = False,
+    output: OutOpt = None,
+    html: HtmlOpt = None,
+    steps: StepsOpt = False,
+    base_url: BaseUrlOpt = None,
+    extra_body: ExtraBodyOpt = None,
+) -> None:
+    """Score a given text: how likely each of its tokens was to the model."""
+    try:
+        if (text is None) == (file is None):
+            raise InputError("give the text to score, or --file F (one of the two)")
+        if file is not None:
+            try:
+                text = file.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise InputError(f"no such file: {file}") from None
+            except (OSError, UnicodeDecodeError) as e:
+                raise InputError(f"cannot read {file}: {e}") from None
+        assert text is not None
+        if not text:
+            raise InputError("the text to score is empty")
+        validate_alternatives(alternatives)
+        backend = _load_backend(model, _options(base_url, extra_body))
+        with err.status("scoring…", spinner="dots"):
+            trace = backend.score(text, alternatives=alternatives)
+    except TokenprobeError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+    _emit(trace, as_json, output, html, steps=steps, dist="raw")
+
+
+@app.command()
+def show(
+    trace_file: Annotated[Path, typer.Argument(metavar="TRACE", help="a trace JSON file")],
+    steps: StepsOpt = False,
+    dist: DistOpt = "sampled",
+    html: HtmlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a saved trace (or any supported server response) in the terminal."""
+    try:
+        _check_dist(dist)
+        trace = api.load(trace_file)
+        _emit(trace, as_json, None, html, steps=steps, dist=dist)
+    except TokenprobeError as e:
+        fail(str(e))
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="a saved server response or trace")],
+    format: Annotated[str, typer.Option("--format", help="auto, or a format name")] = "auto",
+    as_json: JsonOpt = False,
+    output: OutOpt = None,
+    html: HtmlOpt = None,
+    steps: StepsOpt = False,
+) -> None:
+    """Read a saved logprob response (OpenAI, vLLM, llama.cpp, Ollama, …) into a trace."""
+    try:
+        trace = api.load(file, format=format)
+        _emit(trace, as_json, output, html, steps=steps, dist="raw")
+    except TokenprobeError as e:
+        fail(str(e))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except TokenprobeError as e:
+        err.print(f"error: {e}", markup=False)
+        sys.exit(e.exit_code)
+    except Exception as e:  # a bug: one line by default, the traceback on request
+        if os.environ.get("TOKENPROBE_DEBUG"):
+            raise
+        err.print(f"internal error: {type(e).__name__}: {e} (set TOKENPROBE_DEBUG=1 for "
+                  "the traceback)", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
