@@ -23,10 +23,21 @@ import numpy.typing as npt
 from tokenprobe.trace import Candidate, Step
 
 # Temperatures at which every local step stores the exact tail sum (log Σ exp(lp_j / T) over
-# the tokens not in `top`). They are the powers of e^(lp/4) that cost one dot product each
-# (see RowStats); between them `tail_logsumexp_at` interpolates in 1/T.
-TAIL_BETAS: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+# the tokens not in `top`), as β = 1/T. Each is a dot product of two powers of e = exp(x - m)
+# that cost one sqrt or one product to make (see RowAnalyzer.analyze), so the whole grid
+# costs about as much as one more exp pass. The grid is densest at small β, where the
+# function bends most (the tail's many unlikely tokens take over as T grows); between the
+# points `tail_logsumexp_at` interpolates in β.
+TAIL_BETAS: tuple[float, ...] = (
+    0.5, 0.625, 0.75, 0.875, 1.0, 1.125, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0
+)
 TAIL_TEMPERATURES: tuple[float, ...] = tuple(round(1.0 / b, 6) for b in TAIL_BETAS)
+# β -> the two basis powers whose dot product gives Σ e^β (basis keys are exponents).
+_TAIL_PAIRS: tuple[tuple[float, float], ...] = (
+    (0.25, 0.25), (0.125, 0.5), (0.25, 0.5), (0.375, 0.5), (0.5, 0.5), (0.125, 1.0),
+    (0.25, 1.0), (0.5, 1.0), (0.75, 1.0), (1.0, 1.0), (0.5, 2.0), (1.0, 2.0), (0.5, 3.0),
+    (2.0, 2.0),
+)
 
 Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.intp]
@@ -48,11 +59,11 @@ class RowAnalyzer:
 
     def __init__(self, n_vocab: int) -> None:
         self.n_vocab = n_vocab
-        self._e = np.empty(n_vocab, dtype=np.float32)
-        self._r = np.empty(n_vocab, dtype=np.float32)
-        self._q = np.empty(n_vocab, dtype=np.float32)
-        self._e2 = np.empty(n_vocab, dtype=np.float32)
-        self._e3 = np.empty(n_vocab, dtype=np.float32)
+        # Basis powers e^k for the tail sums, and the scratch row d = x - m.
+        self._pow = {k: np.empty(n_vocab, dtype=np.float32)
+                     for k in (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 2.0, 3.0)}
+        self._d = np.empty(n_vocab, dtype=np.float32)
+        self._ones = np.ones(n_vocab, dtype=np.float32)
         self._margin = 8.0  # nats below the max that usually hold the top-N; adapts
 
     def top_n(self, row: Float32Array, n: int, row_max: float) -> IntArray:
@@ -81,42 +92,34 @@ class RowAnalyzer:
         return cand[order]
 
     def analyze(self, row: Float32Array, n_top: int) -> RowStats:
-        e, r, q, e2, e3 = self._e, self._r, self._q, self._e2, self._e3
+        pw, d = self._pow, self._d
+        e = pw[1.0]
         m = float(row.max())
-        np.subtract(row, np.float32(m), out=e)
-        np.exp(e, out=e)
-        s = float(e.sum(dtype=np.float64))
+        np.subtract(row, np.float32(m), out=d)  # d = x - m <= 0
+        np.exp(d, out=e)
+        s = float(np.dot(e, self._ones))  # BLAS: faster than a float64 sum, as accurate here
         log_s = math.log(s)
         lse = m + log_s
-        # H = -Σ p (x - lse) = lse - Σ e x / s
-        entropy = lse - float(np.dot(e, row)) / s
-        entropy = max(entropy, 0.0)
+        # H = -Σ p (d - log s) = log s - Σ e d / s. Using d rather than x keeps the dot
+        # product small, so large logits (1e4) lose no precision to cancellation.
+        entropy = max(log_s - float(np.dot(e, d)) / s, 0.0)
         top_ids = self.top_n(row, n_top, m)
         top_lp = row[top_ids].astype(np.float64) - lse
         # Tail sums exclude the top-N exactly (zeroed, so no cancellation), then take
-        # e^β for β in TAIL_BETAS from sqrt and products: one cheap dot product each.
+        # e^β from products of cheap powers of e: one dot product per β.
         e[top_ids] = 0.0
-        np.sqrt(e, out=r)  # e^0.5
-        np.sqrt(r, out=q)  # e^0.25
-        np.multiply(e, e, out=e2)
-        np.multiply(e2, e, out=e3)
-        sums = (
-            float(r.sum(dtype=np.float64)),  # 0.5
-            float(np.dot(r, q)),  # 0.75
-            float(e.sum(dtype=np.float64)),  # 1.0
-            float(np.dot(e, q)),  # 1.25
-            float(np.dot(e, r)),  # 1.5
-            float(np.dot(e, e)),  # 2.0
-            float(np.dot(e2, r)),  # 2.5
-            float(np.dot(e2, e)),  # 3.0
-            float(np.dot(e3, r)),  # 3.5
-            float(np.dot(e2, e2)),  # 4.0
-        )
-        # Σ exp(β (x - m)) -> log Σ exp(β lp) with lp = x - lse = (x - m) - log_s.
-        tail = [
-            (math.log(v) - b * log_s) if v > 0.0 else _NEG_FLOOR
-            for v, b in zip(sums, TAIL_BETAS)
-        ]
+        np.sqrt(e, out=pw[0.5])
+        np.sqrt(pw[0.5], out=pw[0.25])
+        np.sqrt(pw[0.25], out=pw[0.125])
+        np.multiply(pw[0.25], pw[0.125], out=pw[0.375])
+        np.multiply(pw[0.5], pw[0.25], out=pw[0.75])
+        np.multiply(e, e, out=pw[2.0])
+        np.multiply(pw[2.0], e, out=pw[3.0])
+        # Σ e^β -> log Σ exp(β lp) with lp = x - lse = d - log s.
+        tail = []
+        for b, (k1, k2) in zip(TAIL_BETAS, _TAIL_PAIRS):
+            v = float(np.dot(pw[k1], pw[k2]))
+            tail.append((math.log(v) - b * log_s) if v > 0.0 else _NEG_FLOOR)
         return RowStats(lse, entropy, top_ids, top_lp, tail)
 
 

@@ -36,6 +36,11 @@ EMBEDDED_NAME = "gemma-3-270m-q4_k_m"
 DEFAULT_N_CTX = 8192
 SCORE_CHUNK = 64  # positions per scoring decode: 64 × 262,144 floats = 64 MB of logits
 PROMPT_BATCH = 512
+# Every position is evaluated alone (micro-batches of one token). llama.cpp's batched
+# kernels give logits that differ from its single-token kernels by up to 0.3 nats on the
+# embedded model; generation must use the single-token path, so prompts and scored texts
+# use it too, and a token's logprob is the same whether it was generated or scored.
+UBATCH = 1
 
 
 def cache_dir() -> Path:
@@ -128,7 +133,7 @@ class LlamaBackend(Backend):
                     model_path=str(path),
                     n_ctx=n_ctx or DEFAULT_N_CTX,
                     n_batch=PROMPT_BATCH,
-                    n_ubatch=PROMPT_BATCH,
+                    n_ubatch=UBATCH,
                     n_threads=threads,
                     n_threads_batch=threads,
                     logits_all=False,
@@ -206,6 +211,8 @@ class LlamaBackend(Backend):
 
     def _row(self, i: int) -> np.ndarray:
         ptr = self._llama_cpp.llama_get_logits_ith(self._ctx, i)
+        if not ptr:
+            raise ModelError("llama.cpp returned no logits for this position")
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
     def _decode(self, tokens: list[int], n_past: int, logits_all: bool) -> None:
@@ -304,7 +311,7 @@ class LlamaBackend(Backend):
                     ],
                     entropy=stats.entropy,
                     entropy_exact=True,
-                    tail_logsumexp=[round(v, 6) for v in tail],
+                    tail_logsumexp=[round(v, 5) for v in tail],
                 )
                 yield step
                 if self.is_eog(chosen):
@@ -355,7 +362,7 @@ class LlamaBackend(Backend):
                         top=[self.candidate(int(t), float(lp))
                              for t, lp in zip(stats.top_ids, stats.top_logprobs)],
                         entropy=stats.entropy, entropy_exact=True,
-                        tail_logsumexp=[round(v, 6) for v in stats.tail_logsumexp],
+                        tail_logsumexp=[round(v, 5) for v in stats.tail_logsumexp],
                     ))
         assembler = TextAssembler()
         for s in steps:
