@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import pytest
 
-
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def run_cli(args: Sequence[str], timeout: float = 300, env: dict[str, str] | None = None,
-            input: str | None = None) -> CliResult:
-    """Run `python -m tokenprobe ARGS` in a fresh process, as a user would."""
-    full_env = {**os.environ, "COLUMNS": "100", **(env or {})}
-    full_env.pop("TOKENPROBE_DEBUG", None)
-    p = subprocess.run(
-        [sys.executable, "-m", "tokenprobe", *args],
-        capture_output=True, text=True, timeout=timeout, env=full_env,
-        input=input if input is not None else "",
-    )
-    return CliResult(p.returncode, p.stdout, p.stderr)
+from tests.helpers import run_cli
 
 
 @pytest.fixture(scope="session")

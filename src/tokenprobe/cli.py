@@ -147,7 +147,9 @@ def generate(
         stream = backend.stream(request)
     except TokenprobeError as e:
         fail(str(e))
-    live = not as_json and not steps and out.is_terminal
+    # Tokens are printed as they come unless the whole trace is the output (--json) or
+    # the step view follows; piped output gets the same text, without colour.
+    live = not as_json and not steps
     printer = LivePrinter(out) if live else None
     try:
         if printer is not None and request.mode == "completion":

@@ -20,6 +20,7 @@ from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import Request, Step, Trace
 
 MAX_ALTERNATIVES = 1000
+_CLOSED_EARLY = "stopped before the end"
 
 
 @dataclass
@@ -69,8 +70,13 @@ class Backend(ABC):
     def close(self) -> None:
         """Free the model or connection (a no-op for most backends)."""
 
+    def prepare(self, request: Request) -> None:
+        """Checks that need the model (prompt length against the context, templates), run
+        before the stream starts so that a bad request fails before any output."""
+
     def stream(self, request: Request) -> TraceStream:
         validate_request(request)
+        self.prepare(request)
         return TraceStream(self, request)
 
 
@@ -150,7 +156,7 @@ class TraceStream:
             ) from None
         finally:
             if not self.done:
-                self._end(error="interrupted before the end", finish_reason=None)
+                self._end(error=_CLOSED_EARLY, finish_reason=None)
 
     def _end(self, error: str | None, finish_reason: str | None) -> None:
         if self.done:
@@ -168,6 +174,9 @@ class TraceStream:
         """Stop here, keep what was received, and mark the trace incomplete."""
         if not self.done:
             self._end(error=reason, finish_reason=None)
+        elif self.trace.error == _CLOSED_EARLY:
+            # The consumer's loop ended first (its iterator was closed): now we know why.
+            self.trace.error = reason
         return self.trace
 
     def run(self) -> Trace:

@@ -264,6 +264,10 @@ class LlamaBackend(Backend):
                 f"context of {self.n_ctx} tokens (at most {self.n_ctx - n_prompt})"
             )
 
+    def prepare(self, request: Request) -> None:
+        max_tokens = request.max_tokens if request.max_tokens is not None else 64
+        self._check_room(len(self.prompt_tokens(request)), max_tokens)
+
     def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
         tokens = self.prompt_tokens(request)
         max_tokens = request.max_tokens if request.max_tokens is not None else 64
