@@ -28,16 +28,8 @@ from tokenprobe.trace import Candidate, Step
 # costs about as much as one more exp pass. The grid is densest at small β, where the
 # function bends most (the tail's many unlikely tokens take over as T grows); between the
 # points `tail_logsumexp_at` interpolates in β.
-TAIL_BETAS: tuple[float, ...] = (
-    0.5, 0.625, 0.75, 0.875, 1.0, 1.125, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0
-)
+TAIL_BETAS: tuple[float, ...] = (0.5, 0.625, 0.75, 1.0, 1.125, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
 TAIL_TEMPERATURES: tuple[float, ...] = tuple(round(1.0 / b, 6) for b in TAIL_BETAS)
-# β -> the two basis powers whose dot product gives Σ e^β (basis keys are exponents).
-_TAIL_PAIRS: tuple[tuple[float, float], ...] = (
-    (0.25, 0.25), (0.125, 0.5), (0.25, 0.5), (0.375, 0.5), (0.5, 0.5), (0.125, 1.0),
-    (0.25, 1.0), (0.5, 1.0), (0.75, 1.0), (1.0, 1.0), (0.5, 2.0), (1.0, 2.0), (0.5, 3.0),
-    (2.0, 2.0),
-)
 
 Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.intp]
@@ -59,11 +51,9 @@ class RowAnalyzer:
 
     def __init__(self, n_vocab: int) -> None:
         self.n_vocab = n_vocab
-        # Basis powers e^k for the tail sums, and the scratch row d = x - m.
-        self._pow = {k: np.empty(n_vocab, dtype=np.float32)
-                     for k in (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 2.0, 3.0)}
-        self._d = np.empty(n_vocab, dtype=np.float32)
-        self._ones = np.ones(n_vocab, dtype=np.float32)
+        # Four scratch rows, reused in turn: the working set stays small because the
+        # decode between two calls evicts the caches.
+        self._buf = [np.empty(n_vocab, dtype=np.float32) for _ in range(4)]
         self._margin = 8.0  # nats below the max that usually hold the top-N; adapts
 
     def top_n(self, row: Float32Array, n: int, row_max: float) -> IntArray:
@@ -82,7 +72,10 @@ class RowAnalyzer:
             if cand.shape[0] >= n or margin > 1e4:
                 break
             margin *= 2.0
-        self._margin = max(4.0, min(margin, 64.0))
+        # Next time, aim for a few times n candidates: too many makes the partition slow.
+        if cand.shape[0] > 8 * n + 64:
+            margin *= 0.8
+        self._margin = max(0.5, min(margin, 64.0))
         if cand.shape[0] > n:
             vals = row[cand]
             part = np.argpartition(-vals, n - 1)[:n]
@@ -92,12 +85,11 @@ class RowAnalyzer:
         return cand[order]
 
     def analyze(self, row: Float32Array, n_top: int) -> RowStats:
-        pw, d = self._pow, self._d
-        e = pw[1.0]
+        d, e, r, q = self._buf
         m = float(row.max())
         np.subtract(row, np.float32(m), out=d)  # d = x - m <= 0
         np.exp(d, out=e)
-        s = float(np.dot(e, self._ones))  # BLAS: faster than a float64 sum, as accurate here
+        s = float(e.sum(dtype=np.float64))
         log_s = math.log(s)
         lse = m + log_s
         # H = -Σ p (d - log s) = log s - Σ e d / s. Using d rather than x keeps the dot
@@ -105,20 +97,26 @@ class RowAnalyzer:
         entropy = max(log_s - float(np.dot(e, d)) / s, 0.0)
         top_ids = self.top_n(row, n_top, m)
         top_lp = row[top_ids].astype(np.float64) - lse
-        # Tail sums exclude the top-N exactly (zeroed, so no cancellation), then take
-        # e^β from products of cheap powers of e: one dot product per β.
+        # Tail sums exclude the top-N exactly (zeroed, so no cancellation). Σ e^β for each
+        # β in TAIL_BETAS is one dot product of two cheap powers of e (sqrt or product).
         e[top_ids] = 0.0
-        np.sqrt(e, out=pw[0.5])
-        np.sqrt(pw[0.5], out=pw[0.25])
-        np.sqrt(pw[0.25], out=pw[0.125])
-        np.multiply(pw[0.25], pw[0.125], out=pw[0.375])
-        np.multiply(pw[0.5], pw[0.25], out=pw[0.75])
-        np.multiply(e, e, out=pw[2.0])
-        np.multiply(pw[2.0], e, out=pw[3.0])
+        np.sqrt(e, out=r)  # e^0.5
+        np.sqrt(r, out=q)  # e^0.25
+        o = d  # d is no longer needed
+        np.sqrt(q, out=o)  # e^0.125
+        sums = {
+            0.5: np.dot(q, q), 0.625: np.dot(o, r), 0.75: np.dot(q, r), 1.0: np.dot(r, r),
+            1.125: np.dot(o, e), 1.25: np.dot(q, e), 1.5: np.dot(r, e), 2.0: np.dot(e, e),
+        }
+        e2 = o
+        np.multiply(e, e, out=e2)
+        sums[2.5] = np.dot(r, e2)
+        sums[3.0] = np.dot(e, e2)
+        sums[4.0] = np.dot(e2, e2)
         # Σ e^β -> log Σ exp(β lp) with lp = x - lse = d - log s.
         tail = []
-        for b, (k1, k2) in zip(TAIL_BETAS, _TAIL_PAIRS):
-            v = float(np.dot(pw[k1], pw[k2]))
+        for b in TAIL_BETAS:
+            v = float(sums[b])
             tail.append((math.log(v) - b * log_s) if v > 0.0 else _NEG_FLOOR)
         return RowStats(lse, entropy, top_ids, top_lp, tail)
 
