@@ -301,7 +301,8 @@ class LlamaBackend(Backend):
                     if extra_t:
                         # Σ_{j∉top} exp(lp_j/T) = Σ_{j∉top} exp((x_j-m)/T) · exp((m-lse)/T)
                         assert dist.tail_log_norm is not None
-                        tail = [*tail, dist.tail_log_norm + (dist.row_max - stats.lse) / temperature]
+                        shift = (dist.row_max - stats.lse) / temperature
+                        tail = [*tail, dist.tail_log_norm + shift]
                 label, data = self.piece(chosen)
                 step = Step(
                     token=label,
