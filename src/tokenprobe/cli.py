@@ -18,6 +18,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tokenprobe import api
 from tokenprobe.backends import BackendOptions, GenerationError, get_backend, parse_model_spec
@@ -216,8 +217,12 @@ def score(
             raise InputError("the text to score is empty")
         validate_alternatives(alternatives)
         backend = _load_backend(model, _options(base_url, extra_body))
-        with err.status("scoring…", spinner="dots"):
-            trace = backend.score(text, alternatives=alternatives)
+        with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as bar:
+            task = bar.add_task("score", total=None)
+            trace = backend.score(
+                text, alternatives=alternatives,
+                progress=lambda done, total: bar.update(task, completed=done, total=total))
     except TokenprobeError as e:
         fail(str(e))
     except KeyboardInterrupt:

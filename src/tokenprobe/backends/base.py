@@ -11,7 +11,7 @@ It leaves out choosing a backend from a model name (backends/__init__.py) and an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -20,6 +20,7 @@ from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import Request, Step, Trace
 
 MAX_ALTERNATIVES = 1000
+Progress = Callable[[int, int], None]
 _CLOSED_EARLY = "stopped before the end"
 
 
@@ -61,7 +62,10 @@ class Backend(ABC):
         anything the user can act on.
         """
 
-    def score(self, text: str, alternatives: int = 10) -> Trace:
+    def score(
+        self, text: str, alternatives: int = 10, progress: Progress | None = None
+    ) -> Trace:
+        """Teacher-forced logprobs of `text`; `progress(done, total)` is called as it goes."""
         raise ModelError(f"the {self.name} backend cannot score a given text")
 
     def source(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenprobe.backends.base import Backend, BackendOptions
+from tokenprobe.backends.base import Backend, BackendOptions, Progress
 from tokenprobe.backends.chat_templates import render_chat
 from tokenprobe.distribution import TAIL_TEMPERATURES, RowAnalyzer, Sampler, process
 from tokenprobe.errors import InputError, ModelError
@@ -333,7 +333,9 @@ class LlamaBackend(Backend):
 
     # --- scoring --------------------------------------------------------------------
 
-    def score(self, text: str, alternatives: int = 10) -> Trace:
+    def score(
+        self, text: str, alternatives: int = 10, progress: Progress | None = None
+    ) -> Trace:
         tokens = self.tokenize(text, add_bos=True)
         if len(tokens) > self.n_ctx:
             raise InputError(
@@ -369,6 +371,8 @@ class LlamaBackend(Backend):
                         entropy=stats.entropy, entropy_exact=True,
                         tail_logsumexp=[round(v, 5) for v in stats.tail_logsumexp],
                     ))
+                if progress is not None:
+                    progress(min(start + SCORE_CHUNK, len(tokens) - 1), len(tokens) - 1)
         assembler = TextAssembler()
         for s in steps:
             s.offset = assembler.add(s.data)

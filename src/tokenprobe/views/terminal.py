@@ -111,7 +111,11 @@ def _fmt(x: float | None, spec: str = ".3f") -> str:
 
 
 def _pct(p: float | None) -> str:
-    return "n/a" if p is None else f"{100 * p:.1f}%"
+    if p is None:
+        return "n/a"
+    if 0 < p < 0.001:
+        return f"{100 * p:.1g}%"  # keep small probabilities visible, not "0.0%"
+    return f"{100 * p:.1f}%"
 
 
 def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
