@@ -119,6 +119,7 @@ class Step:
     entropy_exact: bool = False
     offset: int | None = None
     tail_logsumexp: list[float] | None = None
+    forced: bool = False  # put in place by the user (a branch), not chosen by the model
 
     def __post_init__(self) -> None:
         if self.bytes is None:
@@ -161,6 +162,8 @@ class Step:
         d["offset"] = self.offset
         if self.tail_logsumexp is not None:
             d["tail_logsumexp"] = self.tail_logsumexp
+        if self.forced:
+            d["forced"] = True
         return d
 
     @classmethod
@@ -179,6 +182,7 @@ class Step:
             entropy_exact=bool(d.get("entropy_exact", False)),
             offset=_opt_int(d.get("offset")),
             tail_logsumexp=[float(x) for x in tail] if tail is not None else None,
+            forced=bool(d.get("forced", False)),
         )
 
 
@@ -247,6 +251,7 @@ class Trace:
     complete: bool = True
     error: str | None = None
     tail_temperatures: list[float] | None = None
+    parent: dict[str, Any] | None = None  # a branch: {"id", "step", "token"} of its fork
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: str = field(default_factory=_now)
     schema: str = SCHEMA
@@ -282,6 +287,8 @@ class Trace:
         }
         if self.tail_temperatures is not None:
             d["tail_temperatures"] = self.tail_temperatures
+        if self.parent is not None:
+            d["parent"] = self.parent
         return d
 
     def to_json(self, indent: int | None = None) -> str:
@@ -319,6 +326,7 @@ class Trace:
                 complete=bool(d.get("complete", True)),
                 error=d.get("error"),
                 tail_temperatures=[float(t) for t in tail_t] if tail_t is not None else None,
+                parent=dict(d["parent"]) if isinstance(d.get("parent"), dict) else None,
             )
         except (TypeError, ValueError, AttributeError) as e:
             raise FormatError(f"malformed trace: {e}") from None
@@ -332,6 +340,11 @@ class Trace:
         from tokenprobe.views.html import render_html
 
         return render_html([self], **kwargs)
+
+    def _repr_html_(self) -> str:
+        from tokenprobe.views.html import render_notebook
+
+        return render_notebook(self)
 
     def at_temperature(self, temperature: float) -> list[list[tuple[Candidate, float]]]:
         """Each step's top candidates re-normalised at `temperature` (see distribution)."""

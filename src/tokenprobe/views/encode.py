@@ -1,0 +1,148 @@
+"""The compact page encoding: how traces travel inside an exported HTML page.
+
+A trace's own JSON form repeats every key for every candidate; a 20,000-token trace with ten
+alternatives per token is about 15 MB in it. A page needs something that opens fast, so this
+module writes the traces as a `tokenprobe/page@1` document instead: the top-level fields of
+each trace as they are, distinct token labels stored once (`vocab`), and the steps as
+parallel columns of numbers (described in docs/architecture.md, "The HTML viewer").
+Logprobs are rounded to 1e-4 nats, which moves a probability by at most 0.01% of itself.
+
+It also precomputes what needs the Python side's rules (a step's rank and which listed
+candidate is the chosen one, and the summary from metrics.py), so the page and the terminal
+agree. It leaves out the page itself (html.py) and leaves the trace schema untouched: the
+page encoding is a view format, not a second trace format (token ids and offsets are not
+kept).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tokenprobe.metrics import scored_steps, summarize
+from tokenprobe.trace import SCHEMA, Candidate, Step, Trace
+
+PAGE_FORMAT = "tokenprobe/page@1"
+DIGITS = 4  # decimals kept for logprobs, entropies and tail sums
+
+
+def _r(x: float | None) -> float | None:
+    # + 0.0 turns -0.0 into 0.0 (one character less, and no "-0" on the page).
+    return None if x is None else round(x, DIGITS) + 0.0
+
+
+class _Vocab:
+    """Distinct (label, bytes) pairs, each stored once; a step refers to its index."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[str, bytes], int] = {}
+        self.labels: list[str] = []
+        self.bytes: list[list[Any]] = []  # [index, [b, ...]] where bytes differ from label
+
+    def add(self, c: Candidate | Step) -> int:
+        key = (c.token, c.data)
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.labels)
+            self.labels.append(c.token)
+            if c.data != c.token.encode("utf-8"):
+                self.bytes.append([i, list(c.data)])
+        return i
+
+
+def _same(c: Candidate, step: Step) -> bool:
+    """The chosen-token match that Step.rank() uses: by id when both have one, else bytes."""
+    if step.id is not None and c.id is not None:
+        return c.id == step.id
+    return c.data == step.data
+
+
+def chosen_index(step: Step) -> int:
+    """Index in `top` of the listed candidate that is the chosen token, or -1."""
+    if step.logprob is None:
+        return -1
+    for i, c in enumerate(step.top):
+        if _same(c, step):
+            return i
+    return -1
+
+
+def _columns(steps: list[Step], vocab: _Vocab) -> dict[str, Any]:
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        "tok", "lp", "slp", "rank", "chosen", "H", "Hx", "top_n", "top_tok", "top_lp",
+        "tail_n", "tail")}
+    for s in steps:
+        cols["tok"].append(vocab.add(s))
+        cols["lp"].append(_r(s.logprob))
+        cols["slp"].append(_r(s.sample_logprob))
+        cols["rank"].append(s.rank())
+        cols["chosen"].append(chosen_index(s))
+        cols["H"].append(_r(s.entropy))
+        cols["Hx"].append(1 if s.entropy_exact else 0)
+        cols["top_n"].append(len(s.top))
+        for c in s.top:
+            cols["top_tok"].append(vocab.add(c))
+            cols["top_lp"].append(_r(c.logprob))
+        tail = s.tail_logsumexp or []
+        cols["tail_n"].append(len(tail))
+        cols["tail"].extend(_r(v) for v in tail)
+    out: dict[str, Any] = {"n": len(steps), **cols}
+    if not any(cols["tail_n"]):
+        del out["tail_n"], out["tail"]
+    if all(v is None for v in cols["slp"]):
+        del out["slp"]
+    return out
+
+
+def _summary(trace: Trace, n_least: int) -> dict[str, Any]:
+    s = summarize(trace, n_least=n_least)
+    return {
+        "scope": "steps" if trace.steps else "prompt_steps",
+        "tokens": s.tokens, "reported": s.reported, "missing": s.missing,
+        "total_logprob": s.total_logprob, "mean_logprob": s.mean_logprob,
+        "mean_prob": s.mean_prob, "perplexity": s.perplexity,
+        "mean_entropy": s.mean_entropy, "entropy_exact": s.entropy_exact,
+        "entropies": sum(1 for x in scored_steps(trace) if x.entropy is not None),
+        "top1_share": s.top1_share,
+        "least": [i for i, _ in s.least_likely],
+    }
+
+
+def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
+    """One trace in the page encoding (see the module docstring)."""
+    doc: dict[str, Any] = {"schema": trace.schema, "id": trace.id, "model": trace.model,
+                           "backend": trace.backend}
+    if trace.schema != SCHEMA:
+        # A newer schema: pass its identity through, and let the page say it cannot read it.
+        return doc
+    doc.update({
+        "created": trace.created, "source": trace.source, "request": trace.request.to_dict(),
+        "logprobs_kind": trace.logprobs_kind, "text": trace.text,
+        "finish_reason": trace.finish_reason, "complete": trace.complete, "error": trace.error,
+        "tail_temperatures": trace.tail_temperatures,
+    })
+    vocab = _Vocab()
+    doc["prompt_steps"] = _columns(trace.prompt_steps, vocab)
+    doc["steps"] = _columns(trace.steps, vocab)
+    doc["vocab"] = vocab.labels
+    doc["vocab_bytes"] = vocab.bytes
+    doc["summary"] = _summary(trace, n_least)
+    return doc
+
+
+def encode_page(traces: list[Trace], title: str | None = None) -> dict[str, Any]:
+    return {"format": PAGE_FORMAT, "title": title,
+            "traces": [encode_trace(t) for t in traces]}
+
+
+def embed_json(doc: dict[str, Any]) -> str:
+    """JSON safe to place inside <script type="application/json">.
+
+    Every `<` becomes the JSON escape \\u003c, so neither `</script>` nor `<!--` (which
+    switches the HTML tokenizer into its script-data-escaped state) can appear in the
+    element, and JSON.parse still reads the same strings. U+2028/9 are escaped for older
+    readers that treat the content as JavaScript.
+    """
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text.replace("<", "\\u003c").replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029"))
