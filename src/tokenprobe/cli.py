@@ -106,6 +106,39 @@ def _emit(trace: Trace, as_json: bool, output: Path | None, html: Path | None,
         print_trace(out, trace, steps=steps, dist=dist)
 
 
+NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="do not keep it in the history")]
+
+
+def open_store_unless(no_save: bool):  # type: ignore[no-untyped-def]
+    """The history store, opened before any work so that a bad store fails first."""
+    if no_save:
+        return None
+    from tokenprobe.store import Store
+
+    return Store()
+
+
+def save_record(trace: Trace, store=None) -> None:  # type: ignore[no-untyped-def]
+    from tokenprobe.store import Store
+
+    (store or Store()).save_trace(trace)
+    err.print(f"saved as {trace.id[:8]} (tokenprobe show {trace.id[:8]})", style="dim")
+
+
+def resolve_trace(ref: str | Path) -> Trace:
+    """A trace from a file, or from the history by id (or unique id prefix)."""
+    path = Path(ref)
+    if path.exists() or not _looks_like_id(str(ref)):
+        return api.load(path)
+    from tokenprobe.store import Store
+
+    return Store().trace(str(ref))
+
+
+def _looks_like_id(ref: str) -> bool:
+    return len(ref) >= 4 and all(c in "0123456789abcdef" for c in ref.lower())
+
+
 def _check_dist(dist: str) -> None:
     if dist not in ("sampled", "raw"):
         raise InputError(f"--dist must be 'sampled' or 'raw' (got {dist!r})")
@@ -132,10 +165,12 @@ def generate(
     dist: DistOpt = "sampled",
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    no_save: NoSaveOpt = False,
 ) -> None:
     """Generate a continuation (or a chat answer) and show every token's choice."""
     try:
         _check_dist(dist)
+        store = open_store_unless(no_save)
         request = api.build_request(
             prompt, chat=chat, system=system, max_tokens=max_tokens, temperature=temperature,
             top_p=top_p, top_k=top_k, seed=seed, alternatives=alternatives, stop=stop,
@@ -168,16 +203,22 @@ def generate(
         if printer is not None:
             printer.finish()
         _emit(trace, as_json, output, html, show=False)
+        if store is not None:
+            save_record(trace, store)
         err.print(f"interrupted: kept {len(trace.steps)} tokens (trace marked incomplete)")
         raise typer.Exit(130) from None
     except GenerationError as e:
         if printer is not None:
             printer.finish()
         _emit(e.trace, as_json, output, html, show=False)
+        if store is not None:
+            save_record(e.trace, store)
         fail(str(e), code=3)
     except TokenprobeError as e:
         fail(str(e))
     trace = stream.trace
+    if store is not None:
+        save_record(trace, store)
     if printer is not None:
         printer.finish()
         _emit(trace, as_json, output, html, show=False)
@@ -200,6 +241,7 @@ def score(
     steps: StepsOpt = False,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    no_save: NoSaveOpt = False,
 ) -> None:
     """Score a given text: how likely each of its tokens was to the model."""
     try:
@@ -216,6 +258,7 @@ def score(
         if not text:
             raise InputError("the text to score is empty")
         validate_alternatives(alternatives)
+        store = open_store_unless(no_save)
         backend = _load_backend(model, _options(base_url, extra_body))
         with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
@@ -223,6 +266,8 @@ def score(
             trace = backend.score(
                 text, alternatives=alternatives,
                 progress=lambda done, total: bar.update(task, completed=done, total=total))
+        if store is not None:
+            save_record(trace, store)
     except TokenprobeError as e:
         fail(str(e))
     except KeyboardInterrupt:
@@ -233,19 +278,67 @@ def score(
 
 @app.command()
 def show(
-    trace_file: Annotated[Path, typer.Argument(metavar="TRACE", help="a trace JSON file")],
+    trace_file: Annotated[Path, typer.Argument(metavar="TRACE",
+                          help="a trace JSON file, or a history id")],
     steps: StepsOpt = False,
     dist: DistOpt = "sampled",
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a saved trace (or any supported server response) in the terminal."""
+    """Show a saved trace (a file, any supported server response, or a history id)."""
     try:
         _check_dist(dist)
+        if not trace_file.exists() and _looks_like_id(str(trace_file)):
+            _show_history(str(trace_file), steps, dist, html, as_json)
+            return
         trace = api.load(trace_file)
         _emit(trace, as_json, None, html, steps=steps, dist=dist)
     except TokenprobeError as e:
         fail(str(e))
+
+
+def _show_history(ref: str, steps: bool, dist: str, html: Path | None, as_json: bool) -> None:
+    from tokenprobe.store import Store
+
+    store = Store()
+    rec = store.get(ref)
+    if rec.kind == "trace":
+        tree = store.tree(rec.id)
+        trace = next(t for t in tree if t.id == rec.id)
+        if html is not None:
+            from tokenprobe.views.html import write_html
+
+            write_html(tree, html)
+            err.print(f"wrote {html}", style="dim")
+        if as_json:
+            sys.stdout.write(trace.to_json() + "\n")
+            return
+        print_trace(out, trace, steps=steps, dist=dist)
+        if len(tree) > 1:
+            from tokenprobe.views.ops_terminal import tree_view
+
+            out.print("branches:", style="bold")
+            out.print(tree_view(tree))
+        return
+    doc = store.document(rec.id)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        return
+    from tokenprobe.views import ops_terminal
+
+    if rec.kind == "comparison":
+        from tokenprobe.ops.compare import Comparison
+
+        out.print(ops_terminal.comparison_view(Comparison.from_dict(doc)))
+    else:
+        from tokenprobe.ops.choose import Choice, OptionScore
+
+        ch = Choice(prompt=doc["prompt"], model=doc["model"], id=doc["id"],
+                    created=doc["created"], options=[
+                        OptionScore(o["option"], o["total_logprob"], o["n_tokens"],
+                                    o["probability"], Trace.from_dict(o["trace"]))
+                        for o in doc["options"]])
+        out.print(ops_terminal.choice_view(ch))
 
 
 @app.command("import")
@@ -263,6 +356,10 @@ def import_(
         _emit(trace, as_json, output, html, steps=steps, dist="raw")
     except TokenprobeError as e:
         fail(str(e))
+
+
+# The operations' and the history's commands register themselves on `app`.
+from tokenprobe import cli_ops  # noqa: E402, F401
 
 
 def main() -> None:

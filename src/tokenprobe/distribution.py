@@ -288,8 +288,10 @@ def tail_logsumexp_at(
 ) -> tuple[float, str]:
     """log Σ exp(lp/T) over the tail at any T, from the stored grid.
 
-    Interpolates with a natural cubic spline in β = 1/T, where the function is smooth and
-    convex (it is a log-partition function); outside the grid it extends the end chord.
+    Interpolates in β = 1/T, where the function is smooth and convex (a log-partition
+    function), with the cubic through the four nearest grid points (a local cubic keeps
+    the true curvature at the ends of the grid, where a natural spline would force it to
+    zero); outside the grid it extends the end chord and says "approximate".
     """
     beta = 1.0 / temperature
     pts = sorted(zip((1.0 / t for t in temps), values))
@@ -302,42 +304,26 @@ def tail_logsumexp_at(
         i = 0 if beta < xs[0] else len(xs) - 2
         slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
         return ys[i] + slope * (beta - xs[i]), "approximate"
-    return float(_natural_cubic(xs, ys, beta)), "interpolated"
+    return _local_cubic(xs, ys, beta), "interpolated"
 
 
-def _natural_cubic(xs: list[float], ys: list[float], x: float) -> float:
+def _local_cubic(xs: list[float], ys: list[float], x: float) -> float:
+    """Lagrange interpolation through the (up to) four grid points nearest to x."""
     n = len(xs)
-    if n == 2:
+    if n <= 2:
         t = (x - xs[0]) / (xs[1] - xs[0])
         return ys[0] + t * (ys[1] - ys[0])
-    h = [xs[i + 1] - xs[i] for i in range(n - 1)]
-    # Solve for second derivatives M (natural: M0 = Mn-1 = 0), tridiagonal.
-    a = [0.0] * n
-    b = [1.0] * n
-    c = [0.0] * n
-    d = [0.0] * n
-    for i in range(1, n - 1):
-        a[i] = h[i - 1]
-        b[i] = 2 * (h[i - 1] + h[i])
-        c[i] = h[i]
-        d[i] = 6 * ((ys[i + 1] - ys[i]) / h[i] - (ys[i] - ys[i - 1]) / h[i - 1])
-    for i in range(1, n):
-        w = a[i] / b[i - 1]
-        b[i] -= w * c[i - 1]
-        d[i] -= w * d[i - 1]
-    mm = [0.0] * n
-    mm[n - 1] = d[n - 1] / b[n - 1]
-    for i in range(n - 2, -1, -1):
-        mm[i] = (d[i] - c[i] * mm[i + 1]) / b[i]
-    k = max(i for i in range(n - 1) if xs[i] <= x) if x > xs[0] else 0
-    k = min(k, n - 2)
-    t1, t2 = xs[k + 1] - x, x - xs[k]
-    return (
-        mm[k] * t1**3 / (6 * h[k])
-        + mm[k + 1] * t2**3 / (6 * h[k])
-        + (ys[k] / h[k] - mm[k] * h[k] / 6) * t1
-        + (ys[k + 1] / h[k] - mm[k + 1] * h[k] / 6) * t2
-    )
+    k = max(i for i in range(n - 1) if xs[i] <= x)  # x in [xs[k], xs[k+1]]
+    lo = min(max(k - 1, 0), max(n - 4, 0))
+    idx = range(lo, min(lo + 4, n))
+    total = 0.0
+    for i in idx:
+        w = 1.0
+        for j in idx:
+            if j != i:
+                w *= (x - xs[j]) / (xs[i] - xs[j])
+        total += w * ys[i]
+    return total
 
 
 def step_at_temperature(
@@ -414,3 +400,30 @@ def step_sampled(
     probs = [(c, p / kept_mass if k else 0.0) for (c, p), k in zip(view.probs, kept)]
     rest = max(0.0, 1.0 - sum(p for _, p in probs))
     return TemperatureView(temperature, probs, rest, view.accuracy, view.log_z)
+
+
+def entropy_at_temperature(
+    step: Step, temperature: float, tail_temperatures: list[float] | None
+) -> float | None:
+    """Entropy (nats) of the step's distribution at `temperature`, from the tail summary.
+
+    H = log Z(β) − β·E[lp], and the tail's share of E[lp] is exp(F)·F'(β) with F the
+    interpolated log tail sum; F' is taken from the interpolant. None without a summary.
+    """
+    listed = [c.logprob for c in step.top if c.logprob is not None]
+    if not listed or step.tail_logsumexp is None or not tail_temperatures:
+        return None
+    if temperature <= 0:
+        return 0.0
+    beta = 1.0 / temperature
+
+    def f(b: float) -> float:
+        return tail_logsumexp_at(1.0 / b, tail_temperatures, step.tail_logsumexp)[0]  # type: ignore[arg-type]
+
+    h = 1e-3 * beta
+    tail = f(beta)
+    slope = (f(beta + h) - f(beta - h)) / (2 * h)  # E[lp] over the tail at β
+    log_z = logsumexp([beta * lp for lp in listed] + [tail])
+    mean_lp = math.fsum(math.exp(beta * lp - log_z) * lp for lp in listed)
+    mean_lp += math.exp(tail - log_z) * slope
+    return max(log_z - beta * mean_lp, 0.0)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.helpers import CliResult, run_cli
 
 
@@ -112,7 +111,7 @@ def test_score_file(tmp_path: Path) -> None:
 
 def test_ctrl_c_keeps_tokens_and_writes_partial_trace(tmp_path: Path) -> None:
     out = tmp_path / "partial.json"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENPROBE_HOME": str(tmp_path)}
     p = subprocess.Popen(
         [sys.executable, "-m", "tokenprobe", "generate", "Once upon a time", "-t", "0",
          "--max-tokens", "4000", "-o", str(out)],

@@ -68,6 +68,20 @@ class Backend(ABC):
         """Teacher-forced logprobs of `text`; `progress(done, total)` is called as it goes."""
         raise ModelError(f"the {self.name} backend cannot score a given text")
 
+    def score_continuation(self, request: Request, answer: str, alternatives: int = 10) -> Trace:
+        """A fixed answer after the request's prompt, teacher-forced (compare, choose)."""
+        raise ModelError(f"the {self.name} backend cannot score a fixed answer")
+
+    def forced_ids(self, text: str) -> list[int]:
+        """Token ids that spell `text` exactly (what a branch puts in place)."""
+        raise ModelError(f"the {self.name} backend cannot branch")
+
+    def continue_steps(
+        self, request: Request, trace: Trace, after_prompt: list[int], forced: list[int]
+    ) -> Generator[Step, None, str | None]:
+        """Steps after the prompt and the tokens `after_prompt`, starting with `forced`."""
+        raise ModelError(f"the {self.name} backend cannot branch")
+
     def source(self) -> dict[str, Any]:
         return {}
 
@@ -118,8 +132,14 @@ class TraceStream:
     raises GenerationError carrying the partial trace.
     """
 
-    def __init__(self, backend: Backend, request: Request) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        request: Request,
+        steps: Callable[[Trace], Generator[Step, None, str | None]] | None = None,
+    ) -> None:
         self.backend = backend
+        self._source = steps or (lambda t: backend.generate_steps(t.request, t))
         self.trace = Trace(
             backend=backend.name,
             model=backend.model,
@@ -134,7 +154,7 @@ class TraceStream:
 
     def __iter__(self) -> Iterator[Step]:
         trace = self.trace
-        self._gen = self.backend.generate_steps(trace.request, trace)
+        self._gen = self._source(trace)
         try:
             while True:
                 try:

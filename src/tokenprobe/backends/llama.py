@@ -27,7 +27,7 @@ import numpy as np
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
 from tokenprobe.backends.chat_templates import render_chat
-from tokenprobe.distribution import TAIL_TEMPERATURES, RowAnalyzer, Sampler, process
+from tokenprobe.distribution import TAIL_TEMPERATURES, Processed, RowAnalyzer, Sampler, process
 from tokenprobe.errors import InputError, ModelError
 from tokenprobe.textbytes import TextAssembler, token_label
 from tokenprobe.trace import Candidate, Request, Step, Trace
@@ -269,9 +269,31 @@ class LlamaBackend(Backend):
         self._check_room(len(self.prompt_tokens(request)), max_tokens)
 
     def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
-        tokens = self.prompt_tokens(request)
+        return self._steps(request, trace, [], [])
+
+    def forced_ids(self, text: str) -> list[int]:
+        """Token ids that spell `text` exactly after other text (no <bos>)."""
+        if not text:
+            raise InputError("the forced text is empty")
+        ids = self.tokenize(text, add_bos=False)
+        if b"".join(self.piece(i)[1] for i in ids) != text.encode("utf-8"):
+            raise InputError(f"the model's tokenizer cannot represent {text!r} exactly")
+        return ids
+
+    def continue_steps(
+        self, request: Request, trace: Trace, after_prompt: list[int], forced: list[int]
+    ) -> Generator[Step, None, str | None]:
+        return self._steps(request, trace, after_prompt, forced)
+
+    def _steps(
+        self, request: Request, trace: Trace, after_prompt: list[int], forced: list[int]
+    ) -> Generator[Step, None, str | None]:
+        """Steps after prompt + `after_prompt`: first the `forced` tokens (recorded with the
+        probability the model gave them), then sampled ones, up to `max_tokens` in all."""
+        tokens = self.prompt_tokens(request) + after_prompt
         max_tokens = request.max_tokens if request.max_tokens is not None else 64
-        self._check_room(len(tokens), max_tokens)
+        n_new = max(max_tokens - len(after_prompt), len(forced))
+        self._check_room(len(tokens), n_new)
         temperature = request.temperature if request.temperature is not None else 1.0
         top_k = request.top_k or 0
         top_p = request.top_p if request.top_p is not None else 1.0
@@ -286,25 +308,27 @@ class LlamaBackend(Backend):
         with self._lock:
             self._prefill(tokens)
             pos = len(tokens)
-            for i in range(max_tokens):
+            for i in range(n_new):
                 row = self._row(-1)
                 stats = self._analyzer.analyze(row, n_alt)
-                if temperature == 0.0:
+                tail = stats.tail_logsumexp
+                sample_lp: float | None
+                if i < len(forced):
+                    chosen, sample_lp = forced[i], None
+                    if extra_t:
+                        dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
+                        tail = [*tail, self._tail_at(dist, stats.lse, temperature)]
+                elif temperature == 0.0:
                     chosen = int(stats.top_ids[0]) if n_alt > 0 else int(np.argmax(row))
-                    sample_lp: float | None = 0.0
-                    tail = stats.tail_logsumexp
+                    sample_lp = 0.0
                 else:
                     dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
                     chosen = sampler.sample(dist)
                     sample_lp = dist.logprob_of(chosen)
-                    tail = stats.tail_logsumexp
                     if extra_t:
-                        # Σ_{j∉top} exp(lp_j/T) = Σ_{j∉top} exp((x_j-m)/T) · exp((m-lse)/T)
-                        assert dist.tail_log_norm is not None
-                        shift = (dist.row_max - stats.lse) / temperature
-                        tail = [*tail, dist.tail_log_norm + shift]
+                        tail = [*tail, self._tail_at(dist, stats.lse, temperature)]
                 label, data = self.piece(chosen)
-                step = Step(
+                yield Step(
                     token=label,
                     id=chosen,
                     bytes=data,
@@ -317,19 +341,45 @@ class LlamaBackend(Backend):
                     entropy=stats.entropy,
                     entropy_exact=True,
                     tail_logsumexp=[round(v, 5) for v in tail],
+                    forced=i < len(forced),
                 )
-                yield step
-                if self.is_eog(chosen):
-                    return "stop"
-                if stops:
-                    recent = (recent + data)[-(longest_stop + len(data)) :]
-                    if any(s in recent for s in stops):
+                if i >= len(forced) - 1:
+                    if self.is_eog(chosen):
                         return "stop"
-                if i == max_tokens - 1:
+                    if stops:
+                        recent = (recent + data)[-(longest_stop + len(data)) :]
+                        if any(s in recent for s in stops):
+                            return "stop"
+                if i == n_new - 1:
                     break
                 self._decode([chosen], pos, logits_all=False)
                 pos += 1
         return "length"
+
+    @staticmethod
+    def _tail_at(dist: Processed, lse: float, temperature: float) -> float:
+        # Σ_{j∉top} exp(lp_j/T) = Σ_{j∉top} exp((x_j - m)/T) · exp((m - lse)/T)
+        assert dist.tail_log_norm is not None
+        return dist.tail_log_norm + (dist.row_max - lse) / temperature
+
+    def score_continuation(
+        self, request: Request, answer: str, alternatives: int = 10
+    ) -> Trace:
+        """The fixed `answer` after the request's prompt, teacher-forced: its steps carry
+        the probability the model gave each of its tokens (no sampling)."""
+        ids = self.forced_ids(answer)
+        req = Request(**{**request.to_dict(), "max_tokens": len(ids),
+                         "alternatives": alternatives, "stop": []})
+        trace = Trace(backend=self.name, model=self.model, request=req,
+                      logprobs_kind=self.logprobs_kind, source=self.source(), complete=False)
+        assembler = TextAssembler()
+        for step in self._steps(req, trace, [], ids):
+            step.offset = assembler.add(step.data)
+            trace.steps.append(step)
+        trace.text = assembler.finish()
+        trace.finish_reason = "length"
+        trace.complete = True
+        return trace
 
     # --- scoring --------------------------------------------------------------------
 

@@ -1,0 +1,83 @@
+"""Branch: continue a generation from step i with another token forced in its place.
+
+The branch reproduces the parent's steps 0..i-1 (copied: the same context gives the same
+numbers), records the forced token with the probability the model gave it (`forced: true`),
+then generates on with the parent's settings (and seed, unless another is given). It
+records its parent (`trace.parent = {"id", "step", "token"}`); the branches of one root form
+a tree that the history store keeps together.
+
+It leaves out how a tree is shown (views/) and stored (store.py).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Generator
+
+from tokenprobe.backends import Backend, BackendOptions, TraceStream, get_backend
+from tokenprobe.errors import InputError
+from tokenprobe.trace import Request, Step, Trace
+
+
+def model_spec_of(trace: Trace) -> str | None:
+    """The `--model` value that reaches the model a trace came from."""
+    if trace.backend == "llama":
+        from tokenprobe.backends.llama import EMBEDDED_NAME
+
+        path = trace.source.get("path")
+        return None if trace.model == EMBEDDED_NAME or not path else str(path)
+    if trace.backend in ("import", ""):
+        raise InputError("an imported trace has no model to continue with; give --model")
+    return f"{trace.backend}:{trace.model}"
+
+
+def branch_stream(
+    parent: Trace,
+    step: int,
+    token: str | None = None,
+    token_id: int | None = None,
+    *,
+    model: str | None = None,
+    options: BackendOptions | None = None,
+    seed: int | None = None,
+    max_tokens: int | None = None,
+) -> TraceStream:
+    """A live branch of `parent` at `step`; iterate it, or call `.run()` for the trace."""
+    n = len(parent.steps)
+    if not 0 <= step < n:
+        raise InputError(
+            f"step {step} is outside the trace (it has {n} steps: 0..{max(n - 1, 0)})"
+        )
+    if (token is None) == (token_id is None):
+        raise InputError("give the token to put in place: --token TEXT or --id N")
+    before = parent.steps[:step]
+    if any(s.id is None for s in before):
+        raise InputError("the trace does not record token ids before that step; cannot branch")
+    backend: Backend = get_backend(model if model is not None else model_spec_of(parent),
+                                   options)
+    forced = backend.forced_ids(token) if token is not None else [int(token_id)]  # type: ignore[arg-type]
+    if token_id is not None:
+        n_vocab = getattr(backend, "n_vocab", None)
+        if token_id < 0 or (n_vocab is not None and token_id >= n_vocab):
+            raise InputError(f"token id {token_id} is outside the vocabulary")
+    req = Request.from_dict(parent.request.to_dict())
+    if seed is not None:
+        req.seed = seed
+    if max_tokens is not None:
+        req.max_tokens = max_tokens
+    after_prompt = [int(s.id) for s in before]  # type: ignore[arg-type]
+    prefix = [copy.deepcopy(s) for s in before]
+
+    def steps(trace: Trace) -> Generator[Step, None, str | None]:
+        yield from prefix
+        return (yield from backend.continue_steps(req, trace, after_prompt, forced))
+
+    stream = TraceStream(backend, req, steps=steps)
+    label = token if token is not None else backend.piece(forced[0])[0]  # type: ignore[attr-defined]
+    stream.trace.parent = {"id": parent.id, "step": step, "token": label}
+    return stream
+
+
+def branch(parent: Trace, step: int, token: str | None = None, **kwargs: object) -> Trace:
+    """Continue `parent` from `step` with `token` forced there; returns the new trace."""
+    return branch_stream(parent, step, token, **kwargs).run()  # type: ignore[arg-type]

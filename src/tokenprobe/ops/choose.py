@@ -1,0 +1,92 @@
+"""Choose: how much the model believes each of several complete options after a prompt.
+
+Each option is scored as a fixed answer (teacher forcing): its total logprob is the sum of
+its tokens' logprobs after the prompt, exactly what scoring prompt + option gives. The
+options' probabilities are those totals normalised across the options (a softmax), so they
+sum to 1 and answer "which of these would the model say", with the raw totals and the
+per-token detail kept. Options that share a prefix are each scored in full; the shared
+tokens carry the same numbers in each, so the comparison is of what differs.
+
+It leaves out display (views/).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokenprobe.api import build_request
+from tokenprobe.backends import BackendOptions, get_backend
+from tokenprobe.distribution import logsumexp
+from tokenprobe.errors import InputError
+from tokenprobe.trace import Trace, _now
+
+
+@dataclass
+class OptionScore:
+    option: str
+    total_logprob: float
+    n_tokens: int
+    probability: float  # normalised across the options
+    trace: Trace
+
+
+@dataclass
+class Choice:
+    prompt: str
+    options: list[OptionScore]
+    model: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: str = field(default_factory=_now)
+
+    def best(self) -> OptionScore:
+        return max(self.options, key=lambda o: o.probability)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "tokenprobe/choice@1", "id": self.id, "created": self.created,
+            "prompt": self.prompt, "model": self.model,
+            "options": [{"option": o.option, "total_logprob": o.total_logprob,
+                         "n_tokens": o.n_tokens, "probability": o.probability,
+                         "trace": o.trace.to_dict()} for o in self.options],
+        }
+
+
+def validate_options(options: list[str]) -> None:
+    if len(options) < 2:
+        raise InputError("give at least two --option values to choose between")
+    for o in options:
+        if not o:
+            raise InputError("an --option is empty")
+    seen: set[str] = set()
+    for o in options:
+        if o in seen:
+            raise InputError(f"the option {o!r} is given twice")
+        seen.add(o)
+
+
+def choose(
+    prompt: str,
+    options: list[str],
+    model: str | None = None,
+    chat: bool = False,
+    system: str | None = None,
+    alternatives: int = 10,
+    backend_options: BackendOptions | None = None,
+) -> Choice:
+    validate_options(options)
+    request = build_request(prompt, chat=chat, system=system, temperature=1.0,
+                            alternatives=alternatives)
+    backend = get_backend(model, backend_options)
+    traces = [backend.score_continuation(request, o, alternatives) for o in options]
+    totals: list[float] = []
+    for o, t in zip(options, traces):
+        if any(s.logprob is None for s in t.steps):
+            raise InputError(f"the model did not report a logprob for every token of {o!r}")
+        totals.append(math.fsum(s.logprob for s in t.steps))  # type: ignore[misc]
+    norm = logsumexp(totals)
+    scored = [OptionScore(o, tot, len(t.steps), math.exp(tot - norm), t)
+              for o, tot, t in zip(options, totals, traces)]
+    return Choice(prompt=prompt, options=scored, model=backend.model)

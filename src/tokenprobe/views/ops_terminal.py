@@ -1,0 +1,175 @@
+"""Terminal views of comparisons, choices, sweeps and branch trees (rich).
+
+It leaves out the computations (ops/) and single traces (views/terminal.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tokenprobe.ops.choose import Choice
+from tokenprobe.ops.compare import Comparison, fmt_stat
+from tokenprobe.ops.sweep import Sweep
+from tokenprobe.trace import Trace
+from tokenprobe.views.terminal import _bar, _pct, colored_text, prob_style, show_token
+
+
+def comparison_view(c: Comparison) -> Group:
+    parts: list[Table | Text | Panel] = []
+    title = ("on the fixed answer " + repr(c.answer)) if c.answer is not None else (
+        f"generated, {c.samples} sample{'s' if c.samples > 1 else ''} per variant"
+        + (" (mean ± sd)" if c.samples > 1 else ""))
+    table = Table(title=f"comparison {title}", title_justify="left", show_lines=False)
+    table.add_column("", no_wrap=True, min_width=1)
+    for name in ("tokens", "total logprob", "mean logprob", "mean prob", "perplexity",
+                 "mean entropy", "top-1"):
+        table.add_column(name, justify="right")
+    legend = Text()
+    for n, v in enumerate(c.variants):
+        legend.append(f"{_letter(n)}  ", style="bold")
+        legend.append(v.label + "\n")
+    parts.append(legend)
+    for n, v in enumerate(c.variants):
+        st = v.stats()
+        table.add_row(
+            _letter(n), fmt_stat(st["tokens"], ".1f" if c.samples > 1 else ".0f", c.samples),
+            fmt_stat(st["total_logprob"], ".2f", c.samples),
+            fmt_stat(st["mean_logprob"], ".3f", c.samples),
+            fmt_stat(_pct_stat(st["mean_prob"]), ".1f", c.samples),
+            fmt_stat(st["perplexity"], ".2f", c.samples),
+            fmt_stat(st["mean_entropy"], ".2f", c.samples),
+            fmt_stat(_pct_stat(st["top1_share"]), ".0f", c.samples),
+        )
+    parts.append(table)
+    if c.answer is not None:
+        parts.append(token_delta_table(c))
+    else:
+        for v in c.variants:
+            t = v.traces[0]
+            body = Text.assemble(colored_text(t.steps))
+            parts.append(Panel(body, title=f"{_letter(c.variants.index(v))} · sample 1",
+                               title_align="left", border_style="grey50"))
+    return Group(*parts)
+
+
+def _letter(n: int) -> str:
+    return chr(ord("A") + n) if n < 26 else f"V{n + 1}"
+
+
+def _pct_stat(stat: tuple[float, float] | None) -> tuple[float, float] | None:
+    return None if stat is None else (100 * stat[0], 100 * stat[1])
+
+
+def token_delta_table(c: Comparison) -> Table:
+    """Per answer token: its probability under each variant, and the change vs the first."""
+    deltas = c.token_deltas()
+    t = Table(title="token by token: probability, and Δ logprob vs A", title_justify="left")
+    t.add_column("token")
+    for n in range(len(c.variants)):
+        t.add_column(_letter(n), justify="right")
+    steps = [v.traces[0].steps for v in c.variants]
+    for k, step in enumerate(steps[0]):
+        cells: list[Text | str] = [show_token(step.token)]
+        for j in range(len(c.variants)):
+            s = steps[j][k]
+            cell = Text(_pct(s.prob), style=prob_style(s.logprob))
+            d = deltas[j][k]
+            if j and d is not None:
+                cell.append(f" {d:+.2f}", style="green" if d > 0.05 else
+                            "red" if d < -0.05 else "dim")
+            cells.append(cell)
+        t.add_row(*cells)
+    return t
+
+
+def choice_view(ch: Choice) -> Table:
+    t = Table(title=f"choose after {ch.prompt!r}", title_justify="left")
+    t.add_column("option")
+    t.add_column("probability", justify="right")
+    t.add_column("")
+    t.add_column("total logprob", justify="right")
+    t.add_column("tokens", justify="right")
+    t.add_column("per token", overflow="fold")
+    best = ch.best()
+    for o in sorted(ch.options, key=lambda o: -o.probability):
+        detail = Text()
+        for s in o.trace.steps:
+            detail.append(show_token(s.token), style=prob_style(s.logprob))
+            detail.append(f" {_pct(s.prob)}  ", style="dim")
+        t.add_row(Text(repr(o.option), style="bold" if o is best else ""),
+                  _pct(o.probability), Text(_bar(o.probability, 16), style="cyan"),
+                  f"{o.total_logprob:.3f}", str(o.n_tokens), detail)
+    return t
+
+
+def sweep_view(sw: Sweep, n_candidates: int = 5) -> Group:
+    parts: list[Table | Text] = []
+    for k, step in enumerate(sw.base.steps):
+        t = Table(title=f"step {k}: after …{_tail(sw, k)}", title_justify="left",
+                  show_header=True)
+        for col in sw.columns:
+            label = f"T = {col.temperature:g}"
+            ent = col.entropies[k]
+            if ent is not None:
+                label += f"  H {ent:.2f}"
+            t.add_column(label, overflow="fold")
+        rows = []
+        for col in sw.columns:
+            view = col.views[k]
+            if view is None:
+                rows.append([Text(f"{show_token(step.top[0].token)} 100%", style="bold")]
+                            if step.top else [Text("")])
+                continue
+            cells = []
+            for c, p in view.probs[:n_candidates]:
+                cells.append(Text(f"{show_token(c.token)} {_pct(p)}", style=prob_style(
+                    math.log(p) if p > 0 else None)))
+            rows.append(cells)
+        for i in range(n_candidates):
+            t.add_row(*[r[i] if i < len(r) else "" for r in rows])
+        parts.append(t)
+    samples = Table(title="a fresh sample at each temperature (same seed)",
+                    title_justify="left")
+    samples.add_column("T", justify="right")
+    samples.add_column("text", overflow="fold")
+    for col in sw.columns:
+        samples.add_row(f"{col.temperature:g}", colored_text(col.sample.steps))
+    parts.append(samples)
+    return Group(*parts)
+
+
+def _tail(sw: Sweep, k: int, width: int = 30) -> str:
+    ctx = sw.prompt + b"".join(s.data for s in sw.base.steps[:k]).decode("utf-8", "replace")
+    return ctx[-width:]
+
+
+def tree_view(traces: list[Trace]) -> Text:
+    """The branches of one root as an outline: each branch under its parent, at its fork."""
+    by_parent: dict[str | None, list[Trace]] = {}
+    ids = {t.id for t in traces}
+    for t in traces:
+        pid = (t.parent or {}).get("id")
+        by_parent.setdefault(pid if pid in ids else None, []).append(t)
+    out = Text()
+
+    def walk(t: Trace, depth: int) -> None:
+        fork = t.parent
+        prefix = "  " * depth + ("└ " if depth else "")
+        out.append(prefix + t.id[:8], style="bold")
+        if fork:
+            out.append(f"  at step {fork['step']}: {show_token(str(fork['token']))}", style="cyan")
+        out.append("  ")
+        start = int(fork["step"]) if fork else 0
+        out.append_text(colored_text(t.steps[start:]))
+        out.append("\n")
+        for child in by_parent.get(t.id, []):
+            walk(child, depth + 1)
+
+    for root in by_parent.get(None, []):
+        walk(root, 0)
+    return out

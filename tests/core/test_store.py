@@ -1,0 +1,144 @@
+"""The history store: atomic saves under a kill, corrupt and newer files, the CLI's history."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+from tokenprobe.store import Store, StoreError
+from tokenprobe.trace import Candidate, Request, Step, Trace
+
+
+def _trace(i: int, n_steps: int = 3) -> Trace:
+    steps = [Step(f" w{k}", -0.5, k, top=[Candidate(f" w{k}", -0.5, k)]) for k in range(n_steps)]
+    t = Trace(backend="llama", model="m", request=Request(prompt=f"prompt {i}"), steps=steps)
+    t.rebuild_text()
+    return t
+
+
+def test_save_list_search_get_delete(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.sqlite3")
+    ids = [store.save_trace(_trace(i)) for i in range(3)]
+    assert [r.id for r in store.list()] == ids[::-1]
+    assert [r.title for r in store.list(search="prompt 1")] == ["prompt 1"]
+    assert store.list(search="100%_") == []  # LIKE wildcards are taken literally
+    assert store.trace(ids[1][:6]).id == ids[1]
+    store.delete(ids[1])
+    with pytest.raises(Exception, match="no history entry"):
+        store.get(ids[1])
+
+
+def test_branch_tree_is_kept_together(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.sqlite3")
+    root, child, grandchild = _trace(0), _trace(1), _trace(2)
+    child.parent = {"id": root.id, "step": 1, "token": " x"}
+    grandchild.parent = {"id": child.id, "step": 2, "token": " y"}
+    for t in (root, child, grandchild):
+        store.save_trace(t)
+    assert [t.id for t in store.tree(grandchild.id)] == [root.id, child.id, grandchild.id]
+
+
+def test_corrupt_store_is_refused_and_untouched(tmp_path: Path) -> None:
+    p = tmp_path / "history.sqlite3"
+    p.write_bytes(b"this is not a database" * 100)
+    before = p.read_bytes()
+    with pytest.raises(StoreError, match="not a valid database"):
+        Store(p)
+    assert p.read_bytes() == before
+    r = run_cli(["history"], env={"TOKENPROBE_HOME": str(tmp_path)})
+    assert r.code == 2 and "not a valid database" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli(["generate", "x", "--max-tokens", "1"], env={"TOKENPROBE_HOME": str(tmp_path)})
+    assert r.code == 2 and "not a valid database" in r.stderr
+    assert p.read_bytes() == before
+
+
+def test_newer_store_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "h.sqlite3"
+    Store(p).save_trace(_trace(0))
+    with sqlite3.connect(p) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer tokenprobe"):
+        Store(p)
+
+
+_WRITER = """
+import sys
+from tokenprobe.store import Store
+from tokenprobe.trace import Candidate, Request, Step, Trace
+store = Store(sys.argv[1])
+i = 0
+while True:
+    steps = [Step(f" w{k}", -0.5, k, top=[Candidate(f" c{j}", -1.0, j) for j in range(50)])
+             for k in range(400)]
+    t = Trace(backend="llama", model="m", request=Request(prompt=f"kill {i}"), steps=steps)
+    t.rebuild_text()
+    store.save_trace(t)
+    print(t.id, flush=True)
+    i += 1
+"""
+
+
+def test_killed_in_the_middle_of_a_save_loses_nothing_saved(tmp_path: Path) -> None:
+    p = tmp_path / "h.sqlite3"
+    earlier = [Store(p).save_trace(_trace(i)) for i in range(5)]
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(p)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    done = [proc.stdout.readline().strip() for _ in range(3)]
+    time.sleep(0.05)  # the writer is now inside another save
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = Store(p)
+    ids = {r.id for r in store.list(limit=1000)}
+    assert set(earlier) <= ids and set(done) <= ids
+    for i in earlier + done:
+        t = store.trace(i)
+        assert t.text and len(t.steps) in (3, 400)
+
+
+def test_cli_history_show_export_rm(tmp_path: Path) -> None:
+    env = {"TOKENPROBE_HOME": str(tmp_path)}
+    r = run_cli(["generate", "The capital of France is", "-t", "0", "--max-tokens", "4",
+                 "--json"], env=env)
+    assert r.code == 0, r.stderr
+    tid = json.loads(r.stdout)["id"]
+    listing = run_cli(["history"], env=env)
+    assert tid[:8] in listing.stdout
+    assert run_cli(["history", "--search", "France"], env=env).stdout.count(tid[:8]) == 1
+    shown = run_cli(["show", tid[:8]], env=env)
+    assert shown.code == 0 and "perplexity" in shown.stdout
+    b = run_cli(["branch", tid[:8], "--at", "1", "--token", " Paris"], env=env)
+    assert b.code == 0, b.stderr
+    jsonl = run_cli(["history", "export", tid[:8], "--format", "jsonl"], env=env)
+    lines = [json.loads(x) for x in jsonl.stdout.splitlines()]
+    assert len(lines) == 2 and lines[1]["parent"]["id"] == tid
+    tree = run_cli(["show", tid[:8]], env=env)
+    assert "branches:" in tree.stdout and "Paris" in tree.stdout
+    missing = run_cli(["history", "rm", "deadbeef"], env=env)
+    assert missing.code == 2 and "no history entry" in missing.stderr
+    assert run_cli(["history", "rm", tid[:8]], env=env).code == 0
+    assert tid[:8] not in run_cli(["history"], env=env).stdout
+
+
+def test_cli_compare_choose_branch_errors(tmp_path: Path) -> None:
+    env = {"TOKENPROBE_HOME": str(tmp_path)}
+    r = run_cli(["compare", "-p", "Hi"], env=env)
+    assert r.code == 2 and "at least two variants" in r.stderr
+    r = run_cli(["choose", "Hi", "-o", " a", "-o", " a"], env=env)
+    assert r.code == 2 and "given twice" in r.stderr
+    r = run_cli(["choose", "Hi", "-o", " a"], env=env)
+    assert r.code == 2 and "at least two" in r.stderr
+    g = run_cli(["generate", "Hi", "-t", "0", "--max-tokens", "3", "--json"], env=env)
+    tid = json.loads(g.stdout)["id"]
+    r = run_cli(["branch", tid, "--at", "7", "--token", " x"], env=env)
+    assert r.code == 2 and "outside the trace" in r.stderr
+    assert run_cli(["history"], env=env).stdout.count("trace") == 1  # nothing lost or added
