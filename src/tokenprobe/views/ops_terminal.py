@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from tokenprobe.metrics import summarize
 from tokenprobe.ops.choose import Choice
 from tokenprobe.ops.compare import Comparison, fmt_stat
 from tokenprobe.ops.sweep import Sweep
@@ -49,10 +50,14 @@ def comparison_view(c: Comparison) -> Group:
     if c.answer is not None:
         parts.append(token_delta_table(c))
     else:
-        for v in c.variants:
+        for n, v in enumerate(c.variants):
             t = v.traces[0]
-            body = Text.assemble(colored_text(t.steps))
-            parts.append(Panel(body, title=f"{_letter(c.variants.index(v))} · sample 1",
+            body = Text.assemble(colored_text(t.steps), "\n")
+            body.append("least confident: ", style="dim")
+            for i, step in summarize(t).least_likely:
+                body.append(show_token(step.token), style=prob_style(step.logprob))
+                body.append(f" {_pct(step.prob)} @{i}  ", style="dim")
+            parts.append(Panel(body, title=f"{_letter(n)} · sample 1 of {len(v.traces)}",
                                title_align="left", border_style="grey50"))
     return Group(*parts)
 
