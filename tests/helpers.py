@@ -9,7 +9,6 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 # Every CLI run in the tests keeps its history here, never in the user's data directory.
 TEST_HOME = tempfile.mkdtemp(prefix="tokenprobe-test-home-")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -108,7 +109,7 @@ def test_sweep(llama: LlamaBackend) -> None:
     assert all(s.rank() == 1 for s in zero.steps)  # T = 0 takes the argmax every step
     for k in range(len(sw.base.steps)):
         ents = [c.entropies[k] for c in sw.columns[1:]]
-        assert all(a < b for a, b in zip(ents, ents[1:])), ents  # type: ignore[operator]
+        assert all(a < b for a, b in itertools.pairwise(ents)), ents  # type: ignore[operator]
 
 
 def test_entropy_at_temperature_matches_logits(llama: LlamaBackend) -> None:

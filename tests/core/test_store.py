@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.helpers import run_cli
+
 from tokenprobe.store import Store, StoreError
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
