@@ -353,6 +353,12 @@ class Trace:
         return [step_at_temperature(s, temperature, self.tail_temperatures).probs
                 for s in self.steps]
 
+    def branch(self, step: int, token: str | None = None, **kwargs: Any) -> Trace:
+        """Continue this generation from `step` with `token` forced there (ops/branch.py)."""
+        from tokenprobe.ops.branch import branch
+
+        return branch(self, step, token, **kwargs)
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename."""
