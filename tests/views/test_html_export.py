@@ -67,11 +67,24 @@ def test_encoding_keeps_what_the_viewer_needs() -> None:
     vocab = enc["vocab"]
     by_index = dict((i, bytes(b)) for i, b in enc["vocab_bytes"])
     assert [by_index.get(v, vocab[v].encode()) for v in cols["tok"]] == [s.data for s in t.steps]
-    assert cols["lp"] == [s.logprob for s in t.steps]
+    assert [q / 1e4 for q in cols["lp"]] == [s.logprob for s in t.steps]
     assert cols["rank"] == [s.rank() for s in t.steps]
     assert cols["top_n"] == [len(s.top) for s in t.steps]
-    assert cols["top_lp"] == [c.logprob for s in t.steps for c in s.top]
-    assert cols["tail"] == [v for s in t.steps for v in s.tail_logsumexp or []]
+
+    def undelta(flat: list[int], counts: list[int]) -> list[float]:
+        out, i = [], 0
+        for n in counts:
+            prev = None
+            for q in flat[i:i + n]:
+                prev = q if prev is None else prev - q
+                out.append(prev / 1e4)
+            i += n
+        return out
+
+    assert undelta(cols["top_lp"], cols["top_n"]) == [c.logprob for s in t.steps for c in s.top]
+    assert undelta(cols["tail"], cols["tail_n"]) == \
+        [v for s in t.steps for v in s.tail_logsumexp or []]
+    assert all(d >= 0 for d in cols["top_lp"][1:5])  # sorted: small positive differences
     assert cols["chosen"][5] == -1  # " city" is not among its step's listed top-5
     assert enc["summary"]["tokens"] == len(t.steps)
     assert "tail" not in _data(render_html([server_trace()]))["traces"][0]["steps"]

@@ -4,8 +4,9 @@ A trace's own JSON form repeats every key for every candidate; a 20,000-token tr
 alternatives per token is about 15 MB in it. A page needs something that opens fast, so this
 module writes the traces as a `tokenprobe/page@1` document instead: the top-level fields of
 each trace as they are, distinct token labels stored once (`vocab`), and the steps as
-parallel columns of numbers (described in docs/architecture.md, "The HTML viewer").
-Logprobs are rounded to 1e-4 nats, which moves a probability by at most 0.01% of itself.
+parallel columns of integers (described in docs/architecture.md, "The HTML viewer"): numbers
+in nats are stored as counts of 1e-4 nats, which moves a probability by at most 0.005% of
+itself, and the sorted ones as differences.
 
 It also precomputes what needs the Python side's rules (a step's rank and which listed
 candidate is the chosen one, and the summary from metrics.py), so the page and the terminal
@@ -17,37 +18,63 @@ kept).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from tokenprobe.metrics import scored_steps, summarize
 from tokenprobe.trace import SCHEMA, Candidate, Step, Trace
 
 PAGE_FORMAT = "tokenprobe/page@1"
-DIGITS = 4  # decimals kept for logprobs, entropies and tail sums
+QUANTUM = 1e-4  # nats: every logprob, entropy and tail sum is an integer count of these
 
 
-def _r(x: float | None) -> float | None:
-    # + 0.0 turns -0.0 into 0.0 (one character less, and no "-0" on the page).
-    return None if x is None else round(x, DIGITS) + 0.0
+def _q(x: float | None) -> int | None:
+    return None if x is None else round(x / QUANTUM)
+
+
+def _deltas(values: list[float | None]) -> list[int | None]:
+    """Quantised values as the first one, then each as its predecessor minus itself.
+
+    `top` lists are sorted by logprob and tail sums fall as 1/T grows, so the differences
+    are small positive numbers: a few digits each instead of seven. A null stays null and
+    the chain goes on from the last value that was not.
+    """
+    out: list[int | None] = []
+    prev: int | None = None
+    for v in values:
+        q = _q(v)
+        if q is None:
+            out.append(None)
+            continue
+        out.append(q if prev is None else prev - q)
+        prev = q
+    return out
 
 
 class _Vocab:
-    """Distinct (label, bytes) pairs, each stored once; a step refers to its index."""
+    """Distinct (label, bytes) pairs, each stored once; a step refers to its index.
 
-    def __init__(self) -> None:
+    Indices are given by frequency, most frequent first, so common tokens cost one or two
+    digits wherever they are referred to.
+    """
+
+    def __init__(self, traces_steps: list[list[Step]]) -> None:
+        counts: Counter[tuple[str, bytes]] = Counter()
+        for steps in traces_steps:
+            for s in steps:
+                counts[(s.token, s.data)] += 1
+                counts.update((c.token, c.data) for c in s.top)
         self.index: dict[tuple[str, bytes], int] = {}
         self.labels: list[str] = []
         self.bytes: list[list[Any]] = []  # [index, [b, ...]] where bytes differ from label
+        for (label, data), _ in counts.most_common():
+            i = self.index[(label, data)] = len(self.labels)
+            self.labels.append(label)
+            if data != label.encode("utf-8"):
+                self.bytes.append([i, list(data)])
 
-    def add(self, c: Candidate | Step) -> int:
-        key = (c.token, c.data)
-        i = self.index.get(key)
-        if i is None:
-            i = self.index[key] = len(self.labels)
-            self.labels.append(c.token)
-            if c.data != c.token.encode("utf-8"):
-                self.bytes.append([i, list(c.data)])
-        return i
+    def __getitem__(self, c: Candidate | Step) -> int:
+        return self.index[(c.token, c.data)]
 
 
 def _same(c: Candidate, step: Step) -> bool:
@@ -72,20 +99,19 @@ def _columns(steps: list[Step], vocab: _Vocab) -> dict[str, Any]:
         "tok", "lp", "slp", "rank", "chosen", "H", "Hx", "top_n", "top_tok", "top_lp",
         "tail_n", "tail")}
     for s in steps:
-        cols["tok"].append(vocab.add(s))
-        cols["lp"].append(_r(s.logprob))
-        cols["slp"].append(_r(s.sample_logprob))
+        cols["tok"].append(vocab[s])
+        cols["lp"].append(_q(s.logprob))
+        cols["slp"].append(_q(s.sample_logprob))
         cols["rank"].append(s.rank())
         cols["chosen"].append(chosen_index(s))
-        cols["H"].append(_r(s.entropy))
+        cols["H"].append(_q(s.entropy))
         cols["Hx"].append(1 if s.entropy_exact else 0)
         cols["top_n"].append(len(s.top))
-        for c in s.top:
-            cols["top_tok"].append(vocab.add(c))
-            cols["top_lp"].append(_r(c.logprob))
+        cols["top_tok"].extend(vocab[c] for c in s.top)
+        cols["top_lp"].extend(_deltas([c.logprob for c in s.top]))
         tail = s.tail_logsumexp or []
         cols["tail_n"].append(len(tail))
-        cols["tail"].extend(_r(v) for v in tail)
+        cols["tail"].extend(_deltas(list(tail)))
     out: dict[str, Any] = {"n": len(steps), **cols}
     if not any(cols["tail_n"]):
         del out["tail_n"], out["tail"]
@@ -121,7 +147,7 @@ def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
         "finish_reason": trace.finish_reason, "complete": trace.complete, "error": trace.error,
         "tail_temperatures": trace.tail_temperatures,
     })
-    vocab = _Vocab()
+    vocab = _Vocab([trace.prompt_steps, trace.steps])
     doc["prompt_steps"] = _columns(trace.prompt_steps, vocab)
     doc["steps"] = _columns(trace.steps, vocab)
     doc["vocab"] = vocab.labels

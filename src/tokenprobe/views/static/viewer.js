@@ -74,37 +74,24 @@
     return m + Math.log(s);
   }
 
-  // Natural cubic spline through (xs, ys) evaluated at x (distribution._natural_cubic).
-  function naturalCubic(xs, ys, x) {
-    var n = xs.length, i;
-    if (n === 2) {
+  // The cubic through the (up to) four grid points nearest to x, in Lagrange form
+  // (distribution._local_cubic, term for term, so both give the same doubles).
+  function localCubic(xs, ys, x) {
+    var n = xs.length, i, j;
+    if (n <= 2) {
       var t = (x - xs[0]) / (xs[1] - xs[0]);
       return ys[0] + t * (ys[1] - ys[0]);
     }
-    var h = new Array(n - 1);
-    for (i = 0; i < n - 1; i++) h[i] = xs[i + 1] - xs[i];
-    var a = new Array(n).fill(0), b = new Array(n).fill(1), c = new Array(n).fill(0),
-        d = new Array(n).fill(0);
-    for (i = 1; i < n - 1; i++) {
-      a[i] = h[i - 1];
-      b[i] = 2 * (h[i - 1] + h[i]);
-      c[i] = h[i];
-      d[i] = 6 * ((ys[i + 1] - ys[i]) / h[i] - (ys[i] - ys[i - 1]) / h[i - 1]);
-    }
-    for (i = 1; i < n; i++) {
-      var w = a[i] / b[i - 1];
-      b[i] -= w * c[i - 1];
-      d[i] -= w * d[i - 1];
-    }
-    var mm = new Array(n).fill(0);
-    mm[n - 1] = d[n - 1] / b[n - 1];
-    for (i = n - 2; i >= 0; i--) mm[i] = (d[i] - c[i] * mm[i + 1]) / b[i];
     var k = 0;
-    if (x > xs[0]) for (i = 0; i < n - 1; i++) if (xs[i] <= x) k = i;
-    k = Math.min(k, n - 2);
-    var t1 = xs[k + 1] - x, t2 = x - xs[k];
-    return mm[k] * t1 * t1 * t1 / (6 * h[k]) + mm[k + 1] * t2 * t2 * t2 / (6 * h[k]) +
-      (ys[k] / h[k] - mm[k] * h[k] / 6) * t1 + (ys[k + 1] / h[k] - mm[k + 1] * h[k] / 6) * t2;
+    for (i = 0; i < n - 1; i++) if (xs[i] <= x) k = i;
+    var lo = Math.min(Math.max(k - 1, 0), Math.max(n - 4, 0)), hi = Math.min(lo + 4, n);
+    var total = 0;
+    for (i = lo; i < hi; i++) {
+      var w = 1;
+      for (j = lo; j < hi; j++) if (j !== i) w *= (x - xs[j]) / (xs[i] - xs[j]);
+      total += w * ys[i];
+    }
+    return total;
   }
 
   // log Σ exp(lp/T) over a step's tail at any T, from its stored grid (tail_logsumexp_at).
@@ -118,7 +105,7 @@
       var slope = (ys[j + 1] - ys[j]) / (grid.xs[j + 1] - grid.xs[j]);
       return [ys[j] + slope * (beta - grid.xs[j]), "approximate"];
     }
-    return [naturalCubic(grid.xs, ys, beta), "interpolated"];
+    return [localCubic(grid.xs, ys, beta), "interpolated"];
   }
 
   function makeGrid(temps) {
@@ -254,9 +241,26 @@
   // ------------------------------------------------------------------------------------
   // The trace model: columns as typed arrays (NaN for "not reported"), glyph groups.
 
+  // Numbers in nats travel as integer counts of 1e-4 nats (encode.py); dividing gives the
+  // same double as Python's round(x, 4). NaN stands for "not reported".
+  var Q = 1e4;
   function numCol(a, n) {
     var out = new Float64Array(n);
-    for (var i = 0; i < n; i++) { var v = a ? a[i] : null; out[i] = v === null || v === undefined ? NaN : v; }
+    for (var i = 0; i < n; i++) { var v = a ? a[i] : null; out[i] = v === null || v === undefined ? NaN : v / Q; }
+    return out;
+  }
+  // Sorted values travel as the first, then each as its predecessor minus itself, per step.
+  function undelta(a, starts, n) {
+    var out = new Float64Array(starts[n]);
+    for (var s = 0; s < n; s++) {
+      var prev = null;
+      for (var j = starts[s]; j < starts[s + 1]; j++) {
+        var v = a[j];
+        if (v === null || v === undefined) { out[j] = NaN; continue; }
+        prev = prev === null ? v : prev - v;
+        out[j] = prev / Q;
+      }
+    }
     return out;
   }
   function prefix(counts, n) {
@@ -268,11 +272,12 @@
   function loadScope(c, vocab) {
     c = c || { n: 0 };
     var n = c.n || 0;
+    var topStart = prefix(c.top_n, n), tailStart = prefix(c.tail_n, n);
     var sc = {
       n: n, tok: c.tok || [], lp: numCol(c.lp, n), slp: numCol(c.slp, n), H: numCol(c.H, n),
       Hx: c.Hx || [], rank: c.rank || [], chosen: c.chosen || [],
-      topStart: prefix(c.top_n, n), topTok: c.top_tok || [], topLp: numCol(c.top_lp, (c.top_lp || []).length),
-      tailN: c.tail_n || new Array(n).fill(0), tailStart: prefix(c.tail_n, n), tail: c.tail || []
+      topStart: topStart, topTok: c.top_tok || [], topLp: undelta(c.top_lp || [], topStart, n),
+      tailN: c.tail_n || new Array(n).fill(0), tailStart: tailStart, tail: undelta(c.tail || [], tailStart, n)
     };
     sc.groups = glyphGroups(sc, vocab);
     var G = sc.groups.length - 1;
@@ -505,6 +510,7 @@
     var tr;
     try { tr = loadTrace(doc); } catch (e) { this.message("The viewer could not read this trace: " + e.message); return; }
     this.tr = tr;
+    if (window.performance && performance.mark) performance.mark("tokenprobe-loaded");
     this.buildMeta(doc);
     this.T = 1;
     clear(this.body);
@@ -620,6 +626,8 @@
     if (this.readView) this.readView.hidden = t !== "read";
     if (this.stepView) this.stepView.hidden = t !== "step";
     if (t !== "step") this.stopPlay();
+    // The colouring applies to the reading view only.
+    if (this.legend) this.legend.style.visibility = t === "read" ? "" : "hidden";
     this.unpin(); this.hidePop();
     if (t === "step") this.renderStep();
   };
@@ -738,10 +746,22 @@
 
   // One span per glyph group, built into a fragment in one pass; every class needed by the
   // four colourings is set now, so switching the colouring only changes the parent's class.
+  // Chips go into paragraph blocks that end after a chip ending in a newline: a forced line
+  // break there, so the split changes nothing on screen, and lets the browser skip laying out
+  // paragraphs that are off screen (content-visibility), which is what keeps a 20,000-token
+  // page fast to open. Each block gets an estimated height until it is first laid out.
   App.prototype.buildChips = function (sc, which) {
     var frag = document.createDocumentFragment(), chips = new Array(sc.G);
-    var base = this.chips.length;
+    var base = this.chips.length, para = null, lines = 0, run = 0;
+    var CPL = 90, LINE = 32; // characters per line and line height, for the estimate
+    function closePara() {
+      if (!para) return;
+      lines += Math.ceil(run / CPL);
+      para.style.containIntrinsicSize = "auto " + Math.max(1, lines) * LINE + "px";
+      para = null; lines = 0; run = 0;
+    }
     for (var g = 0; g < sc.G; g++) {
+      if (!para) { para = document.createElement("div"); para.className = "tp-para"; frag.appendChild(para); }
       var span = document.createElement("span");
       var lp = sc.gLp[g], p = "p" + probBand(lp), s = "s" + surpBand(lp);
       var kind = sc.gKind[g];
@@ -752,8 +772,18 @@
       span._k = base + g; span._p = p; span._s = s;
       chips[g] = span;
       this.chips.push(span);
-      frag.appendChild(span);
+      para.appendChild(span);
+      var text = sc.gText[g], nl = text.indexOf("\n");
+      if (nl < 0) run += text.length;
+      else {
+        // Count the lines this chip ends and starts, for the height estimate.
+        var pieces = text.split("\n");
+        lines += Math.max(1, Math.ceil((run + pieces[0].length) / CPL)) + pieces.length - 2;
+        run = pieces[pieces.length - 1].length;
+        if (text.charCodeAt(text.length - 1) === 10) closePara();
+      }
     }
+    closePara();
     sc.chips = chips;
     sc.chipBase = base;
     sc.which = which;
@@ -962,11 +992,9 @@
       }
       append(row, [
         el("span", "tp-bar-mark", isChosen ? "\u25b8" : ""),
-        el("span", "tp-bar-label", tokenNode(tr.vocab.labels[sc.topTok[j]])),
-        track,
-        el("span", "tp-bar-pct num", has ? fmtPct(p) : NR),
-        el("span", "tp-bar-lp num", fmtNum(lp, 2))
-      ]);
+        el("span", "tp-bar-label", tokenNode(tr.vocab.labels[sc.topTok[j]]))]);
+      if (has) append(row, [track, el("span", "tp-bar-pct num", fmtPct(p)), el("span", "tp-bar-lp num", fmtNum(lp, 2))]);
+      else append(row, el("span", "tp-bar-pct tp-bar-nr", NR));
       if (isChosen) row.title = "the chosen token";
       list.appendChild(row);
     }
@@ -979,7 +1007,8 @@
         el("span", "tp-bar-pct num", fmtPct(pc)), el("span", "tp-bar-lp num", fmtNum(sc.lp[s], 2))]));
     }
     var acc = view.accuracy, n = view.listed.length, tailTxt = fmtPct(view.tail), label;
-    if (T === 1) label = "everything else " + tailTxt;
+    if (view.tail === null) label = "tail mass " + NR;
+    else if (T === 1) label = "everything else " + tailTxt;
     else if (acc === "approximate" && !(tr.grid && sc.tailN[s] > 0))
       label = "approximate over the top-" + n + "; tail " + tailTxt;
     else if (acc === "approximate") label = "approximate (outside the stored temperatures); tail " + tailTxt;
@@ -995,13 +1024,17 @@
     var c = this.chips[this.popChip];
     if (!c) return;
     var pop = this.pop, r = c.getBoundingClientRect(), vw = window.innerWidth, vh = window.innerHeight;
+    pop.style.maxHeight = "";
     var pw = pop.offsetWidth, ph = pop.offsetHeight, gap = 8;
-    var left = Math.max(8, Math.min(r.left, vw - pw - 8));
-    var top = r.bottom + gap;
-    if (top + ph > vh - 8 && r.top - gap - ph >= 8) top = r.top - gap - ph;
-    else if (top + ph > vh - 8) top = Math.max(8, vh - ph - 8);
-    pop.style.left = left + "px";
-    pop.style.top = top + "px";
+    var below = vh - r.bottom - gap - 8, above = r.top - gap - 8, top;
+    // Never cover the token itself: below if it fits, else above, else on the roomier side
+    // with the popover scrolling inside.
+    if (ph <= below) top = r.bottom + gap;
+    else if (ph <= above) top = r.top - gap - ph;
+    else if (below >= above) { top = r.bottom + gap; pop.style.maxHeight = Math.max(120, below) + "px"; }
+    else { pop.style.maxHeight = Math.max(120, above) + "px"; top = r.top - gap - pop.offsetHeight; }
+    pop.style.left = Math.max(8, Math.min(r.left, vw - pw - 8)) + "px";
+    pop.style.top = Math.max(8, top) + "px";
   };
 
   // ---------------------------------------------------------------- summary and chart
@@ -1040,7 +1073,9 @@
       var b = button([el("span", "tp-least-tok", [tokenNode(sc.gText[g]),
         frag ? el("span", "tp-least-frag", " byte " + (i - sc.groups[g] + 1) + " of " + (sc.groups[g + 1] - sc.groups[g])) : null]),
         el("span", "tp-least-p num", fmtPct(Math.exp(sc.lp[i]))), el("span", "tp-least-i", "#" + (i + 1))], "tp-least-btn");
-      b.addEventListener("click", function () { self.jumpTo(sc, i); });
+      // The jump pins the token's detail; this click must not reach the document's
+      // "click elsewhere unpins" handler.
+      b.addEventListener("click", function (e) { e.stopPropagation(); self.jumpTo(sc, i); });
       ol.appendChild(el("li", null, b));
     });
     if (!ol.firstChild) least.appendChild(el("p", "tp-none", "No token has a reported logprob."));
@@ -1113,7 +1148,7 @@
       tip.style.left = Math.min(at.r.width - 180, Math.max(0, e.clientX - at.r.left + 10)) + "px";
     });
     plot.addEventListener("mouseleave", function () { cursor.style.display = "none"; tip.hidden = true; });
-    plot.addEventListener("click", function (e) { self.jumpTo(sc, stepAt(e).step); });
+    plot.addEventListener("click", function (e) { e.stopPropagation(); self.jumpTo(sc, stepAt(e).step); });
   };
 
   // ---------------------------------------------------------------- step view
@@ -1229,6 +1264,7 @@
     var page;
     try {
       page = JSON.parse(document.getElementById("tp-data").textContent);
+      if (window.performance && performance.mark) performance.mark("tokenprobe-parsed");
     } catch (e) { fail("The embedded trace could not be read: " + e.message); return; }
     if (!page || page.format !== PAGE_FORMAT) {
       fail("This page holds data in format " + JSON.stringify(page && page.format) +
