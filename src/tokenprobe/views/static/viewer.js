@@ -530,7 +530,6 @@
       document.documentElement.setAttribute("data-tp-ready", "1");
       if (window.performance && performance.mark) performance.mark("tokenprobe-interactive");
     }
-    void self;
   };
 
   App.prototype.buildMeta = function (doc) {
@@ -554,7 +553,7 @@
   App.prototype.buildNotices = function (doc) {
     if (doc.complete === false || doc.error) {
       this.notice.appendChild(el("p", "tp-note tp-note-warn",
-        "This generation did not complete" + (doc.error ? ": " + doc.error : ".") +
+        "This generation did not complete" + (doc.error ? ": " + String(doc.error).replace(/\.?$/, ".") : ".") +
         " The tokens received are shown."));
     }
   };
@@ -654,7 +653,12 @@
     if (!fromSlider) this.slider.value = String(this.T);
     this.tValue.textContent = this.T.toFixed(2);
     this.updateTempNote();
-    this.recolour();
+    // Re-colouring a long text takes a few frames: while the slider moves, do it once the
+    // reader pauses; the popover and the step view follow at once.
+    var self = this;
+    clearTimeout(this.recolourTimer);
+    if (this.chips.length > 2000 && fromSlider) this.recolourTimer = setTimeout(function () { self.recolour(); }, 150);
+    else this.recolour();
     if (!this.pop.hidden && this.popChip >= 0) this.fillPop(this.popChip);
     if (this.tab === "step") this.renderStep();
   };
@@ -679,7 +683,7 @@
   // and entropy stays as recorded.
   App.prototype.recolour = function () {
     var self = this;
-    [this.tr.prompt, this.tr.gen].forEach(function (sc, which) {
+    [this.tr.prompt, this.tr.gen].forEach(function (sc) {
       if (!sc.n || !sc.chips) return;
       var T = self.T, grid = self.tr.grid;
       for (var g = 0; g < sc.G; g++) {
@@ -690,7 +694,6 @@
         if (chip._p !== pb) { chip.classList.replace(chip._p, pb); chip._p = pb; }
         if (chip._s !== sb) { chip.classList.replace(chip._s, sb); chip._s = sb; }
       }
-      void which;
     });
   };
 
@@ -741,7 +744,6 @@
     this.readView.appendChild(grid);
     this.setMeasure(this.measure);
     this.buildChart();
-    void self;
   };
 
   // One span per glyph group, built into a fragment in one pass; every class needed by the
@@ -961,7 +963,8 @@
     else ent = "\u2265 " + fmtNum(H, 2) + " nats";
     stat("entropy", ent, "tp-stat-h");
     if (!isNaN(H) && !sc.Hx[s]) stat("tail mass", len ? fmtPct(Math.max(0, 1 - listedMass)) : NR);
-    if (!isNaN(sc.slp[s]) && tr.request.temperature !== 1) stat("when sampled", fmtPct(Math.exp(sc.slp[s])));
+    if (!isNaN(sc.slp[s]) && tr.request.temperature !== 1) stat("when sampled" + (typeof tr.request.temperature === "number" ? " (T " + tr.request.temperature + ")" : ""),
+      fmtPct(Math.exp(sc.slp[s])));
     box.appendChild(stats);
     if (!len) { box.appendChild(el("p", "tp-none", "Alternatives " + NR + ".")); return box; }
     box.appendChild(this.bars(sc, s, view, T));
@@ -974,8 +977,6 @@
     var chosen = sc.chosen[s], a = sc.topStart[s], b = sc.topStart[s + 1];
     var pos = {};
     view.listed.forEach(function (j, i) { pos[j] = i; });
-    var maxP = 0;
-    view.probs.forEach(function (p) { if (p > maxP) maxP = p; });
     for (var j = a; j < b; j++) {
       var lp = sc.topLp[j], has = pos[j] !== undefined, p = has ? view.probs[pos[j]] : NaN;
       var isChosen = chosen === j - a;
@@ -1016,7 +1017,6 @@
     var accEl = el("div", "tp-acc acc-" + acc, label);
     accEl.setAttribute("data-tail", view.tail === null ? "" : String(view.tail));
     foot.appendChild(accEl);
-    void maxP;
     return el("div", "tp-bars-wrap", [list, foot]);
   };
 
