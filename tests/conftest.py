@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from tests.helpers import run_cli
+from tests.helpers import CliResult, run_cli
+
+from tokenprobe.backends.llama import LlamaBackend
 
 
 @pytest.fixture(scope="session")
-def cli():  # type: ignore[no-untyped-def]
+def cli() -> Callable[..., CliResult]:
     return run_cli
 
 
 @pytest.fixture(scope="session")
-def llama():  # type: ignore[no-untyped-def]
+def llama() -> LlamaBackend:
     """The embedded model's backend, shared by every test in the session."""
     from tokenprobe.backends import get_backend
 
-    return get_backend(None)
+    backend = get_backend(None)
+    assert isinstance(backend, LlamaBackend)
+    return backend

@@ -14,18 +14,27 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tokenprobe import api
-from tokenprobe.backends import BackendOptions, GenerationError, get_backend, parse_model_spec
+from tokenprobe.backends import (
+    Backend,
+    BackendOptions,
+    GenerationError,
+    get_backend,
+    parse_model_spec,
+)
 from tokenprobe.backends.base import validate_alternatives, validate_request
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace
 from tokenprobe.views.terminal import LivePrinter, legend, print_trace, summary_panel
+
+if TYPE_CHECKING:
+    from tokenprobe.store import Store
 
 app = typer.Typer(
     add_completion=False,
@@ -81,7 +90,7 @@ def _options(base_url: str | None, extra_body: str | None) -> BackendOptions:
     return BackendOptions(base_url=base_url, api_key=api_key, extra_body=body)
 
 
-def _load_backend(model: str | None, options: BackendOptions):  # type: ignore[no-untyped-def]
+def _load_backend(model: str | None, options: BackendOptions) -> Backend:
     prefix, _ = parse_model_spec(model)
     if prefix == "llama":
         with err.status("loading the model…", spinner="dots"):
@@ -109,7 +118,7 @@ def _emit(trace: Trace, as_json: bool, output: Path | None, html: Path | None,
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="do not keep it in the history")]
 
 
-def open_store_unless(no_save: bool):  # type: ignore[no-untyped-def]
+def open_store_unless(no_save: bool) -> Store | None:
     """The history store, opened before any work so that a bad store fails first."""
     if no_save:
         return None
@@ -118,7 +127,7 @@ def open_store_unless(no_save: bool):  # type: ignore[no-untyped-def]
     return Store()
 
 
-def save_record(trace: Trace, store=None) -> None:  # type: ignore[no-untyped-def]
+def save_record(trace: Trace, store: Store | None = None) -> None:
     from tokenprobe.store import Store
 
     (store or Store()).save_trace(trace)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -33,6 +33,9 @@ from tokenprobe.cli import _options as backend_options
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace, traces_to_jsonl, write_atomic
 from tokenprobe.views.terminal import print_trace
+
+if TYPE_CHECKING:
+    from tokenprobe.store import Store
 
 
 def _write_doc(doc: dict[str, Any], output: Path | None, as_json: bool) -> None:
@@ -211,7 +214,7 @@ history_app = typer.Typer(help="The history of traces, comparisons and choices."
 app.add_typer(history_app, name="history")
 
 
-def _open_store():  # type: ignore[no-untyped-def]
+def _open_store() -> Store:
     from tokenprobe.store import Store
 
     return Store()
@@ -293,9 +296,9 @@ def history_export(
         fail(str(e))
 
 
-def _traces_of(store: Any, rec_id: str, kind: str, doc: dict[str, Any]) -> list[Trace]:
+def _traces_of(store: Store, rec_id: str, kind: str, doc: dict[str, Any]) -> list[Trace]:
     if kind == "trace":
-        return store.tree(rec_id)  # type: ignore[no-any-return]
+        return store.tree(rec_id)
     if kind == "comparison":
         return [Trace.from_dict(t) for v in doc["variants"] for t in v["traces"]]
     if kind == "choice":
