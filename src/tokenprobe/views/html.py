@@ -24,8 +24,7 @@ from pathlib import Path
 from tokenprobe.trace import Trace, write_atomic
 from tokenprobe.views.encode import embed_json, encode_page
 
-# Next to this module (package data); views/ is a namespace package, so a path is simpler
-# and as reliable as importlib.resources here.
+# Package data next to this module; a plain path works for wheels and editable installs.
 _STATIC = Path(__file__).parent / "static"
 _MARKER = re.compile(r"\{\{(CSP|TITLE|CSS|DATA|JS)\}\}")
 
