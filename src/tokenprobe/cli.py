@@ -226,8 +226,6 @@ def generate(
     except TokenprobeError as e:
         fail(str(e))
     trace = stream.trace
-    if store is not None:
-        save_record(trace, store)
     if printer is not None:
         printer.finish()
         _emit(trace, as_json, output, html, show=False)
@@ -235,6 +233,8 @@ def generate(
         out.print(summary_panel(trace))
     else:
         _emit(trace, as_json, output, html, steps=steps, dist=dist)
+    if store is not None:
+        save_record(trace, store)
 
 
 @app.command()
