@@ -65,9 +65,8 @@ def parse_model_spec(model: str | None) -> tuple[str, str]:
     if model.lower().endswith(".gguf") or "/" in model or model.startswith("."):
         return "llama", model
     prefixes = ", ".join(f"{p}:NAME" for p in sorted(registry) if p != "llama")
-    raise InputError(
-        f"unknown model {model!r}: give a path to a .gguf file, or one of {prefixes}"
-    )
+    choices = "a path to a .gguf file" + (f", or one of {prefixes}" if prefixes else "")
+    raise InputError(f"unknown model {model!r}: give {choices}")
 
 
 def _load_class(target: str) -> type[Backend]:
