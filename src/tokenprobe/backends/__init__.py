@@ -39,6 +39,7 @@ __all__ = [
 # prefix -> "module:Class". The class has a classmethod `from_spec(rest, options)`.
 BUILTIN: dict[str, str] = {
     "llama": "tokenprobe.backends.llama:LlamaBackend",
+    "openai": "tokenprobe.backends.openai:OpenAIBackend",
 }
 
 _cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Backend] = {}

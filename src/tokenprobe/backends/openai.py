@@ -1,0 +1,402 @@
+"""The OpenAI-compatible backend: OpenAI, vLLM, llama.cpp, llama-cpp-python, Ollama, SGLang.
+
+`--model openai:NAME` with `--base-url URL` (or OPENAI_BASE_URL; the key from
+OPENAI_API_KEY, which local servers do not need). Requests go through the official `openai`
+SDK (its retries honour `retry-after`, bounded), but the responses are read as the JSON the
+server sent (`with_streaming_response` / `with_raw_response`), not as SDK objects: the
+importers in formats/ read the same JSON, so a live answer and a saved one give the same
+trace, and fields the SDK does not know (vLLM's `prompt_logprobs`) are not lost.
+
+- chat (`/chat/completions`): `logprobs: true`, `top_logprobs: N`; completion
+  (`/completions`): `logprobs: N`. Streaming by default: tokens are yielded as chunks come
+  (a chunk may carry several tokens, or none).
+- `score(text)`: `/completions` with `echo: true` gives the prompt's logprobs, where the
+  server allows it (vLLM, llama-cpp-python; OpenAI's current models do not).
+- branching: completion mode re-sends prompt + the kept text + the forced text; chat mode
+  prefills the assistant message with `continue_final_message` (vLLM; llama.cpp's server
+  and Ollama continue a final assistant message by themselves).
+- `logprobs_kind` is "raw": OpenAI's and vLLM's default report the softmax of the logits
+  before temperature (vLLM's `--logprobs-mode processed_logprobs` would make them
+  "processed"; give `--extra-body '{"logprobs_kind": "processed"}'` to say so).
+
+It leaves out the native llama.cpp and Ollama APIs (llamacpp.py, ollama.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tokenprobe.backends.base import Backend, BackendOptions
+from tokenprobe.backends.faults import (
+    ServerError,
+    body_message,
+    no_logprobs,
+    public_url,
+    scrub,
+    status_error,
+)
+from tokenprobe.backends.livefit import LiveFitter, trim_top
+from tokenprobe.errors import InputError, ModelError, TokenprobeError
+from tokenprobe.formats import openai_chat, openai_completions
+from tokenprobe.formats._common import finish_reason
+from tokenprobe.trace import Request, Step, Trace
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+OPENAI_TOP_LOGPROBS_CAP = 20  # documented for api.openai.com; other servers say their own
+DEFAULT_TIMEOUT = 120.0
+# A server that has sent this many chunks of text without a single logprob is ignoring them.
+NO_LOGPROBS_AFTER = 3
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+    can_score = True
+
+    def __init__(self, model: str, base_url: str, api_key: str | None,
+                 extra_body: dict[str, Any] | None = None, timeout: float | None = None,
+                 stream: bool = True, max_retries: int = 2) -> None:
+        try:
+            import openai
+        except ImportError as e:  # pragma: no cover - a dependency
+            raise ModelError(f"the openai package is needed for openai: models ({e})") from None
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key or ""
+        body = dict(extra_body or {})
+        kind = body.pop("logprobs_kind", None)
+        if kind is not None:
+            if kind not in ("raw", "processed", "unknown"):
+                raise InputError("logprobs_kind in --extra-body must be raw, processed or "
+                                 "unknown")
+            self.logprobs_kind = kind
+        self.extra_body = body
+        self.use_stream = stream
+        self._openai = openai
+        self.where = f"the server at {public_url(self.base_url)}"
+        if not self._key and "api.openai.com" in self.base_url:
+            raise InputError("OPENAI_API_KEY is not set (OpenAI needs a key; local servers "
+                             "are reached with --base-url URL)")
+        self.client = self._client(timeout or DEFAULT_TIMEOUT, max_retries)
+
+    def _client(self, timeout: float, max_retries: int) -> Any:
+        # Local servers need no key; the SDK insists on one (its ways of sending none differ
+        # between versions), so they get a placeholder, which a server without --api-key
+        # ignores and one with it rightly refuses.
+        return self._openai.OpenAI(base_url=self.base_url, api_key=self._key or "no-key",
+                                   timeout=timeout, max_retries=max_retries)
+
+    @classmethod
+    def from_spec(cls, rest: str, options: BackendOptions) -> OpenAIBackend:
+        base_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        key = options.api_key if options.api_key is not None else os.environ.get(
+            "OPENAI_API_KEY")
+        return cls(rest, base_url, key, options.extra_body, options.timeout,
+                   stream=bool(options.extra.get("stream", True)),
+                   max_retries=int(options.extra.get("max_retries", 2)))
+
+    def source(self) -> dict[str, Any]:
+        return {"base_url": public_url(self.base_url)}
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- requests ---------------------------------------------------------------------
+
+    def prepare(self, request: Request) -> None:
+        n = request.alternatives
+        if (n is not None and n > OPENAI_TOP_LOGPROBS_CAP
+                and "api.openai.com" in self.base_url):
+            raise InputError(f"OpenAI allows at most {OPENAI_TOP_LOGPROBS_CAP} alternatives "
+                             f"per token (asked for {n}): use --alternatives 20 or fewer")
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        p: dict[str, Any] = {"model": self.model}
+        if request.max_tokens is not None:
+            p["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            p["temperature"] = request.temperature
+        if request.top_p is not None and request.top_p < 1.0:
+            p["top_p"] = request.top_p
+        if request.seed is not None:
+            p["seed"] = request.seed
+        if request.stop:
+            p["stop"] = list(request.stop)
+        extra = dict(self.extra_body)
+        if request.top_k:
+            extra.setdefault("top_k", request.top_k)  # not OpenAI's; vLLM, llama.cpp, SGLang
+        if extra:
+            p["extra_body"] = extra
+        return p
+
+    def _chat_params(self, request: Request, messages: list[dict[str, str]]) -> dict[str, Any]:
+        p = self._params(request)
+        p["messages"] = messages
+        p["logprobs"] = True
+        p["top_logprobs"] = request.alternatives or 0
+        return p
+
+    def _completion_params(self, request: Request, prompt: str) -> dict[str, Any]:
+        p = self._params(request)
+        p["prompt"] = prompt
+        p["logprobs"] = request.alternatives or 0
+        return p
+
+    def _secrets(self) -> list[str | None]:
+        return [self._key]
+
+    @contextmanager
+    def _errors(self, request: Request | None) -> Iterator[None]:
+        """SDK and transport failures as one-line ServerErrors without the key."""
+        import httpx
+
+        openai = self._openai
+        asked = request.alternatives if request is not None else None
+        try:
+            yield
+        except TokenprobeError as e:
+            # Our own errors pass through, scrubbed (a FormatError may quote the server).
+            e.args = (scrub(str(e), self._secrets()),)
+            raise
+        except openai.APIStatusError as e:
+            msg = scrub(body_message(e.body if e.body is not None else e.message),
+                        self._secrets())
+            raise status_error(e.status_code, msg, self.where, asked,
+                               retries=self.client.max_retries
+                               if e.status_code in (429, 500, 502, 503, 504) else 0) from None
+        except (openai.APITimeoutError, httpx.TimeoutException):
+            raise ServerError(f"{self.where} did not answer within {self.client.timeout} s "
+                              "(timeout)") from None
+        except openai.APIConnectionError as e:
+            cause = e.__cause__ or e
+            raise ServerError(f"cannot reach {self.where}: "
+                              f"{scrub(_reason(cause), self._secrets())}") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as e:
+            raise ServerError(f"{self.where} broke the connection part-way "
+                              f"({scrub(_reason(e), self._secrets())})") from None
+        except openai.OpenAIError as e:
+            raise ServerError(f"{self.where}: {scrub(str(e), self._secrets())}") from None
+
+    def _lines(self, endpoint: Any, params: dict[str, Any]) -> Generator[dict[str, Any]]:
+        """The JSON documents of an SSE stream, as the server sent them."""
+        with endpoint.with_streaming_response.create(**params, stream=True) as response:
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    if line.startswith("{"):  # a server that answers a stream with plain JSON
+                        yield _json(line, self.where)
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                if data:
+                    yield _json(data, self.where)
+
+    def _whole(self, endpoint: Any, params: dict[str, Any]) -> dict[str, Any]:
+        raw = endpoint.with_raw_response.create(**params)
+        doc = _json(raw.http_response.text, self.where)
+        if not isinstance(doc, dict):
+            raise ServerError(f"{self.where} answered with JSON that is not an object")
+        return doc
+
+    # --- generation -------------------------------------------------------------------
+
+    def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
+        if request.mode == "chat":
+            params = self._chat_params(request, list(request.messages or []))
+        else:
+            params = self._completion_params(request, request.prompt or "")
+        return (yield from self._run(request, params))
+
+    def _run(self, request: Request, params: dict[str, Any]) -> Generator[Step, None, str | None]:
+        chat = "messages" in params
+        endpoint = self.client.chat.completions if chat else self.client.completions
+        fitter = LiveFitter(request.alternatives)
+        seen_logprobs = False
+        finish: str | None = None
+        with self._errors(request):
+            docs: Iterator[dict[str, Any]] = (
+                self._lines(endpoint, params) if self.use_stream
+                else iter([self._whole(endpoint, params)]))
+            for n, doc in enumerate(docs):
+                if not isinstance(doc, dict):
+                    raise ServerError(f"{self.where} sent a chunk that is not a JSON object")
+                if doc.get("error") is not None:  # vLLM and others report errors in-stream
+                    raise ServerError(f"{self.where} reported an error part-way: "
+                                      f"{scrub(body_message(doc), self._secrets())}")
+                for choice in doc.get("choices") or []:
+                    if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                        continue
+                    text, pieces, steps, has_lp = _read_choice(choice, chat, f"chunk {n}")
+                    seen_logprobs = seen_logprobs or has_lp
+                    yield from fitter.add(pieces, steps, text)
+                    if (not seen_logprobs and fitter.chunks_with_text >= NO_LOGPROBS_AFTER):
+                        raise no_logprobs(self.where)
+                    if choice.get("finish_reason") is not None:
+                        finish = choice["finish_reason"]
+                        if finish == "content_filter":
+                            raise ServerError(f"{self.where}'s content filter stopped the "
+                                              "answer")
+            yield from fitter.finish()
+        if fitter.server_text and not seen_logprobs:
+            raise no_logprobs(self.where)
+        _check_cover(fitter, self.where)
+        return finish_reason(finish)
+
+    # --- scoring ----------------------------------------------------------------------
+
+    def _echo(self, prompt: str, alternatives: int) -> Trace:
+        """The prompt's tokens and logprobs from `/completions` with echo."""
+        params = {"model": self.model, "prompt": prompt, "echo": True,
+                  "logprobs": alternatives, "max_tokens": 1, "temperature": 0.0}
+        if self.extra_body:
+            params["extra_body"] = dict(self.extra_body)
+        req = Request(mode="score", prompt=prompt, temperature=None, top_p=None, top_k=None,
+                      max_tokens=None, alternatives=alternatives)
+        with self._errors(req):
+            try:
+                doc = self._whole(self.client.completions, params)
+            except self._openai.BadRequestError as e:
+                msg = scrub(body_message(e.body if e.body is not None else e.message),
+                            self._secrets())
+                raise ServerError(f"{self.where} cannot score a given text (it refused "
+                                  f"echo with logprobs): {msg}") from None
+            traces = openai_completions.parse(doc)
+        got = traces[0]
+        if not got.prompt_steps:
+            raise ServerError(f"{self.where} cannot score a given text: it did not echo the "
+                              "prompt's logprobs")
+        return got
+
+    def score(self, text: str, alternatives: int = 10, progress: Any = None) -> Trace:
+        got = self._echo(text, alternatives)
+        request = Request(mode="score", prompt=text, temperature=None, top_p=None, top_k=None,
+                          max_tokens=None, alternatives=alternatives)
+        trace = Trace(backend=self.name, model=self.model, request=request,
+                      logprobs_kind=self.logprobs_kind, source=self.source())
+        for s in got.prompt_steps:
+            trim_top(s, alternatives)
+        trace.prompt_steps = got.prompt_steps
+        trace.rebuild_text()
+        if progress is not None:
+            progress(len(trace.prompt_steps), len(trace.prompt_steps))
+        return trace
+
+    def score_continuation(self, request: Request, answer: str, alternatives: int = 10) -> Trace:
+        if request.mode == "chat":
+            raise ModelError(f"{self.where} cannot score a fixed chat answer (the chat API has "
+                             "no echo); use completion mode")
+        prompt = request.prompt or ""
+        got = self._echo(prompt + answer, alternatives)
+        cut = len(prompt.encode("utf-8"))
+        steps, pos = [], 0
+        for s in got.prompt_steps:
+            if pos >= cut:
+                steps.append(s)
+            elif pos + len(s.data) > cut:
+                raise ModelError("the server's tokens cross the boundary between the prompt "
+                                 "and the answer; end the prompt with a space or newline")
+            pos += len(s.data)
+        for s in steps:
+            s.forced = True
+            s.sample_logprob = None
+        req = Request(**{**request.to_dict(), "max_tokens": len(steps),
+                         "alternatives": alternatives, "stop": []})
+        trace = Trace(backend=self.name, model=self.model, request=req,
+                      logprobs_kind=self.logprobs_kind, source=self.source())
+        trace.steps = steps
+        trace.rebuild_text()
+        trace.finish_reason = "length"
+        return trace
+
+    # --- branching --------------------------------------------------------------------
+
+    def continue_text_steps(self, request: Request, trace: Trace, kept: str,
+                            forced: str) -> Generator[Step, None, str | None]:
+        """Steps after the prompt, `kept` (the parent's text before the fork) and `forced`."""
+        if request.mode == "chat":
+            messages = [*(request.messages or []),
+                        {"role": "assistant", "content": kept + forced}]
+            params = self._chat_params(request, messages)
+            extra = dict(params.get("extra_body") or {})
+            extra.setdefault("continue_final_message", True)
+            extra.setdefault("add_generation_prompt", False)
+            params["extra_body"] = extra
+            if "api.openai.com" in self.base_url:
+                raise ModelError("OpenAI's chat API cannot continue an assistant message, so "
+                                 "this server cannot branch a chat answer")
+        else:
+            params = self._completion_params(request, (request.prompt or "") + kept + forced)
+        try:
+            return (yield from self._run(request, params))
+        except ServerError as e:
+            if "continue_final_message" in str(e) or "add_generation_prompt" in str(e):
+                raise ModelError(f"{self.where} cannot branch a chat answer (it does not "
+                                 "continue an assistant message)") from None
+            raise
+
+
+def _read_choice(choice: dict[str, Any], chat: bool,
+                 where: str) -> tuple[str, list[Any], list[Step], bool]:
+    """(text, pieces, steps, logprobs present) of one choice of one chunk or response."""
+    lp = choice.get("logprobs")
+    if chat:
+        msg = choice.get("delta") if choice.get("delta") is not None else choice.get("message")
+        msg = msg if isinstance(msg, dict) else {}
+        text = msg.get("content") or ""
+        items: Any = []
+        if isinstance(lp, dict):
+            items = lp.get("content") or []
+            if not items and lp.get("refusal"):
+                items = lp["refusal"]
+        if not text and msg.get("refusal"):
+            text = msg["refusal"]
+        if not isinstance(text, str):
+            raise ServerError(f"{where}: the message content is not text")
+        pieces, steps = openai_chat.pieces_and_steps(items, f"{where}.logprobs.content")
+        return text, pieces, steps, isinstance(lp, dict)
+    text = choice.get("text") or ""
+    if not isinstance(text, str):
+        raise ServerError(f"{where}: the choice's text is not text")
+    if not isinstance(lp, dict):
+        return text, [], [], False
+    pieces, steps = openai_completions.pieces_and_steps(lp, f"{where}.logprobs")
+    return text, pieces, steps, True
+
+
+def _check_cover(fitter: LiveFitter, where: str) -> None:
+    """The tokens must spell the server's text, or run past it (a stop string the server cut
+    from its text); logprobs for only part of the text make an incomplete answer."""
+    text = fitter.server_text
+    ours = fitter.emitted.decode("utf-8", "replace")
+    if not text or ours == text or ours.startswith(text):
+        return
+    if text.startswith(ours):
+        raise ServerError(f"{where} sent logprobs for only the first {len(ours)} of the "
+                          f"{len(text)} characters of its answer")
+    at = next((k for k, (a, b) in enumerate(zip(ours, text)) if a != b), len(ours))
+    raise ServerError(f"{where} sent tokens that do not spell its answer's text (they "
+                      f"differ at character {at})")
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        snippet = " ".join(text.split())[:80]
+        raise ServerError(f"{where} sent a body that is not JSON (it begins {snippet!r}); "
+                          "the answer may have been cut off") from None
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "reset" in low:
+        return "connection reset"
+    if "name or service not known" in low or "nodename nor servname" in low:
+        return "unknown host"
+    return " ".join(text.split())[:200]
