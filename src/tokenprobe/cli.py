@@ -191,7 +191,7 @@ def generate(
                       "chats poorly; leave out --chat to see it at its best", style="yellow")
         stream = backend.stream(request)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     # Tokens are printed as they come unless the whole trace is the output (--json) or
     # the step view follows; piped output gets the same text, without colour.
     live = not as_json and not steps
@@ -224,7 +224,7 @@ def generate(
             save_record(e.trace, store)
         fail(str(e), code=3)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     trace = stream.trace
     if printer is not None:
         printer.finish()
@@ -278,7 +278,7 @@ def score(
         if store is not None:
             save_record(trace, store)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(130) from None
@@ -303,7 +303,7 @@ def show(
         trace = api.load(trace_file)
         _emit(trace, as_json, None, html, steps=steps, dist=dist)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
 
 
 def _show_history(ref: str, steps: bool, dist: str, html: Path | None, as_json: bool) -> None:
@@ -364,7 +364,7 @@ def import_(
         trace = api.load(file, format=format)
         _emit(trace, as_json, output, html, steps=steps, dist="raw")
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
 
 
 # The operations' and the history's commands register themselves on `app`.

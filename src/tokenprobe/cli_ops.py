@@ -100,7 +100,7 @@ def compare(
         _write_doc(doc, output, as_json)
         _write_html([t for v in c.variants for t in v.traces], html, "comparison")
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     if not as_json:
         out.print(comparison_view(c))
 
@@ -138,7 +138,7 @@ def choose(
             err.print(f"saved as {ch.id[:8]}", style="dim")
         _write_doc(doc, None, as_json)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     if not as_json:
         out.print(choice_view(ch))
 
@@ -174,7 +174,7 @@ def branch(
             trace.save(output)
         _write_html([parent, trace], html, "branch")
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
     else:
@@ -205,7 +205,7 @@ def sweep(
             sw = run_sweep(prompt, temps, model=model, max_tokens=max_tokens, seed=seed,
                            alternatives=alternatives)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     out.print(sweep_view(sw))
 
 
@@ -234,7 +234,7 @@ def history_list(
     try:
         records = _open_store().list(search=search, limit=limit)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     if as_json:
         sys.stdout.write(json.dumps([vars(r) for r in records], ensure_ascii=False) + "\n")
         return
@@ -260,7 +260,7 @@ def history_rm(ref: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     try:
         rec = _open_store().delete(ref)
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
     err.print(f"deleted {rec.kind} {rec.id[:8]}")
 
 
@@ -293,7 +293,7 @@ def history_export(
             write_atomic(output, text)
             err.print(f"wrote {output}", style="dim")
     except TokenprobeError as e:
-        fail(str(e))
+        fail(str(e), e.exit_code)
 
 
 def _traces_of(store: Store, rec_id: str, kind: str, doc: dict[str, Any]) -> list[Trace]:

@@ -29,9 +29,10 @@ SERVERS_DOC = "docs/servers.md"
 
 
 class ServerError(TokenprobeError):
-    """A server failed or answered in a way tokenprobe cannot use."""
+    """A server failed or answered in a way tokenprobe cannot use (exit code 4; a failure
+    after some tokens arrived is a GenerationError, exit code 3, with the tokens kept)."""
 
-    exit_code = 3
+    exit_code = 4
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

@@ -180,8 +180,10 @@ class OpenAIBackend(Backend):
         except openai.OpenAIError as e:
             raise ServerError(f"{self.where}: {scrub(str(e), self._secrets())}") from None
 
-    def _lines(self, endpoint: Any, params: dict[str, Any]) -> Generator[dict[str, Any]]:
-        """The JSON documents of an SSE stream, as the server sent them."""
+    def _lines(self, endpoint: Any, params: dict[str, Any],
+               state: dict[str, bool]) -> Generator[dict[str, Any]]:
+        """The JSON documents of an SSE stream, as the server sent them; `state["done"]`
+        says whether the stream ended with `data: [DONE]`."""
         with endpoint.with_streaming_response.create(**params, stream=True) as response:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
@@ -190,6 +192,7 @@ class OpenAIBackend(Backend):
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    state["done"] = True
                     return
                 if data:
                     yield _json(data, self.where)
@@ -216,9 +219,10 @@ class OpenAIBackend(Backend):
         fitter = LiveFitter(request.alternatives)
         seen_logprobs = False
         finish: str | None = None
+        state = {"done": not self.use_stream}
         with self._errors(request):
             docs: Iterator[dict[str, Any]] = (
-                self._lines(endpoint, params) if self.use_stream
+                self._lines(endpoint, params, state) if self.use_stream
                 else iter([self._whole(endpoint, params)]))
             for n, doc in enumerate(docs):
                 if not isinstance(doc, dict):
@@ -240,6 +244,9 @@ class OpenAIBackend(Backend):
                             raise ServerError(f"{self.where}'s content filter stopped the "
                                               "answer")
             yield from fitter.finish()
+        if not state["done"] and finish is None:
+            raise ServerError(f"{self.where} ended the stream before finishing its answer "
+                              "(the connection was cut)")
         if fitter.server_text and not seen_logprobs:
             raise no_logprobs(self.where)
         _check_cover(fitter, self.where)

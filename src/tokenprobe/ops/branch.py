@@ -51,22 +51,32 @@ def branch_stream(
     if (token is None) == (token_id is None):
         raise InputError("give the token to put in place: --token TEXT or --id N")
     before = parent.steps[:step]
-    if any(s.id is None for s in before):
-        raise InputError("the trace does not record token ids before that step; cannot branch")
+    if options is None and parent.source.get("base_url"):
+        import os
+
+        options = BackendOptions(base_url=str(parent.source["base_url"]),
+                                 api_key=os.environ.get("OPENAI_API_KEY"))
     backend: Backend = get_backend(model if model is not None else model_spec_of(parent),
                                    options)
-    forced = backend.forced_ids(token) if token is not None else [int(token_id)]  # type: ignore[arg-type]
-    if token_id is not None:
-        n_vocab = getattr(backend, "n_vocab", None)
-        if token_id < 0 or (n_vocab is not None and token_id >= n_vocab):
-            raise InputError(f"token id {token_id} is outside the vocabulary")
     req = Request.from_dict(parent.request.to_dict())
     if seed is not None:
         req.seed = seed
     if max_tokens is not None:
         req.max_tokens = max_tokens
-    after_prompt = [int(s.id) for s in before]  # type: ignore[arg-type]
     prefix = [copy.deepcopy(s) for s in before]
+    if hasattr(backend, "continue_text_steps"):
+        # A server: the branch re-sends the text (ids are the server's business).
+        if token is None:
+            raise InputError("a server branch is given by text: use --token TEXT")
+        return _text_branch(backend, parent, step, token, req, prefix)
+    if any(s.id is None for s in before):
+        raise InputError("the trace does not record token ids before that step; cannot branch")
+    forced = backend.forced_ids(token) if token is not None else [int(token_id)]  # type: ignore[arg-type]
+    if token_id is not None:
+        n_vocab = getattr(backend, "n_vocab", None)
+        if token_id < 0 or (n_vocab is not None and token_id >= n_vocab):
+            raise InputError(f"token id {token_id} is outside the vocabulary")
+    after_prompt = [int(s.id) for s in before]  # type: ignore[arg-type]
 
     def steps(trace: Trace) -> Generator[Step, None, str | None]:
         yield from prefix
@@ -75,6 +85,37 @@ def branch_stream(
     stream = TraceStream(backend, req, steps=steps)
     label = token if token is not None else backend.piece(forced[0])[0]  # type: ignore[attr-defined]
     stream.trace.parent = {"id": parent.id, "step": step, "token": label}
+    return stream
+
+
+def _text_branch(backend: Backend, parent: Trace, step: int, token: str, req: Request,
+                 prefix: list[Step]) -> TraceStream:
+    """A branch on a server: the prompt, the parent's text before `step` and `token` are
+    sent as the new prompt (completion) or as an assistant message to continue (chat).
+
+    The forced token's logprob is the one the parent's step listed for it among its
+    alternatives; a text that was not listed has no reported logprob (null). The server
+    tokenizes the re-sent text itself, so the steps after the fork are its own.
+    """
+    if not token:
+        raise InputError("the token to put in place is empty")
+    kept = b"".join(s.data for s in prefix).decode("utf-8", "replace")
+    data = token.encode("utf-8")
+    listed = next((c for c in parent.steps[step].top if c.data == data), None)
+    forced = Step(token=token, logprob=listed.logprob if listed else None,
+                  id=listed.id if listed else None, bytes=data, forced=True)
+
+    # As on the local engine, max_tokens counts the whole answer, the kept steps included.
+    rest = Request.from_dict(req.to_dict())
+    rest.max_tokens = max((req.max_tokens or 64) - step - 1, 1)
+
+    def steps(trace: Trace) -> Generator[Step, None, str | None]:
+        yield from prefix
+        yield forced
+        return (yield from backend.continue_text_steps(rest, trace, kept, token))  # type: ignore[attr-defined]
+
+    stream = TraceStream(backend, req, steps=steps)
+    stream.trace.parent = {"id": parent.id, "step": step, "token": token}
     return stream
 
 
