@@ -151,8 +151,6 @@ class OpenAIBackend(Backend):
     @contextmanager
     def _errors(self, request: Request | None) -> Iterator[None]:
         """SDK and transport failures as one-line ServerErrors without the key."""
-        import httpx
-
         openai = self._openai
         asked = request.alternatives if request is not None else None
         try:
@@ -167,18 +165,28 @@ class OpenAIBackend(Backend):
             raise status_error(e.status_code, msg, self.where, asked,
                                retries=self.client.max_retries
                                if e.status_code in (429, 500, 502, 503, 504) else 0) from None
-        except (openai.APITimeoutError, httpx.TimeoutException):
-            raise ServerError(f"{self.where} did not answer within {self.client.timeout} s "
-                              "(timeout)") from None
+        except openai.APITimeoutError:
+            raise ServerError(self._timeout_message()) from None
         except openai.APIConnectionError as e:
             cause = e.__cause__ or e
             raise ServerError(f"cannot reach {self.where}: "
                               f"{scrub(_reason(cause), self._secrets())}") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as e:
-            raise ServerError(f"{self.where} broke the connection part-way "
-                              f"({scrub(_reason(e), self._secrets())})") from None
         except openai.OpenAIError as e:
             raise ServerError(f"{self.where}: {scrub(str(e), self._secrets())}") from None
+        except Exception as e:
+            # Failures while reading a stream come from the SDK's HTTP transport (httpx, or
+            # its fork httpx2 in newer SDKs) unwrapped; match them by where they come from.
+            if not _is_transport_error(e):
+                raise
+            if "timeout" in type(e).__name__.lower():
+                raise ServerError(self._timeout_message()) from None
+            raise ServerError(f"{self.where} broke the connection part-way "
+                              f"({scrub(_reason(e), self._secrets())})") from None
+
+    def _timeout_message(self) -> str:
+        timeout = self.client.timeout
+        seconds = getattr(timeout, "read", None) or timeout
+        return f"{self.where} did not answer within {seconds:g} s (timeout)"
 
     def _lines(self, endpoint: Any, params: dict[str, Any],
                state: dict[str, bool]) -> Generator[dict[str, Any]]:
@@ -395,6 +403,12 @@ def _json(text: str, where: str) -> Any:
         snippet = " ".join(text.split())[:80]
         raise ServerError(f"{where} sent a body that is not JSON (it begins {snippet!r}); "
                           "the answer may have been cut off") from None
+
+
+def _is_transport_error(e: BaseException) -> bool:
+    module = type(e).__module__.split(".")[0]
+    return module in ("httpx", "httpx2", "httpcore", "httpcore2") or isinstance(
+        e, (ConnectionError, TimeoutError))
 
 
 def _reason(e: BaseException) -> str:
