@@ -4,6 +4,7 @@ Started once per test session on a free 127.0.0.1 port and stopped at the end. I
 `--n_ubatch 1` so that its logits come from the same single-token kernels as the local
 backend's (llama.cpp's batched kernels differ by up to a few tenths of a nat), and with
 Gemma's chat format, which the GGUF file does not carry.
+
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def llama_server() -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
          "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true",
-         "--chat_format", "gemma", "--n_ubatch", "1", "--n_ctx", "2048"],
+         "--chat_format", "gemma", "--n_ubatch", "1", "--n_ctx", "2048",
+         # Concurrent requests wait their turn instead of stopping the one running.
+         "--interrupt_requests", "false"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}/v1"

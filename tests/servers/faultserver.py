@@ -12,7 +12,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -114,10 +114,8 @@ class FaultServer:
                 behaviour = outer.script.pop(0) if outer.script else status(
                     500, {"error": {"message": "script exhausted"}})
                 self.close_connection = True
-                try:
+                with suppress(OSError):
                     behaviour(self)
-                except OSError:
-                    pass
 
             do_GET = do_POST
 

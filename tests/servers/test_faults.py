@@ -21,18 +21,18 @@ from tests.servers.faultserver import (
 )
 
 from tokenprobe.api import build_request
-from tokenprobe.backends import BackendOptions, GenerationError, clear_cache, get_backend
+from tokenprobe.backends import BackendOptions, GenerationError
 from tokenprobe.backends.faults import ServerError, logprobs_cap, retry_delay, scrub
+from tokenprobe.backends.openai import OpenAIBackend
 from tokenprobe.trace import Trace
 
 KEY = "sk-proj-SECRETsecretSECRET0123456789"
 
 
 def backend(base: str, **extra: object) -> object:
-    clear_cache()
     opts = BackendOptions(base_url=base, api_key=KEY, timeout=extra.pop("timeout", None),  # type: ignore[arg-type]
                           extra={"max_retries": 0, **extra})
-    return get_backend("openai:m", opts)
+    return OpenAIBackend.from_spec("m", opts)
 
 
 def chat(base: str, **extra: object) -> Trace:
@@ -75,7 +75,7 @@ def test_429_gives_up_with_a_clear_message() -> None:
         assert len(s.requests) == 2
     with fault_server(*[status(429, {"error": {"message": "Rate limit reached"}},
                                {"retry-after": "0"})] * 3) as s:
-        code, out, errtext = cli(s.base_url)
+        code, _out, errtext = cli(s.base_url)
     assert code == 4 and "HTTP 429" in errtext and errtext.count("\n") == 1
 
 
@@ -88,15 +88,17 @@ def test_retry_after_is_bounded() -> None:
 
 @pytest.mark.parametrize("code", [500, 503])
 def test_server_errors(code: int) -> None:
-    with fault_server(status(code, {"error": {"message": "overloaded"}})) as s:
-        with pytest.raises(ServerError, match=rf"failed \(HTTP {code}\): overloaded"):
-            chat(s.base_url)
+    with (
+        fault_server(status(code, {"error": {"message": "overloaded"}})) as s,
+        pytest.raises(ServerError, match=rf"failed \(HTTP {code}\): overloaded"),
+    ):
+        chat(s.base_url)
 
 
 def test_timeout() -> None:
     with fault_server(silence(3)) as s:
         t0 = time.monotonic()
-        with pytest.raises(ServerError, match="did not answer within 0.5 s"):
+        with pytest.raises(ServerError, match=r"did not answer within 0.5 s"):
             chat(s.base_url, timeout=0.5)
         assert time.monotonic() - t0 < 2.5
 
@@ -104,21 +106,23 @@ def test_timeout() -> None:
 def test_connection_refused() -> None:
     from tests.servers.conftest import free_port
 
-    with pytest.raises(ServerError, match="cannot reach the server at .*connection refused"):
+    with pytest.raises(ServerError, match=r"cannot reach the server at .*connection refused"):
         chat(f"http://127.0.0.1:{free_port()}/v1")
 
 
 def test_connection_reset() -> None:
-    with fault_server(reset) as s, pytest.raises(ServerError, match="reach|broke"):
+    with fault_server(reset) as s, pytest.raises(ServerError, match=r"reach|broke"):
         chat(s.base_url)
 
 
 @pytest.mark.parametrize("chunked_cut", [False, True])
 def test_cut_stream_keeps_the_tokens(tmp_path: Path, chunked_cut: bool) -> None:
     docs = chat_stream(["The", " cat", " sat"], finish=None)
-    with fault_server(sse(docs, done=False, chunked_cut=chunked_cut)) as s:
-        with pytest.raises(GenerationError) as info:
-            chat(s.base_url)
+    with (
+        fault_server(sse(docs, done=False, chunked_cut=chunked_cut)) as s,
+        pytest.raises(GenerationError) as info,
+    ):
+        chat(s.base_url)
     t = info.value.trace
     assert [st.token for st in t.steps] == ["The", " cat", " sat"]
     assert t.text == "The cat sat" and not t.complete and t.error
@@ -134,36 +138,45 @@ def test_cut_stream_keeps_the_tokens(tmp_path: Path, chunked_cut: bool) -> None:
 
 
 def test_non_json_body() -> None:
-    with fault_server(raw_body("<html>Bad gateway</html>", "text/html")) as s:
-        with pytest.raises(ServerError, match="not JSON .*Bad gateway"):
-            chat(s.base_url, stream=False)
+    with (
+        fault_server(raw_body("<html>Bad gateway</html>", "text/html")) as s,
+        pytest.raises(ServerError, match=r"not JSON .*Bad gateway"),
+    ):
+        chat(s.base_url, stream=False)
 
 
 def test_truncated_body() -> None:
-    with fault_server(raw_body('{"choices": [{"index": 0, "message": {"content": "Hi')) as s:
-        with pytest.raises(ServerError, match="not JSON"):
-            chat(s.base_url, stream=False)
+    with (
+        fault_server(raw_body('{"choices": [{"index": 0, "message": {"content": "Hi')) as s,
+        pytest.raises(ServerError, match="not JSON"),
+    ):
+        chat(s.base_url, stream=False)
 
 
 def test_truncated_json_in_a_stream_keeps_the_tokens() -> None:
     docs = chat_stream(["A", "B"], finish=None)
-    with fault_server(sse(docs, done=False, extra_lines=['data: {"choices": [{"ind\n\n'])) as s:
-        with pytest.raises(GenerationError, match="not JSON") as info:
-            chat(s.base_url)
+    with (
+        fault_server(sse(docs, done=False, extra_lines=['data: {"choices": [{"ind\n\n'])) as s,
+        pytest.raises(GenerationError, match="not JSON") as info,
+    ):
+        chat(s.base_url)
     assert info.value.trace.text == "AB"
 
 
 def test_server_that_ignores_logprobs() -> None:
     docs = [chat_chunk(t, with_logprobs=False) for t in ["One", " two", " three", " four"]]
-    with fault_server(sse(docs)) as s:
-        with pytest.raises(ServerError, match="the server returned no logprobs: .* see "
-                                              "docs/servers.md"):
-            chat(s.base_url)
+    with (
+        fault_server(sse(docs)) as s,
+        pytest.raises(ServerError, match=r"returned no logprobs: .* see docs/servers.md"),
+    ):
+        chat(s.base_url)
     # A short answer without logprobs is caught at the end.
-    with fault_server(sse([chat_chunk("Hi", with_logprobs=False),
-                           chat_chunk(None, finish="stop")])) as s:
-        with pytest.raises(ServerError, match="returned no logprobs"):
-            chat(s.base_url)
+    short = [chat_chunk("Hi", with_logprobs=False), chat_chunk(None, finish="stop")]
+    with (
+        fault_server(sse(short)) as s,
+        pytest.raises(ServerError, match="returned no logprobs"),
+    ):
+        chat(s.base_url)
 
 
 def test_top_logprobs_above_the_cap() -> None:
@@ -177,9 +190,8 @@ def test_top_logprobs_above_the_cap() -> None:
                   "20, but got 30 instead.")
     assert logprobs_cap(openai_msg) == 20
     # OpenAI's own cap is known before asking.
-    clear_cache()
     with pytest.raises(Exception, match="at most 20 alternatives"):
-        get_backend("openai:gpt-4o-mini", BackendOptions(api_key=KEY)).stream(
+        OpenAIBackend.from_spec("gpt-4o-mini", BackendOptions(api_key=KEY)).stream(
             build_request("hi", chat=True, alternatives=25))
 
 
@@ -187,22 +199,25 @@ def test_logprobs_only_for_part_of_the_text() -> None:
     docs = chat_stream(["Hel"], finish=None)
     docs.append({"choices": [{"index": 0, "delta": {"content": "lo there"}, "logprobs": None,
                               "finish_reason": "stop"}]})
-    with fault_server(sse(docs)) as s:
-        with pytest.raises(GenerationError, match="logprobs for only the first 3 of the 11 "
-                                                  "characters") as info:
-            chat(s.base_url)
+    with (
+        fault_server(sse(docs)) as s,
+        pytest.raises(GenerationError, match="logprobs for only the first 3 of the 11") as info,
+    ):
+        chat(s.base_url)
     assert info.value.trace.text == "Hel"
 
 
 def test_the_key_never_appears(tmp_path: Path) -> None:
     echo = {"error": {"message": f"Incorrect API key provided: {KEY}. You can find your API "
                       "key at https://platform.openai.com/account/api-keys."}}
-    with fault_server(status(401, echo)) as s:
-        with pytest.raises(ServerError) as info:
-            chat(s.base_url)
+    with (
+        fault_server(status(401, echo)) as s,
+        pytest.raises(ServerError) as info,
+    ):
+        chat(s.base_url)
     assert KEY not in str(info.value) and "***" in str(info.value)
     with fault_server(status(401, echo)) as s:
-        code, out, errtext = cli(s.base_url)
+        code, _out, errtext = cli(s.base_url)
     assert code == 4 and "refused the credentials" in errtext
     # A trace from a keyed server records the URL, never the key (nor URL credentials).
     with fault_server(sse(chat_stream(["ok"]))) as s:

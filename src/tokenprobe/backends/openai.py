@@ -194,16 +194,12 @@ class OpenAIBackend(Backend):
         says whether the stream ended with `data: [DONE]`."""
         with endpoint.with_streaming_response.create(**params, stream=True) as response:
             for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    if line.startswith("{"):  # a server that answers a stream with plain JSON
-                        yield _json(line, self.where)
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
+                doc, done = _sse_line(line, self.where)
+                if done:
                     state["done"] = True
                     return
-                if data:
-                    yield _json(data, self.where)
+                if doc is not None:
+                    yield doc
 
     def _whole(self, endpoint: Any, params: dict[str, Any]) -> dict[str, Any]:
         raw = endpoint.with_raw_response.create(**params)
@@ -224,41 +220,62 @@ class OpenAIBackend(Backend):
     def _run(self, request: Request, params: dict[str, Any]) -> Generator[Step, None, str | None]:
         chat = "messages" in params
         endpoint = self.client.chat.completions if chat else self.client.completions
-        fitter = LiveFitter(request.alternatives)
-        seen_logprobs = False
-        finish: str | None = None
+        reader = _Reader(self, request, chat)
         state = {"done": not self.use_stream}
         with self._errors(request):
             docs: Iterator[dict[str, Any]] = (
                 self._lines(endpoint, params, state) if self.use_stream
                 else iter([self._whole(endpoint, params)]))
-            for n, doc in enumerate(docs):
-                if not isinstance(doc, dict):
-                    raise ServerError(f"{self.where} sent a chunk that is not a JSON object")
-                if doc.get("error") is not None:  # vLLM and others report errors in-stream
-                    raise ServerError(f"{self.where} reported an error part-way: "
-                                      f"{scrub(body_message(doc), self._secrets())}")
-                for choice in doc.get("choices") or []:
-                    if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                        continue
-                    text, pieces, steps, has_lp = _read_choice(choice, chat, f"chunk {n}")
-                    seen_logprobs = seen_logprobs or has_lp
-                    yield from fitter.add(pieces, steps, text)
-                    if (not seen_logprobs and fitter.chunks_with_text >= NO_LOGPROBS_AFTER):
-                        raise no_logprobs(self.where)
-                    if choice.get("finish_reason") is not None:
-                        finish = choice["finish_reason"]
-                        if finish == "content_filter":
-                            raise ServerError(f"{self.where}'s content filter stopped the "
-                                              "answer")
-            yield from fitter.finish()
-        if not state["done"] and finish is None:
-            raise ServerError(f"{self.where} ended the stream before finishing its answer "
-                              "(the connection was cut)")
-        if fitter.server_text and not seen_logprobs:
-            raise no_logprobs(self.where)
-        _check_cover(fitter, self.where)
-        return finish_reason(finish)
+            for doc in docs:
+                yield from reader.feed(doc)
+            yield from reader.fitter.finish()
+        return reader.end(state["done"])
+
+    # --- asynchronous generation (batch) ------------------------------------------------
+
+    def async_client(self) -> Any:
+        """A new AsyncOpenAI client for the running event loop (close it when done)."""
+        return self._openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key or "no-key",
+                                        timeout=self.client.timeout,
+                                        max_retries=self.client.max_retries)
+
+    async def agenerate(self, request: Request, client: Any) -> Trace:
+        """One generation on an event loop: the same reading as `generate_steps`, with the
+        requests made by `client` (from `async_client()`), so that many run at once."""
+        from tokenprobe.backends.base import validate_request
+
+        validate_request(request)
+        self.prepare(request)
+        if request.mode == "chat":
+            params = self._chat_params(request, list(request.messages or []))
+        else:
+            params = self._completion_params(request, request.prompt or "")
+        chat = "messages" in params
+        endpoint = client.chat.completions if chat else client.completions
+        reader = _Reader(self, request, chat)
+        steps: list[Step] = []
+        finish: str | None = None
+        failure: TokenprobeError | None = None
+        try:
+            with self._errors(request):
+                done = not self.use_stream
+                if self.use_stream:
+                    async with endpoint.with_streaming_response.create(
+                            **params, stream=True) as response:
+                        async for line in response.iter_lines():
+                            doc, done = _sse_line(line, self.where)
+                            if done:
+                                break
+                            if doc is not None:
+                                steps += reader.feed(doc)
+                else:
+                    raw = await endpoint.with_raw_response.create(**params)
+                    steps += reader.feed(_json(raw.http_response.text, self.where))
+                steps += reader.fitter.finish()
+                finish = reader.end(done)
+        except TokenprobeError as e:
+            failure = e
+        return _replay(self, request, steps, finish, failure)
 
     # --- scoring ----------------------------------------------------------------------
 
@@ -351,6 +368,93 @@ class OpenAIBackend(Backend):
                 raise ModelError(f"{self.where} cannot branch a chat answer (it does not "
                                  "continue an assistant message)") from None
             raise
+
+
+class _Reader:
+    """Reads one answer's JSON documents (stream chunks, or one whole response) into steps:
+    the same reading for the synchronous and the asynchronous paths."""
+
+    def __init__(self, backend: OpenAIBackend, request: Request, chat: bool) -> None:
+        self.backend = backend
+        self.chat = chat
+        self.fitter = LiveFitter(request.alternatives)
+        self.seen_logprobs = False
+        self.finish: str | None = None
+        self.n = 0
+
+    def feed(self, doc: Any) -> list[Step]:
+        where = self.backend.where
+        if not isinstance(doc, dict):
+            raise ServerError(f"{where} sent a chunk that is not a JSON object")
+        if doc.get("error") is not None:  # vLLM and others report errors in-stream
+            raise ServerError(f"{where} reported an error part-way: "
+                              f"{scrub(body_message(doc), self.backend._secrets())}")
+        out: list[Step] = []
+        for choice in doc.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            text, pieces, steps, has_lp = _read_choice(choice, self.chat, f"chunk {self.n}")
+            self.seen_logprobs = self.seen_logprobs or has_lp
+            out += self.fitter.add(pieces, steps, text)
+            if not self.seen_logprobs and self.fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
+                raise no_logprobs(where)
+            if choice.get("finish_reason") is not None:
+                self.finish = choice["finish_reason"]
+                if self.finish == "content_filter":
+                    raise ServerError(f"{where}'s content filter stopped the answer")
+        self.n += 1
+        return out
+
+    def end(self, done: bool) -> str | None:
+        """The finish reason, once the documents are over; or why the answer is unusable."""
+        where = self.backend.where
+        if not done and self.finish is None:
+            raise ServerError(f"{where} ended the stream before finishing its answer "
+                              "(the connection was cut)")
+        if self.finish is None and self.backend.use_stream:
+            # Every server sends a finish reason in its last chunk; a stream that ends
+            # without one was stopped (llama-cpp-python's server stops a stream when
+            # another request arrives, unless started with --interrupt_requests false).
+            raise ServerError(f"{where} ended the stream without a finish reason (the "
+                              "answer was stopped part-way)")
+        if self.fitter.server_text and not self.seen_logprobs:
+            raise no_logprobs(where)
+        _check_cover(self.fitter, where)
+        return finish_reason(self.finish)
+
+
+def _sse_line(line: str, where: str) -> tuple[Any, bool]:
+    """(document or None, whether the stream is done) for one line of an SSE stream."""
+    if not line.startswith("data:"):
+        return (_json(line, where) if line.startswith("{") else None), False
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return None, True
+    return (_json(data, where) if data else None), False
+
+
+def _replay(backend: Backend, request: Request, steps: list[Step], finish: str | None,
+            failure: TokenprobeError | None) -> Trace:
+    """The trace of steps already received, made by the same TraceStream as a live run
+    (text, offsets, and the partial-trace rules when `failure` is set)."""
+    from tokenprobe.backends.base import GenerationError, TraceStream
+
+    def source(trace: Trace) -> Generator[Step, None, str | None]:
+        yield from steps
+        if failure is not None:
+            raise failure
+        return finish
+
+    stream = TraceStream(backend, request, steps=source)
+    try:
+        return stream.run()
+    except GenerationError as e:
+        return e.trace
+    except TokenprobeError:
+        stream.trace.complete = False
+        stream.trace.error = str(failure)
+        stream.trace.finish_reason = "error"
+        return stream.trace
 
 
 def _read_choice(choice: dict[str, Any], chat: bool,

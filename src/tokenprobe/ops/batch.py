@@ -1,0 +1,216 @@
+"""Batch: many prompts against a model, concurrently, each finished trace appended at once.
+
+Input is JSONL, one prompt per line: `{"id": "q1", "prompt": "..."}` or with `"messages"`
+(a chat), and optionally per-line settings (`system`, `chat`, `max_tokens`, `temperature`,
+`top_p`, `top_k`, `seed`, `alternatives`, `stop`) over the batch's defaults; a line that is
+a bare JSON string is a prompt. A line without an id gets one from its content (so a re-run
+finds it again). Output is JSONL, one trace per line, in the order they finish, with the
+line's id in the trace's `source.batch_id`.
+
+Resuming: the ids already in the output are skipped, and a last line cut short by an
+earlier interruption is dropped before anything is appended, so an interrupted batch
+resumes and loses nothing. An answer that broke part-way is written too (marked
+incomplete, with its error) but does not count as done: the next run asks again and
+appends the whole answer after it. Each trace is written with one `write` on a file opened for
+appending and flushed to disk at once. A prompt that fails is reported and not written, so
+the next run tries it again.
+
+Concurrency: server backends with an asynchronous path (`agenerate`, the openai backend) run
+N requests at once on one event loop; other backends (the local engine, which serves one
+generation at a time) run in worker threads, N at once.
+
+It leaves out the command line and its progress bar (cli_batch.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tokenprobe.api import build_request
+from tokenprobe.backends import Backend
+from tokenprobe.backends.base import validate_request
+from tokenprobe.errors import FormatError, InputError, TokenprobeError
+from tokenprobe.trace import Request, Trace
+
+SETTINGS = ("system", "chat", "max_tokens", "temperature", "top_p", "top_k", "seed",
+            "alternatives", "stop")
+
+
+@dataclass
+class Item:
+    id: str
+    request: Request
+
+
+@dataclass
+class Result:
+    done: int = 0  # written in this run
+    skipped: int = 0  # already in the output
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (id, error)
+    incomplete: int = 0  # written, but the server's answer broke part-way
+
+
+def read_prompts(path: str | os.PathLike[str], defaults: dict[str, Any]) -> list[Item]:
+    """The batch's prompts as requests; a bad line is refused with its line number."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read {path}: {e}") from None
+    items: list[Item] = []
+    seen: set[str] = set()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{path} line {n} is not JSON ({e.msg})") from None
+        item = _item(doc, defaults, f"{path} line {n}")
+        if item.id in seen:
+            raise FormatError(f"{path} line {n}: the id {item.id!r} appears twice")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise InputError(f"{path} holds no prompts")
+    return items
+
+
+def _item(doc: Any, defaults: dict[str, Any], where: str) -> Item:
+    if isinstance(doc, str):
+        doc = {"prompt": doc}
+    if not isinstance(doc, dict):
+        raise FormatError(f"{where} must be a JSON object or string")
+    unknown = set(doc) - {"id", "prompt", "messages", *SETTINGS}
+    if unknown:
+        raise FormatError(f"{where} has unknown fields: {', '.join(sorted(unknown))}")
+    settings = {**defaults, **{k: doc[k] for k in SETTINGS if k in doc}}
+    try:
+        if doc.get("messages") is not None:
+            messages = doc["messages"]
+            if not isinstance(messages, list) or not all(
+                    isinstance(m, dict) and isinstance(m.get("content"), str)
+                    and m.get("role") in ("system", "user", "assistant") for m in messages):
+                raise InputError("messages must be a list of {role, content}")
+            settings.pop("system", None)
+            request = build_request("", **{**settings, "chat": False})
+            request.mode, request.messages = "chat", messages
+            request.prompt = next((m["content"] for m in reversed(messages)
+                                   if m["role"] == "user"), "")
+        else:
+            prompt = doc.get("prompt")
+            if not isinstance(prompt, str):
+                raise InputError("needs a \"prompt\" string or \"messages\"")
+            request = build_request(prompt, **settings)
+        validate_request(request)
+    except (InputError, TypeError) as e:
+        raise FormatError(f"{where}: {e}") from None
+    given = doc.get("id")
+    if given is not None and not isinstance(given, (str, int)):
+        raise FormatError(f"{where}: id must be a string or a number")
+    ident = str(given) if given is not None else _content_id(doc)
+    return Item(ident, request)
+
+
+def _content_id(doc: dict[str, Any]) -> str:
+    canon = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "h" + hashlib.sha1(canon.encode("utf-8")).hexdigest()[:12]
+
+
+def done_ids(path: Path) -> set[str]:
+    """Ids written to `path` with a complete trace, after dropping a last line cut short (a
+    run killed in the middle of a write): the file then ends whole, ready to append to."""
+    if not path.exists():
+        return set()
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+        data = data[:keep]
+    ids: set[str] = set()
+    for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+            ident = str(doc["source"]["batch_id"])
+        except (ValueError, KeyError, TypeError):
+            raise FormatError(f"{path} line {n} is not a batch trace; give another -o "
+                              "file") from None
+        if doc.get("complete", True):
+            ids.add(ident)
+    return ids
+
+
+class _Appender:
+    """One line per trace, each written whole and flushed to disk before the next."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, trace: Trace) -> None:
+        line = (json.dumps(trace.to_dict(), ensure_ascii=False, separators=(",", ":"))
+                + "\n").encode("utf-8")
+        os.write(self.fd, line)
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+Progress = Callable[[Item, Trace | None, str | None], None]
+
+
+async def run_batch(backend: Backend, items: list[Item], output: Path, concurrency: int = 8,
+                    progress: Progress | None = None) -> Result:
+    """Run every item not yet in `output`, `concurrency` at a time; append each trace."""
+    if concurrency < 1:
+        raise InputError(f"--concurrency must be at least 1 (got {concurrency})")
+    result = Result()
+    done = done_ids(output)
+    todo = [it for it in items if it.id not in done]
+    result.skipped = len(items) - len(todo)
+    appender = _Appender(output)
+    limit = asyncio.Semaphore(concurrency)
+    agenerate = getattr(backend, "agenerate", None)
+    client = backend.async_client() if agenerate is not None else None  # type: ignore[attr-defined]
+
+    async def one(item: Item) -> None:
+        async with limit:
+            try:
+                if agenerate is not None:
+                    trace = await agenerate(item.request, client)
+                else:
+                    trace = await asyncio.to_thread(lambda: backend.stream(item.request).run())
+            except TokenprobeError as e:
+                trace, error = None, str(e)
+            else:
+                error = None if trace.steps else (trace.error or "no tokens")
+            if trace is not None and error is None:
+                trace.source["batch_id"] = item.id
+                appender.write(trace)
+                result.done += 1
+                if not trace.complete:
+                    result.incomplete += 1
+            else:
+                result.failed.append((item.id, error or "failed"))
+            if progress is not None:
+                progress(item, trace if error is None else None, error)
+
+    try:
+        await asyncio.gather(*(one(it) for it in todo))
+    finally:
+        appender.close()
+        if client is not None:
+            await client.close()
+    return result
