@@ -1,0 +1,402 @@
+"""Shared parts of the importers: reading values, building steps, and fitting bytes to text.
+
+Every importer turns a server's tokens into `Step`s the same way:
+
+- a logprob goes through `logprob()`: sentinels (None, NaN, ±inf, ≤ -9999, the float32
+  minimum -3.4e38) become None, never a number; a probability goes through `from_prob()`;
+- a token's bytes come from `token_piece()`: an explicit `bytes` list, a byte spelling
+  (`bytes:\\xe6\\x9b`, `\\xe6\\x9b`, `<0xE6>`), or the label's UTF-8; a label that hides its
+  bytes (an empty string, U+FFFD, `token_id:N`) is marked unknown with a pattern that says
+  what the bytes may be, and `fit_to_text()` recovers them from the response's text;
+- `make_step()` sorts and de-duplicates the alternatives and sets the entropy's lower bound
+  over them.
+
+It leaves out anything specific to one wire format.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tokenprobe.errors import FormatError
+from tokenprobe.textbytes import TextAssembler, parse_byte_spelling, token_label
+from tokenprobe.trace import Candidate, Request, Step, Trace, clean_logprob
+
+REPLACEMENT = "\ufffd"
+# The label given to an alternative whose bytes the server hid (an empty string or U+FFFD
+# with no bytes): its bytes are unknown, and U+FFFD is what "unknown bytes" looks like.
+UNKNOWN_LABEL = REPLACEMENT
+
+# Patterns (over bytes) for tokens whose bytes the server hid. A token decoded on its own
+# with errors="ignore" (llama-cpp-python) keeps only whole characters, so an empty label
+# hides bytes that are all ≥ 0x80 (ASCII always decodes). U+FFFD (errors="replace", vLLM,
+# SGLang) stands for one or more such bytes.
+_HIDDEN = rb"[\x80-\xff]+?"
+_HIDDEN_OR_NONE = rb"[\x80-\xff]*?"
+
+
+def logprob(value: Any) -> float | None:
+    """A reported logprob as nats, or None when it means "not reported" (see clean_logprob)."""
+    # Fast path for the common case: a plain negative float above the sentinel floor.
+    if type(value) is float and -9999.0 < value <= 0.0:
+        return value
+    return clean_logprob(value)
+
+
+def openai_logprob(value: Any) -> float | None:
+    """A logprob from an OpenAI-shaped response (chat, completions, Responses, vLLM).
+
+    Besides the general sentinels, exactly -100.0 reads as "not reported" here. OpenAI
+    documents only -9999.0, but its chat models have been seen to return many logprobs of
+    exactly -100 (github.com/baoguangsheng/glimpse/issues/2): a clamp, whose true value is
+    somewhere below. A computed float32 logprob that lands on -100.0 exactly is practically
+    impossible (vLLM clamps -inf to -9999.0, not -100), so nothing real is lost.
+    """
+    if value == -100.0 and not isinstance(value, bool):
+        return None
+    return logprob(value)
+
+
+def from_prob(value: Any) -> float | None:
+    """A probability in [0, 1] as a logprob; 0, negative, > 1 or non-numbers give None.
+
+    A probability of exactly 0 is what a server writes for a token its sampler removed (or
+    one below float precision): nothing is known about its raw likelihood, so None.
+    """
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    p = float(value)
+    if not (0.0 < p <= 1.0 + 1e-6):  # also false for NaN
+        return None
+    return logprob(math.log(min(p, 1.0)))
+
+
+def opt_int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def need_dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FormatError(f"{where} must be a JSON object, not {_kind(value)}")
+    return value
+
+
+def need_list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise FormatError(f"{where} must be a JSON array, not {_kind(value)}")
+    return value
+
+
+def opt_list(value: Any, where: str) -> list[Any]:
+    """A list, or [] for null / missing."""
+    return [] if value is None else need_list(value, where)
+
+
+def need_str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise FormatError(f"{where} must be a string, not {_kind(value)}")
+    return value
+
+
+def opt_str(value: Any, where: str) -> str | None:
+    return None if value is None else need_str(value, where)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__.replace("dict", "object")
+
+
+# ---------------------------------------------------------------------------------------
+# Token bytes
+
+
+@dataclass
+class Piece:
+    """A token's bytes as far as the wire shows them, and a pattern when they are hidden."""
+
+    label: str
+    data: bytes
+    hidden: bytes | None = None  # regex over bytes for the true bytes; None = data is true
+
+
+def token_piece(label: str, raw_bytes: Any = None) -> Piece:
+    """Bytes of one token from its label and optional `bytes` list (the truth when given)."""
+    if isinstance(raw_bytes, list):
+        data = _bytes_from_list(raw_bytes)
+        # A server that encoded its own U+FFFD label (vLLM does) gives bytes that are no
+        # better than the label; real bytes (OpenAI's) differ from the label's UTF-8.
+        if (data is not None and not (REPLACEMENT in label and data == label.encode())
+                and (data or not label)):
+            return Piece(label, data)
+    spelled = parse_byte_spelling(label) if "\\x" in label or label.startswith("<0x") else None
+    if spelled is not None:
+        return Piece(label, spelled)
+    if not label:
+        return Piece(label, b"", _HIDDEN)
+    if REPLACEMENT in label:
+        parts = [re.escape(p.encode()) for p in re.split(r"\ufffd+", label)]
+        return Piece(label, label.encode(), _HIDDEN.join(parts))
+    return Piece(label, label.encode())
+
+
+def _bytes_from_list(raw: list[Any]) -> bytes | None:
+    if all(type(b) is int and 0 <= b < 256 for b in raw):
+        return bytes(raw)
+    return None
+
+
+def candidate(piece: Piece, lp: float | None, token_id: int | None = None) -> Candidate:
+    """An alternative; hidden bytes stay unknown, labelled U+FFFD (no text to fit them to)."""
+    if piece.hidden is not None:
+        return Candidate(UNKNOWN_LABEL, lp, token_id, UNKNOWN_LABEL.encode())
+    return _fast_candidate(piece.data, lp, token_id)
+
+
+def _fast_candidate(data: bytes, lp: float | None, token_id: int | None) -> Candidate:
+    # Candidates are made by the hundred thousand for a long response; filling the instance
+    # dict directly skips the dataclass __init__ / __post_init__ round trip (a third of the
+    # import time). The fields are exactly those of Candidate.
+    c = object.__new__(Candidate)
+    c.__dict__.update(token=token_label(data) if not data.isascii() else data.decode(),
+                      logprob=lp, id=token_id, bytes=data)
+    return c
+
+
+def sort_top(cands: Iterable[Candidate]) -> list[Candidate]:
+    """Sorted by logprob descending (unreported last), one entry per token.
+
+    A token is the same when its id matches, or (without ids) its bytes and label match; of
+    duplicates the one with the higher logprob is kept (servers repeat the chosen token).
+    """
+    best: dict[Any, Candidate] = {}
+    for c in cands:
+        key = c.id if c.id is not None else (c.token, c.bytes)
+        old = best.get(key)
+        if old is None or (c.logprob is not None
+                           and (old.logprob is None or c.logprob > old.logprob)):
+            best[key] = c
+    return sorted(best.values(), key=_sort_key)
+
+
+def _sort_key(c: Candidate) -> float:
+    return -c.logprob if c.logprob is not None else math.inf
+
+
+def make_step(piece: Piece, lp: float | None, token_id: int | None,
+              top: list[Candidate]) -> Step:
+    """A step with its alternatives sorted and de-duplicated and the entropy's lower bound."""
+    top = sort_top(top)
+    step = Step(token=piece.label if piece.hidden is not None else token_label(piece.data),
+                logprob=lp, id=token_id, bytes=piece.data, top=top)
+    step.entropy = entropy_bound(step)
+    return step
+
+
+def entropy_bound(step: Step) -> float | None:
+    """−Σ p log p over the listed tokens (and the chosen one if unlisted): a lower bound.
+
+    Every unlisted token adds a non-negative term, so the sum over what is listed can only
+    understate the entropy; `entropy_exact` stays False.
+    """
+    lps = [c.logprob for c in step.top if c.logprob is not None]
+    if not lps:
+        return None
+    if step.logprob is not None and step.rank() is None:
+        lps.append(step.logprob)
+    h = -math.fsum(math.exp(x) * x for x in lps)
+    return max(h, 0.0)
+
+
+def drop_extra_chosen(steps: Sequence[Step]) -> None:
+    """Remove the chosen token where a server appended it to a top-N list as entry N+1.
+
+    OpenAI's legacy completions, vLLM and llama-cpp-python always add the chosen token to
+    `top_logprobs`, so a step whose chosen token was not in the top N lists N+1 entries.
+    Kept, it would claim rank N+1. N is the smallest list length in the response (a step
+    whose chosen token is in the top N has exactly N); a longer list whose last entry is the
+    chosen token loses that entry. With every list the same length nothing is dropped.
+    """
+    sizes = [len(s.top) for s in steps if s.top]
+    if not sizes:
+        return
+    n = min(sizes)
+    for s in steps:
+        if len(s.top) == n + 1:
+            last = s.top[-1]
+            if last.logprob == s.logprob and (last.data == s.data or last.id == s.id):
+                s.top.pop()
+                s.entropy = entropy_bound(s)
+
+
+# ---------------------------------------------------------------------------------------
+# Fitting hidden bytes to the response text
+
+
+def fit_to_text(pieces: list[Piece], text: str) -> list[bytes] | None:
+    """The true bytes of every token, using the response text for the hidden ones.
+
+    Known pieces must appear in the text in order; each run of hidden pieces takes the bytes
+    between its neighbours, split by the pieces' patterns (a byte-fallback token is at least
+    one byte). Tokens past the end of the text (a stop word the server cut from the text)
+    keep their own bytes. Returns None when the pieces cannot be laid over the text.
+    """
+    data = text.encode("utf-8")
+    if all(p.hidden is None for p in pieces):
+        return [p.data for p in pieces]
+    out: list[bytes] = []
+    pos, i, n = 0, 0, len(pieces)
+    while i < n:
+        p = pieces[i]
+        if p.hidden is None:
+            if data.startswith(p.data, pos):
+                pos += len(p.data)
+            elif pos < len(data):
+                return None
+            out.append(p.data)
+            i += 1
+            continue
+        j = i
+        while j < n and pieces[j].hidden is not None:
+            j += 1
+        run = pieces[i:j]
+        split = _split_run(run, data, pos, pieces[j].data if j < n else None)
+        if split is None:
+            return None
+        out.extend(split)
+        pos += sum(len(b) for b in split)
+        i = j
+    return out
+
+
+def _split_run(run: list[Piece], data: bytes, pos: int, after: bytes | None) -> list[bytes] | None:
+    strict = re.compile(b"".join(b"(" + (p.hidden or b"") + b")" for p in run), re.DOTALL)
+    loose = re.compile(
+        b"".join(b"(" + (p.hidden or b"").replace(b"+?", b"*?") + b")" for p in run), re.DOTALL)
+    ends: list[int] = []
+    if after is None:
+        ends = [len(data)]
+    else:
+        q = data.find(after, pos)
+        while q != -1 and len(ends) < 16:
+            ends.append(q)
+            q = data.find(after, q + 1)
+        if not ends and pos >= len(data):
+            ends = [pos]  # past the end of the text: the hidden run is empty there
+    for pattern in (strict, loose):
+        for end in ends:
+            m = pattern.fullmatch(data, pos, end)
+            if m:
+                return [g for g in m.groups()]
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Traces
+
+
+def new_trace(fmt: str, file: str | None, model: Any, kind: str, mode: str = "completion",
+              prompt: str | None = None) -> Trace:
+    source: dict[str, Any] = {"format": fmt}
+    if file:
+        source["file"] = file
+    return Trace(
+        backend="import",
+        model=model if isinstance(model, str) else "",
+        request=Request(mode=mode, prompt=prompt, temperature=None, top_p=None, top_k=None,
+                        max_tokens=None, alternatives=None),
+        logprobs_kind=kind,
+        source=source,
+    )
+
+
+_FINISH = {
+    "stop": "stop", "eos": "stop", "word": "stop", "end_turn": "stop", "tool_calls": "stop",
+    "function_call": "stop", "stop_sequence": "stop", "completed": "stop",
+    "length": "length", "limit": "length", "max_tokens": "length", "max_output_tokens": "length",
+    "incomplete": "length", "content_filter": "error", "safety": "error", "error": "error",
+    "abort": "error", "recitation": "error", "blocklist": "error", "prohibited_content": "error",
+    "spii": "error",
+}
+
+
+def finish_reason(value: Any) -> str | None:
+    """A server's finish reason in the trace's words: stop, length, error, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    return _FINISH.get(value.lower(), "stop" if value.lower().startswith("stop") else None)
+
+
+def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
+           prompt_pieces: list[Piece] | None = None, echo: bool = False) -> Trace:
+    """Give the steps their true bytes, rebuild `text` and offsets, and check the text.
+
+    `pieces` belong to `trace.steps`, `prompt_pieces` to `trace.prompt_steps`. With `echo`
+    the server's text holds the prompt and the completion (legacy completions), otherwise
+    the completion only. The steps' bytes, decoded, are the trace's text. The server's text
+    must equal it, or be a prefix of it (the server cut a stop word the tokens still hold).
+    When the tokens cover only the start of the server's text the trace keeps what the
+    tokens show and says so in `error`; any other difference means the file is not what it
+    claims, and is refused.
+    """
+    prompt_pieces = prompt_pieces or []
+    if echo:
+        datas = _fit_or_labels(prompt_pieces + pieces, server_text)
+    else:
+        datas = [p.data for p in prompt_pieces] + _fit_or_labels(pieces, server_text)
+    for step, piece, data in zip(trace.prompt_steps + trace.steps, prompt_pieces + pieces, datas):
+        if data != step.bytes:
+            step.bytes = data
+            step.token = token_label(data)
+        if piece.hidden is not None:
+            _name_hidden_chosen(step)
+    if trace.prompt_steps:
+        assembler = TextAssembler()
+        for s in trace.prompt_steps:
+            s.offset = assembler.add(s.data)
+        trace.request.prompt = assembler.finish()
+    trace.rebuild_text()
+    if server_text is None:
+        return trace
+    ours = (trace.request.prompt or "") + trace.text if echo else trace.text
+    if ours == server_text or ours.startswith(server_text):
+        return trace  # equal, or the tokens go on past a stop word the server cut: kept
+    if server_text.startswith(ours):
+        trace.complete = False
+        trace.error = (f"the logprobs cover only the first {len(ours)} of "
+                       f"{len(server_text)} characters of the response text")
+        return trace
+    at = next((k for k, (a, b) in enumerate(zip(ours, server_text)) if a != b),
+              min(len(ours), len(server_text)))
+    raise FormatError(f"the tokens do not spell the response text (they differ at "
+                      f"character {at})")
+
+
+def _fit_or_labels(pieces: list[Piece], text: str | None) -> list[bytes]:
+    if text is not None:
+        fitted = fit_to_text(pieces, text)
+        if fitted is not None:
+            return fitted
+    return [p.data for p in pieces]
+
+
+def _name_hidden_chosen(step: Step) -> None:
+    # The chosen token also appears among the alternatives under the same hidden label; now
+    # that its bytes are known, that alternative is the same token and gets them too.
+    for c in step.top:
+        if c.token == UNKNOWN_LABEL and c.logprob == step.logprob and (
+                c.id is None or c.id == step.id):
+            c.bytes = step.bytes
+            c.token = step.token
+            step.top = sort_top(step.top)
+            return
+
+
+def unknown_token_ids(label: str) -> bool:
+    """vLLM's `return_tokens_as_token_ids` labels (`token_id:123`) carry no text at all."""
+    return label.startswith("token_id:")

@@ -1,0 +1,190 @@
+"""OpenAI legacy completions (`/v1/completions`): a whole response or its stream chunks.
+
+Shape read (OpenAI API reference, "The completion object", legacy; the same shape from
+vLLM, llama-cpp-python and llama.cpp server's `/v1/completions`)::
+
+    {"object": "text_completion", "model": "...",
+     "choices": [{"index": 0, "text": "...", "finish_reason": "stop" | "length",
+                  "logprobs": {"tokens": ["...", ...],
+                               "token_logprobs": [-0.1 | null, ...],
+                               "top_logprobs": [{"token": -0.1, ...} | null, ...] | null,
+                               "text_offset": [int, ...]} | null}],
+     "usage": {"prompt_tokens": int, "completion_tokens": int}}
+
+- `echo: true` puts the prompt's tokens first, the first with logprob null, and the prompt
+  in `text`; they become `prompt_steps`. The split comes from `usage` (completion_tokens
+  first, as llama-cpp-python drops the BOS token from the echoed tokens but counts it in
+  prompt_tokens).
+- `logprobs: 0` gives each token's logprob and no alternatives (`top_logprobs` null, or
+  lists of empty objects, depending on the server).
+- `top_logprobs` maps token text to logprob, so a token can appear once only; the server
+  always adds the chosen token, which makes N+1 entries when it was not among the top N
+  (OpenAI: "there may be up to logprobs+1 elements"); that extra entry is dropped
+  (`_common.drop_extra_chosen`).
+- `text_offset` counts characters from the start of the prompt (OpenAI, llama-cpp-python);
+  the trace's offsets count from the start of its own text (docs/architecture.md), and are
+  rebuilt from the bytes, so `text_offset` is not needed to place the tokens.
+
+The logprobs are raw (softmax of the logits, before temperature).
+
+Left out: chat completions (openai_chat.py); llama-cpp-python's empty-string tokens are read
+here through the shared fitting to `text` (llamacpp_python.py only names the format).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenprobe.errors import FormatError
+from tokenprobe.formats._common import (
+    Piece,
+    candidate,
+    drop_extra_chosen,
+    finish_reason,
+    make_step,
+    need_dict,
+    need_list,
+    need_str,
+    new_trace,
+    openai_logprob,
+    opt_int,
+    opt_list,
+    opt_str,
+    settle,
+    token_piece,
+    unknown_token_ids,
+)
+from tokenprobe.trace import Step, Trace
+
+NAME = "openai.completions"
+KIND = "raw"
+
+
+def steps_from_completion_logprobs(logprobs: dict[str, Any], text: str | None) -> list[Step]:
+    """Steps for a legacy `choices[i].logprobs` object {tokens, token_logprobs, top_logprobs,
+    text_offset}; `text` (the choice's text covering the same tokens) fills in bytes that the
+    token strings hide, when given."""
+    pieces, steps = pieces_and_steps(logprobs, "logprobs")
+    trace = new_trace(NAME, None, None, KIND)
+    trace.steps = steps
+    settle(trace, pieces, text)
+    return trace.steps
+
+
+def pieces_and_steps(lp: Any, where: str) -> tuple[list[Piece], list[Step]]:
+    lp = need_dict(lp, where)
+    tokens = need_list(lp.get("tokens"), f"{where}.tokens")
+    lps = opt_list(lp.get("token_logprobs"), f"{where}.token_logprobs")
+    tops = opt_list(lp.get("top_logprobs"), f"{where}.top_logprobs")
+    pieces: list[Piece] = []
+    steps: list[Step] = []
+    for k, label in enumerate(tokens):
+        label = need_str(label, f"{where}.tokens[{k}]")
+        if unknown_token_ids(label):
+            raise FormatError(f"{where}.tokens[{k}] is a token id only ({label}); tokenprobe "
+                              "needs the token text (request without return_tokens_as_token_ids)")
+        piece = token_piece(label)
+        top = []
+        alts = tops[k] if k < len(tops) else None
+        if alts is not None:
+            alts = need_dict(alts, f"{where}.top_logprobs[{k}]")
+            top = [candidate(token_piece(t), openai_logprob(v)) for t, v in alts.items()]
+        pieces.append(piece)
+        steps.append(make_step(piece, openai_logprob(lps[k] if k < len(lps) else None), None,
+                               top))
+    drop_extra_chosen(steps)
+    return pieces, steps
+
+
+def matches(doc: Any) -> bool:
+    if isinstance(doc, list):
+        return bool(doc) and all(_is_completion(d) for d in doc)
+    return _is_completion(doc)
+
+
+def _is_completion(doc: Any) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    if doc.get("object") == "text_completion":
+        return True
+    choices = doc.get("choices")
+    return (isinstance(choices, list) and bool(choices) and isinstance(choices[0], dict)
+            and "text" in choices[0] and "message" not in choices[0])
+
+
+def parse(doc: Any, file: str | None = None, fmt: str = NAME) -> list[Trace]:
+    """Traces (one per choice) from a completion or the list of its stream chunks."""
+    docs = doc if isinstance(doc, list) else [doc]
+    model: Any = None
+    usage: dict[str, Any] = {}
+    gathered: dict[int, dict[str, Any]] = {}
+    for n, d in enumerate(docs):
+        where = f"chunk {n}" if isinstance(doc, list) else "response"
+        d = need_dict(d, where)
+        model = model or d.get("model")
+        if isinstance(d.get("usage"), dict):
+            usage = d["usage"]
+        for k, ch in enumerate(opt_list(d.get("choices"), f"{where}.choices")):
+            ch = need_dict(ch, f"{where}.choices[{k}]")
+            index = ch.get("index", k)
+            if not isinstance(index, int):
+                raise FormatError(f"{where}.choices[{k}].index must be an integer")
+            g = gathered.setdefault(index, {"text": [], "lp": None, "finish": None, "seen": False})
+            g["text"].append(opt_str(ch.get("text"), f"{where}.choices[{k}].text") or "")
+            if ch.get("finish_reason") is not None:
+                g["finish"] = ch["finish_reason"]
+            if ch.get("logprobs") is not None:
+                g["seen"] = True
+                lp = need_dict(ch["logprobs"], f"{where}.choices[{k}].logprobs")
+                g["lp"] = _join(g["lp"], lp)
+    if not gathered:
+        raise FormatError("the response has no choices")
+    return [_trace(gathered[i], i, model, usage, file, fmt) for i in sorted(gathered)]
+
+
+def _join(acc: dict[str, Any] | None, lp: dict[str, Any]) -> dict[str, Any]:
+    """Stream chunks each carry the logprobs of their own tokens: concatenate them."""
+    if acc is None:
+        acc = {"tokens": [], "token_logprobs": [], "top_logprobs": []}
+    n = len(need_list(lp.get("tokens"), "logprobs.tokens"))
+    acc["tokens"] += lp["tokens"]
+    lps = opt_list(lp.get("token_logprobs"), "logprobs.token_logprobs")
+    tops = opt_list(lp.get("top_logprobs"), "logprobs.top_logprobs")
+    acc["token_logprobs"] += (lps + [None] * n)[:n]
+    acc["top_logprobs"] += (tops + [None] * n)[:n]
+    return acc
+
+
+def _trace(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
+           file: str | None, fmt: str) -> Trace:
+    trace = new_trace(fmt, file, model, KIND)
+    trace.source["choice"] = index
+    text = "".join(g["text"])
+    trace.finish_reason = finish_reason(g["finish"])
+    if not g["seen"]:
+        if text:
+            raise FormatError(f"choice {index} has text but no logprobs (logprobs is null): "
+                              "the server did not return them; ask with logprobs: N")
+        return trace
+    pieces, steps = pieces_and_steps(g["lp"], f"choices[{index}].logprobs")
+    n_prompt = _prompt_count(steps, usage)
+    if n_prompt is None:
+        trace.steps = steps
+        return settle(trace, pieces, text)
+    trace.prompt_steps, trace.steps = steps[:n_prompt], steps[n_prompt:]
+    if trace.prompt_steps:
+        trace.prompt_steps[0].logprob = None
+    return settle(trace, pieces[n_prompt:], text, pieces[:n_prompt], echo=True)
+
+
+def _prompt_count(steps: list[Step], usage: dict[str, Any]) -> int | None:
+    """How many leading tokens are the echoed prompt, or None without echo."""
+    if not steps or steps[0].logprob is not None:
+        return None  # without echo the first token is generated and has a logprob
+    completion = opt_int(usage.get("completion_tokens"))
+    if completion is not None and 0 <= completion <= len(steps):
+        return len(steps) - completion
+    prompt = opt_int(usage.get("prompt_tokens"))
+    if prompt is not None and 0 < prompt <= len(steps):
+        return prompt
+    return None
