@@ -239,9 +239,12 @@ class OpenAIBackend(Backend):
                                         timeout=self.client.timeout,
                                         max_retries=self.client.max_retries)
 
-    async def agenerate(self, request: Request, client: Any) -> Trace:
+    async def agenerate(self, request: Request, client: Any, stream: bool | None = None) -> Trace:
         """One generation on an event loop: the same reading as `generate_steps`, with the
-        requests made by `client` (from `async_client()`), so that many run at once."""
+        requests made by `client` (from `async_client()`), so that many run at once.
+        `stream=False` asks for the whole answer in one body (what a batch wants: nobody
+        watches the tokens arrive, and one body costs a fraction of a stream to read)."""
+        use_stream = self.use_stream if stream is None else stream
         from tokenprobe.backends.base import validate_request
 
         validate_request(request)
@@ -252,14 +255,14 @@ class OpenAIBackend(Backend):
             params = self._completion_params(request, request.prompt or "")
         chat = "messages" in params
         endpoint = client.chat.completions if chat else client.completions
-        reader = _Reader(self, request, chat)
+        reader = _Reader(self, request, chat, use_stream)
         steps: list[Step] = []
         finish: str | None = None
         failure: TokenprobeError | None = None
         try:
             with self._errors(request):
-                done = not self.use_stream
-                if self.use_stream:
+                done = not use_stream
+                if use_stream:
                     async with endpoint.with_streaming_response.create(
                             **params, stream=True) as response:
                         async for line in response.iter_lines():
@@ -374,8 +377,10 @@ class _Reader:
     """Reads one answer's JSON documents (stream chunks, or one whole response) into steps:
     the same reading for the synchronous and the asynchronous paths."""
 
-    def __init__(self, backend: OpenAIBackend, request: Request, chat: bool) -> None:
+    def __init__(self, backend: OpenAIBackend, request: Request, chat: bool,
+                 stream: bool | None = None) -> None:
         self.backend = backend
+        self.stream = backend.use_stream if stream is None else stream
         self.chat = chat
         self.fitter = LiveFitter(request.alternatives)
         self.seen_logprobs = False
@@ -411,7 +416,7 @@ class _Reader:
         if not done and self.finish is None:
             raise ServerError(f"{where} ended the stream before finishing its answer "
                               "(the connection was cut)")
-        if self.finish is None and self.backend.use_stream:
+        if self.finish is None and self.stream:
             # Every server sends a finish reason in its last chunk; a stream that ends
             # without one was stopped (llama-cpp-python's server stops a stream when
             # another request arrives, unless started with --interrupt_requests false).

@@ -11,9 +11,9 @@ Resuming: the ids already in the output are skipped, and a last line cut short b
 earlier interruption is dropped before anything is appended, so an interrupted batch
 resumes and loses nothing. An answer that broke part-way is written too (marked
 incomplete, with its error) but does not count as done: the next run asks again and
-appends the whole answer after it. Each trace is written with one `write` on a file opened for
-appending and flushed to disk at once. A prompt that fails is reported and not written, so
-the next run tries it again.
+appends the whole answer after it. Each trace is written with one `write` on a file
+opened for appending, so a killed run leaves whole lines (at most the last one cut short,
+which the next run drops); the file is synced to disk when the run ends.
 
 Concurrency: server backends with an asynchronous path (`agenerate`, the openai backend) run
 N requests at once on one event loop; other backends (the local engine, which serves one
@@ -152,7 +152,7 @@ def done_ids(path: Path) -> set[str]:
 
 
 class _Appender:
-    """One line per trace, each written whole and flushed to disk before the next."""
+    """One line per trace, each written whole by a single write."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,10 +161,12 @@ class _Appender:
     def write(self, trace: Trace) -> None:
         line = (json.dumps(trace.to_dict(), ensure_ascii=False, separators=(",", ":"))
                 + "\n").encode("utf-8")
+        # One write on an O_APPEND descriptor: the line lands whole, after the previous one,
+        # and is in the kernel (safe from the process being killed) when write returns.
         os.write(self.fd, line)
-        os.fsync(self.fd)
 
     def close(self) -> None:
+        os.fsync(self.fd)  # and on disk before the run says it is done
         os.close(self.fd)
 
 
@@ -172,8 +174,11 @@ Progress = Callable[[Item, Trace | None, str | None], None]
 
 
 async def run_batch(backend: Backend, items: list[Item], output: Path, concurrency: int = 8,
-                    progress: Progress | None = None) -> Result:
-    """Run every item not yet in `output`, `concurrency` at a time; append each trace."""
+                    progress: Progress | None = None, stream: bool = False) -> Result:
+    """Run every item not yet in `output`, `concurrency` at a time; append each trace.
+
+    Server requests ask for whole answers (`stream=False`) unless told otherwise: nobody
+    watches a batch's tokens arrive, and a whole body is much cheaper to read."""
     if concurrency < 1:
         raise InputError(f"--concurrency must be at least 1 (got {concurrency})")
     result = Result()
@@ -189,7 +194,7 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
         async with limit:
             try:
                 if agenerate is not None:
-                    trace = await agenerate(item.request, client)
+                    trace = await agenerate(item.request, client, stream=stream)
                 else:
                     trace = await asyncio.to_thread(lambda: backend.stream(item.request).run())
             except TokenprobeError as e:
