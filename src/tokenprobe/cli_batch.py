@@ -45,6 +45,9 @@ def batch(
     alternatives: AltOpt = 10,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="ask servers for "
+                                         "streams (an answer cut part-way keeps its tokens) "
+                                         "instead of whole answers (faster)")] = False,
 ) -> None:
     """Run many prompts against a model at once and append each trace to a JSONL file."""
     try:
@@ -66,7 +69,8 @@ def batch(
                 bar.console.print(f"failed {item.id}: {error}", markup=False, style="red")
 
         try:
-            result = asyncio.run(run_batch(backend, items, output, concurrency, progress))
+            result = asyncio.run(run_batch(backend, items, output, concurrency, progress,
+                                         stream=stream))
         except TokenprobeError as e:
             fail(str(e), e.exit_code)
         bar.update(task, completed=len(items))

@@ -164,3 +164,14 @@ def chat_stream(tokens: list[str], finish: str | None = "stop") -> list[dict[str
     if finish is not None:
         docs.append(chat_chunk(None, finish=finish))
     return docs
+
+
+def chat_whole(tokens: list[str], finish: str = "stop") -> Behaviour:
+    """A whole chat.completion (what a request without `stream` gets) of `tokens`."""
+    items = [chat_chunk(t, -0.1 * (i + 1))["choices"][0]["logprobs"]["content"][0]
+             for i, t in enumerate(tokens)]
+    return status(200, {"id": "c1", "object": "chat.completion", "model": "m",
+                        "choices": [{"index": 0, "finish_reason": finish,
+                                     "message": {"role": "assistant",
+                                                 "content": "".join(tokens)},
+                                     "logprobs": {"content": items}}]})

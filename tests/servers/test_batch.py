@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import run_cli
-from tests.servers.faultserver import chat_stream, fault_server, sse, status
+from tests.servers.faultserver import chat_stream, chat_whole, fault_server, sse, status
 
 from tokenprobe.backends import BackendOptions
 from tokenprobe.backends.llama import LlamaBackend
@@ -78,15 +78,16 @@ def test_failures_are_reported_and_retried(tmp_path: Path) -> None:
     # The first prompt is answered; the second meets a 500 on every try (the SDK retries
     # twice).
     boom = status(500, {"error": {"message": "boom"}})
-    with fault_server(sse(chat_stream(["x"])), boom, boom, boom) as s:
+    with fault_server(chat_whole(["x"]), boom, boom, boom) as s:
         r = run_cli(["batch", str(prompts), "-o", str(out), "-m", "openai:m", "--base-url",
                      s.base_url, "-c", "1", "--chat"], env={"OPENAI_API_KEY": ""})
     assert r.code == 3 and "failed p1" in r.stderr and "boom" in r.stderr
     assert [d["source"]["batch_id"] for d in read_out(out)] == ["p0"]  # type: ignore[index]
-    with fault_server(sse(chat_stream(["y"]))) as s:
+    with fault_server(chat_whole(["y"])) as s:
         r = run_cli(["batch", str(prompts), "-o", str(out), "-m", "openai:m", "--base-url",
                      s.base_url, "--chat"])
         assert len(s.requests) == 1 and s.requests[0]["messages"][-1]["content"] == "b"
+        assert not s.requests[0].get("stream")  # a batch asks for whole answers
     assert r.code == 0, r.stderr
     assert [d["source"]["batch_id"] for d in read_out(out)] == ["p0", "p1"]  # type: ignore[index]
 
@@ -94,13 +95,15 @@ def test_failures_are_reported_and_retried(tmp_path: Path) -> None:
 def test_broken_answer_is_kept_and_asked_again(tmp_path: Path) -> None:
     prompts, out = tmp_path / "p.jsonl", tmp_path / "out.jsonl"
     write_prompts(prompts, ["a"])
+    # With --stream the tokens of a stream cut part-way are kept.
     with fault_server(sse(chat_stream(["x", "y"], finish=None), done=False)) as s:
         r = run_cli(["batch", str(prompts), "-o", str(out), "-m", "openai:m", "--base-url",
-                     s.base_url, "--chat"])
+                     s.base_url, "--chat", "--stream"])
+        assert s.requests[0]["stream"] is True
     assert r.code == 3 and "1 incomplete" in r.stderr
     (doc,) = read_out(out)
     assert doc["complete"] is False and doc["text"] == "xy"
-    with fault_server(sse(chat_stream(["x", "y", "z"]))) as s:
+    with fault_server(chat_whole(["x", "y", "z"])) as s:
         r = run_cli(["batch", str(prompts), "-o", str(out), "-m", "openai:m", "--base-url",
                      s.base_url, "--chat"])
     assert r.code == 0
