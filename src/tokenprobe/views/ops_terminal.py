@@ -21,14 +21,14 @@ from tokenprobe.views.terminal import _bar, _pct, colored_text, prob_style, show
 
 
 def comparison_view(c: Comparison) -> Group:
-    parts: list[Table | Text | Panel] = []
+    parts: list[Table | Text | Panel | Group] = []
     title = ("on the fixed answer " + repr(c.answer)) if c.answer is not None else (
         f"generated, {c.samples} sample{'s' if c.samples > 1 else ''} per variant"
         + (" (mean ± sd)" if c.samples > 1 else ""))
     table = Table(title=f"comparison {title}", title_justify="left", show_lines=False)
     table.add_column("", no_wrap=True, min_width=1)
-    for name in ("tokens", "total logprob", "mean logprob", "mean prob", "perplexity",
-                 "mean entropy", "top-1"):
+    for name in ("tokens", "total logprob", "mean logprob", "mean prob %", "perplexity",
+                 "mean entropy", "top-1 %"):
         table.add_column(name, justify="right")
     legend = Text()
     for n, v in enumerate(c.variants):
@@ -70,10 +70,14 @@ def _pct_stat(stat: tuple[float, float] | None) -> tuple[float, float] | None:
     return None if stat is None else (100 * stat[0], 100 * stat[1])
 
 
-def token_delta_table(c: Comparison) -> Table:
+def token_delta_table(c: Comparison) -> Group:
     """Per answer token: its probability under each variant, and the change vs the first."""
     deltas = c.token_deltas()
-    t = Table(title="token by token: probability, and Δ logprob vs A", title_justify="left")
+    # The heading goes above the table, not in its title: a title wraps to the table's
+    # width, which for a short answer is narrow.
+    heading = Text("per token: probability under each variant, and Δ logprob vs A",
+                   style="italic")
+    t = Table()
     t.add_column("token")
     for n in range(len(c.variants)):
         t.add_column(_letter(n), justify="right")
@@ -89,7 +93,7 @@ def token_delta_table(c: Comparison) -> Table:
                             "red" if d < -0.05 else "dim")
             cells.append(cell)
         t.add_row(*cells)
-    return t
+    return Group(heading, t)
 
 
 def choice_view(ch: Choice) -> Table:
