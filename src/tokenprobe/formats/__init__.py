@@ -1,42 +1,171 @@
 """Importers: saved server responses and trace files -> Trace, with format detection.
 
-Only tokenprobe's own trace JSON / JSONL is read here so far; one module per wire format
-plugs in through `FORMATS`.
+A file is read as one JSON document, as JSON lines (a list of documents: stream chunks, or
+traces), or as server-sent events (`data: {...}` lines, `data: [DONE]` ignored: a list of
+chunks). Each format module (`FORMATS`, in detection order) says whether a parsed document
+is its shape (`matches`) and reads it (`parse` -> one trace per choice or candidate).
+`format="auto"` takes the first module that matches; a file that matches none is refused
+with a one-line error naming the supported formats. A format name forces its module.
+
+Modules are imported when first needed, and a module that is not in the tree yet is left
+out of the list without an error, so one missing importer never breaks the others.
+
+It leaves out every format's own shape (one module each) and what a trace holds (trace.py).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+from functools import cache
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.trace import Trace
 
+# Detection order: tokenprobe's own traces, then the shapes with a distinctive field, then
+# the vLLM / llama-cpp-python dialects of the OpenAI shapes, then the OpenAI shapes.
+FORMATS: list[str] = [
+    "trace_json",
+    "openai_responses",
+    "sglang",
+    "gemini",
+    "llamacpp",
+    "ollama",
+    "vllm",
+    "llamacpp_python",
+    "openai_chat",
+    "openai_completions",
+]
+
+
+@cache
+def _module(name: str) -> ModuleType | None:
+    qualified = f"{__name__}.{name}"
+    try:
+        return importlib.import_module(qualified)
+    except ModuleNotFoundError as e:
+        if e.name == qualified:
+            return None  # not written yet: left out of detection, no error
+        raise
+
+
+def modules() -> list[ModuleType]:
+    """The format modules present, in detection order."""
+    return [m for m in (_module(n) for n in FORMATS) if m is not None]
+
+
+def format_names() -> list[str]:
+    """The `--format` names, in detection order."""
+    return [m.NAME for m in modules()]
+
+
+def read_documents(text: str, where: str = "the file") -> Any:
+    """The file's content as one JSON value, or a list of them (JSON lines or SSE)."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        raise FormatError(f"{where} is empty")
+    try:
+        return json.loads(stripped)
+    except ValueError as whole_error:
+        first_error = whole_error
+    lines = [ln.strip() for ln in stripped.splitlines()]
+    if any(ln.startswith("data:") for ln in lines):
+        return _sse(lines, where)
+    docs = []
+    for n, ln in enumerate(lines, 1):
+        if not ln:
+            continue
+        try:
+            docs.append(json.loads(ln))
+        except ValueError as e:
+            if n == 1:
+                raise FormatError(f"{where} is not JSON, JSON lines or server-sent events "
+                                  f"({_msg(first_error)})") from None
+            raise FormatError(f"{where}: line {n} is not valid JSON ({_msg(e)})") from None
+    return docs
+
+
+def _sse(lines: list[str], where: str) -> list[Any]:
+    docs = []
+    for n, ln in enumerate(lines, 1):
+        # Blank lines end an event; `event:`, `id:`, `retry:` and `:` comments carry nothing
+        # a format needs (the Responses API repeats the event name in the data's "type").
+        if not ln.startswith("data:"):
+            continue
+        data = ln[5:].strip()
+        if not data or data == "[DONE]":
+            continue
+        try:
+            docs.append(json.loads(data))
+        except ValueError as e:
+            raise FormatError(f"{where}: the event on line {n} is not valid JSON "
+                              f"({_msg(e)})") from None
+    if not docs:
+        raise FormatError(f"{where} holds server-sent events without data")
+    return docs
+
+
+def _msg(e: ValueError) -> str:
+    return e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+
+
+def detect(doc: Any) -> ModuleType | None:
+    """The first format module whose shape `doc` has, or None."""
+    for m in modules():
+        if m.matches(doc):
+            return m
+    return None
+
+
+def parse_document(doc: Any, format: str = "auto", file: str | None = None) -> list[Trace]:
+    """Traces from a parsed document (or list of documents) in `format` or the detected one."""
+    if format == "auto":
+        module = detect(doc)
+        if module is None:
+            where = file or "the document"
+            raise FormatError(f"{where} is in no supported format (supported: "
+                              f"{', '.join(format_names())})")
+    else:
+        module = _by_name(format)
+    traces: list[Trace] = module.parse(doc, file=file)
+    if not traces:
+        raise FormatError(f"{file or 'the document'} holds no trace")
+    return traces
+
+
+def _by_name(name: str) -> ModuleType:
+    for m in modules():
+        if name == m.NAME:
+            return m
+    raise FormatError(f"unknown format {name!r} (supported: auto, {', '.join(format_names())})")
+
 
 def load_path(path: str | os.PathLike[str], format: str = "auto") -> Trace:
+    """The one trace in a file; a file with several (choices, JSON lines) is refused."""
     traces = load_all(path, format=format)
     if len(traces) != 1:
-        raise FormatError(f"{path} holds {len(traces)} traces; use load_all() for several")
+        raise FormatError(f"{path} holds {len(traces)} traces (choices or lines); "
+                          "tokenprobe.formats.load_all reads them all")
     return traces[0]
 
 
 def load_all(path: str | os.PathLike[str], format: str = "auto") -> list[Trace]:
+    """Every trace in a file: one per choice or candidate, or one per line of a JSONL file."""
     p = Path(path)
+    if format != "auto":
+        _by_name(format)  # an unknown name fails before the file is read
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FormatError(f"no such file: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise FormatError(f"cannot read {p}: {e}") from None
-    if format not in ("auto", "trace", "jsonl"):
-        raise FormatError(f"unknown format {format!r}")
-    try:
-        doc = json.loads(text)
-        return [Trace.from_dict(doc)]
-    except json.JSONDecodeError:
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        try:
-            return [Trace.from_dict(json.loads(ln)) for ln in lines]
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{p} is not valid JSON ({e.msg})") from None
+    except IsADirectoryError:
+        raise FormatError(f"{p} is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{p} is not UTF-8 text") from None
+    except OSError as e:
+        raise FormatError(f"cannot read {p}: {e.strerror or e}") from None
+    return parse_document(read_documents(text, str(p)), format, file=p.name)

@@ -123,6 +123,9 @@ class Piece:
     label: str
     data: bytes
     hidden: bytes | None = None  # regex over bytes for the true bytes; None = data is true
+    # Where the token starts in the text it is fitted to, in characters, when the server
+    # says (legacy completions' `text_offset`): a hint that settles an ambiguous fit.
+    at: int | None = None
 
 
 def token_piece(label: str, raw_bytes: Any = None) -> Piece:
@@ -173,10 +176,17 @@ def sort_top(cands: Iterable[Candidate]) -> list[Candidate]:
 
     A token is the same when its id matches, or (without ids) its bytes and label match; of
     duplicates the one with the higher logprob is kept (servers repeat the chosen token).
+    Tokens whose bytes are unknown (labelled U+FFFD, no id) are the same only with the same
+    logprob too: two such entries with different numbers are two different tokens.
     """
     best: dict[Any, Candidate] = {}
     for c in cands:
-        key = c.id if c.id is not None else (c.token, c.bytes)
+        if c.id is not None:
+            key: Any = c.id
+        elif c.token == UNKNOWN_LABEL:
+            key = (c.token, c.bytes, c.logprob)
+        else:
+            key = (c.token, c.bytes)
         old = best.get(key)
         if old is None or (c.logprob is not None
                            and (old.logprob is None or c.logprob > old.logprob)):
@@ -246,9 +256,9 @@ def fit_to_text(pieces: list[Piece], text: str) -> list[bytes] | None:
     one byte). Tokens past the end of the text (a stop word the server cut from the text)
     keep their own bytes. Returns None when the pieces cannot be laid over the text.
     """
-    data = text.encode("utf-8")
     if all(p.hidden is None for p in pieces):
         return [p.data for p in pieces]
+    data = text.encode("utf-8")
     out: list[bytes] = []
     pos, i, n = 0, 0, len(pieces)
     while i < n:
@@ -265,7 +275,8 @@ def fit_to_text(pieces: list[Piece], text: str) -> list[bytes] | None:
         while j < n and pieces[j].hidden is not None:
             j += 1
         run = pieces[i:j]
-        split = _split_run(run, data, pos, pieces[j].data if j < n else None)
+        hint = _byte_at(text, pieces[j].at) if j < n else None
+        split = _split_run(run, data, pos, pieces[j].data if j < n else None, hint)
         if split is None:
             return None
         out.extend(split)
@@ -274,7 +285,14 @@ def fit_to_text(pieces: list[Piece], text: str) -> list[bytes] | None:
     return out
 
 
-def _split_run(run: list[Piece], data: bytes, pos: int, after: bytes | None) -> list[bytes] | None:
+def _byte_at(text: str, at: int | None) -> int | None:
+    if at is None or not 0 <= at <= len(text):
+        return None
+    return len(text[:at].encode("utf-8"))
+
+
+def _split_run(run: list[Piece], data: bytes, pos: int, after: bytes | None,
+               hint: int | None = None) -> list[bytes] | None:
     strict = re.compile(b"".join(b"(" + (p.hidden or b"") + b")" for p in run), re.DOTALL)
     loose = re.compile(
         b"".join(b"(" + (p.hidden or b"").replace(b"+?", b"*?") + b")" for p in run), re.DOTALL)
@@ -288,6 +306,9 @@ def _split_run(run: list[Piece], data: bytes, pos: int, after: bytes | None) -> 
             q = data.find(after, q + 1)
         if not ends and pos >= len(data):
             ends = [pos]  # past the end of the text: the hidden run is empty there
+        if hint is not None and hint in ends:
+            ends.remove(hint)
+            ends.insert(0, hint)  # where the server says the next token starts
     for pattern in (strict, loose):
         for end in ends:
             m = pattern.fullmatch(data, pos, end)
@@ -321,7 +342,8 @@ _FINISH = {
     "length": "length", "limit": "length", "max_tokens": "length", "max_output_tokens": "length",
     "incomplete": "length", "content_filter": "error", "safety": "error", "error": "error",
     "abort": "error", "recitation": "error", "blocklist": "error", "prohibited_content": "error",
-    "spii": "error",
+    "spii": "error", "language": "error", "image_safety": "error",
+    "malformed_function_call": "error", "unexpected_tool_call": "error",
 }
 
 
@@ -349,17 +371,25 @@ def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
         datas = _fit_or_labels(prompt_pieces + pieces, server_text)
     else:
         datas = [p.data for p in prompt_pieces] + _fit_or_labels(pieces, server_text)
+    blank = 0
     for step, piece, data in zip(trace.prompt_steps + trace.steps, prompt_pieces + pieces, datas):
         if data != step.bytes:
             step.bytes = data
             step.token = token_label(data)
         if piece.hidden is not None:
             _name_hidden_chosen(step)
+            blank += not data
+    guessed = _guessed_runs(prompt_pieces + pieces, datas)
+    if guessed:
+        add_note(trace, f"{guessed} run(s) of tokens hiding their bytes cover more bytes than "
+                        "tokens: the run's bytes are exact, their split among its tokens is "
+                        "a guess")
+    if blank:
+        add_note(trace, f"{blank} token(s) show no text: the server's text has no bytes for "
+                        "them (byte pieces of a character the server dropped, or special "
+                        "tokens)")
     if trace.prompt_steps:
-        assembler = TextAssembler()
-        for s in trace.prompt_steps:
-            s.offset = assembler.add(s.data)
-        trace.request.prompt = assembler.finish()
+        settle_prompt(trace)
     trace.rebuild_text()
     if server_text is None:
         return trace
@@ -375,6 +405,36 @@ def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
               min(len(ours), len(server_text)))
     raise FormatError(f"the tokens do not spell the response text (they differ at "
                       f"character {at})")
+
+
+def _guessed_runs(pieces: list[Piece], datas: list[bytes]) -> int:
+    """Runs of hidden tokens whose split the text does not fix (more bytes than tokens)."""
+    count, i, n = 0, 0, len(pieces)
+    while i < n:
+        if pieces[i].hidden is None:
+            i += 1
+            continue
+        j = i
+        while j < n and pieces[j].hidden is not None:
+            j += 1
+        if j - i > 1 and sum(len(d) for d in datas[i:j]) > j - i:
+            count += 1
+        i = j
+    return count
+
+
+def add_note(trace: Trace, note: str) -> None:
+    """A remark about how the file was read, kept in `source["note"]`."""
+    old = trace.source.get("note")
+    trace.source["note"] = f"{old}; {note}" if old else note
+
+
+def settle_prompt(trace: Trace) -> None:
+    """Offsets of the prompt steps, and the prompt text they spell."""
+    assembler = TextAssembler()
+    for s in trace.prompt_steps:
+        s.offset = assembler.add(s.data)
+    trace.request.prompt = assembler.finish()
 
 
 def _fit_or_labels(pieces: list[Piece], text: str | None) -> list[bytes]:

@@ -37,6 +37,7 @@ Left out: the Responses API (openai_responses.py), legacy completions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tokenprobe.errors import FormatError
@@ -60,6 +61,8 @@ from tokenprobe.trace import Step, Trace
 
 NAME = "openai.chat"
 KIND = "raw"
+
+Reader = Callable[[Any, str], tuple[list[Piece], list[Step]]]
 
 
 def steps_from_chat_content(content: list[dict[str, Any]]) -> list[Step]:
@@ -149,8 +152,20 @@ class _Choice:
             self.finish = choice.get("finish_reason")
 
 
-def parse(doc: Any, file: str | None = None, fmt: str = NAME) -> list[Trace]:
-    """Traces (one per choice) from a chat completion or a list of its stream chunks."""
+def parse(doc: Any, file: str | None = None, fmt: str = NAME,
+          reader: Reader | None = None) -> list[Trace]:
+    """Traces (one per choice) from a chat completion or a list of its stream chunks.
+
+    `reader` turns a choice's logprob items into pieces and steps (vllm.py passes its own,
+    which knows token ids).
+    """
+    model, gathered = gather(doc)
+    return [build(gathered[i], i, model, file, fmt, reader or pieces_and_steps)
+            for i in sorted(gathered)]
+
+
+def gather(doc: Any) -> tuple[Any, dict[int, _Choice]]:
+    """(model, choices by index) from a whole response or its stream chunks."""
     docs = doc if isinstance(doc, list) else [doc]
     model: Any = None
     gathered: dict[int, _Choice] = {}
@@ -161,17 +176,19 @@ def parse(doc: Any, file: str | None = None, fmt: str = NAME) -> list[Trace]:
         for k, ch in enumerate(opt_list(d.get("choices"), f"{where}.choices")):
             ch = need_dict(ch, f"{where}.choices[{k}]")
             index = ch.get("index", k)
-            if not isinstance(index, int):
+            if isinstance(index, bool) or not isinstance(index, int):
                 raise FormatError(f"{where}.choices[{k}].index must be an integer")
             msg = ch.get("message") if ch.get("message") is not None else ch.get("delta")
             msg = need_dict(msg if msg is not None else {}, f"{where}.choices[{k}].message")
             gathered.setdefault(index, _Choice()).add(ch, msg, f"{where}.choices[{k}]")
     if not gathered:
         raise FormatError("the response has no choices")
-    return [_trace(gathered[i], i, model, file, fmt) for i in sorted(gathered)]
+    return model, gathered
 
 
-def _trace(ch: _Choice, index: int, model: Any, file: str | None, fmt: str) -> Trace:
+def build(ch: _Choice, index: int, model: Any, file: str | None, fmt: str,
+          reader: Reader) -> Trace:
+    """One choice's trace: its steps with their true bytes, its text, its outcome."""
     trace = new_trace(fmt, file, model, KIND, mode="chat")
     trace.source["choice"] = index
     refused = not ch.items and bool(ch.refusal_items or ch.refusal)
@@ -180,7 +197,7 @@ def _trace(ch: _Choice, index: int, model: Any, file: str | None, fmt: str) -> T
     if text and not ch.logprobs_seen:
         raise FormatError(f"choice {index} has text but no logprobs (logprobs is null): the "
                           "server did not return them; ask with logprobs: true")
-    pieces, trace.steps = pieces_and_steps(items, f"choices[{index}].logprobs.content")
+    pieces, trace.steps = reader(items, f"choices[{index}].logprobs.content")
     trace.finish_reason = finish_reason(ch.finish)
     if ch.finish == "content_filter":
         trace.complete, trace.error = False, "the server's content filter stopped the answer"

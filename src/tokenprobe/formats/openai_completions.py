@@ -33,6 +33,7 @@ here through the shared fitting to `text` (llamacpp_python.py only names the for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tokenprobe.errors import FormatError
@@ -59,6 +60,8 @@ from tokenprobe.trace import Step, Trace
 NAME = "openai.completions"
 KIND = "raw"
 
+Reader = Callable[[Any, str], tuple[list[Piece], list[Step]]]
+
 
 def steps_from_completion_logprobs(logprobs: dict[str, Any], text: str | None) -> list[Step]:
     """Steps for a legacy `choices[i].logprobs` object {tokens, token_logprobs, top_logprobs,
@@ -76,6 +79,8 @@ def pieces_and_steps(lp: Any, where: str) -> tuple[list[Piece], list[Step]]:
     tokens = need_list(lp.get("tokens"), f"{where}.tokens")
     lps = opt_list(lp.get("token_logprobs"), f"{where}.token_logprobs")
     tops = opt_list(lp.get("top_logprobs"), f"{where}.top_logprobs")
+    offsets = opt_list(lp.get("text_offset"), f"{where}.text_offset")
+    base = offsets[0] if offsets and opt_int(offsets[0]) is not None else None
     pieces: list[Piece] = []
     steps: list[Step] = []
     for k, label in enumerate(tokens):
@@ -84,6 +89,10 @@ def pieces_and_steps(lp: Any, where: str) -> tuple[list[Piece], list[Step]]:
             raise FormatError(f"{where}.tokens[{k}] is a token id only ({label}); tokenprobe "
                               "needs the token text (request without return_tokens_as_token_ids)")
         piece = token_piece(label)
+        if base is not None and k < len(offsets) and opt_int(offsets[k]) is not None:
+            # Character offsets from the start of the text being read (with echo the
+            # first is 0; without, it is the prompt's length).
+            piece.at = offsets[k] - base
         top = []
         alts = tops[k] if k < len(tops) else None
         if alts is not None:
@@ -112,8 +121,20 @@ def _is_completion(doc: Any) -> bool:
             and "text" in choices[0] and "message" not in choices[0])
 
 
-def parse(doc: Any, file: str | None = None, fmt: str = NAME) -> list[Trace]:
-    """Traces (one per choice) from a completion or the list of its stream chunks."""
+def parse(doc: Any, file: str | None = None, fmt: str = NAME,
+          reader: Reader | None = None) -> list[Trace]:
+    """Traces (one per choice) from a completion or the list of its stream chunks.
+
+    `reader` turns a choice's logprobs object into pieces and steps (vllm.py passes its
+    own, which knows token ids).
+    """
+    model, usage, gathered = gather(doc)
+    return [build(gathered[i], i, model, usage, file, fmt, reader or pieces_and_steps)
+            for i in sorted(gathered)]
+
+
+def gather(doc: Any) -> tuple[Any, dict[str, Any], dict[int, dict[str, Any]]]:
+    """(model, usage, choices by index) from a whole response or its stream chunks."""
     docs = doc if isinstance(doc, list) else [doc]
     model: Any = None
     usage: dict[str, Any] = {}
@@ -127,9 +148,11 @@ def parse(doc: Any, file: str | None = None, fmt: str = NAME) -> list[Trace]:
         for k, ch in enumerate(opt_list(d.get("choices"), f"{where}.choices")):
             ch = need_dict(ch, f"{where}.choices[{k}]")
             index = ch.get("index", k)
-            if not isinstance(index, int):
+            if isinstance(index, bool) or not isinstance(index, int):
                 raise FormatError(f"{where}.choices[{k}].index must be an integer")
-            g = gathered.setdefault(index, {"text": [], "lp": None, "finish": None, "seen": False})
+            g = gathered.setdefault(index, {"text": [], "lp": None, "finish": None,
+                                            "seen": False, "raw": []})
+            g["raw"].append(ch)
             g["text"].append(opt_str(ch.get("text"), f"{where}.choices[{k}].text") or "")
             if ch.get("finish_reason") is not None:
                 g["finish"] = ch["finish_reason"]
@@ -139,7 +162,7 @@ def parse(doc: Any, file: str | None = None, fmt: str = NAME) -> list[Trace]:
                 g["lp"] = _join(g["lp"], lp)
     if not gathered:
         raise FormatError("the response has no choices")
-    return [_trace(gathered[i], i, model, usage, file, fmt) for i in sorted(gathered)]
+    return model, usage, gathered
 
 
 def _join(acc: dict[str, Any] | None, lp: dict[str, Any]) -> dict[str, Any]:
@@ -148,15 +171,16 @@ def _join(acc: dict[str, Any] | None, lp: dict[str, Any]) -> dict[str, Any]:
         acc = {"tokens": [], "token_logprobs": [], "top_logprobs": []}
     n = len(need_list(lp.get("tokens"), "logprobs.tokens"))
     acc["tokens"] += lp["tokens"]
-    lps = opt_list(lp.get("token_logprobs"), "logprobs.token_logprobs")
-    tops = opt_list(lp.get("top_logprobs"), "logprobs.top_logprobs")
-    acc["token_logprobs"] += (lps + [None] * n)[:n]
-    acc["top_logprobs"] += (tops + [None] * n)[:n]
+    for key in ("token_logprobs", "top_logprobs", "text_offset"):
+        values = opt_list(lp.get(key), f"logprobs.{key}")
+        acc.setdefault(key, [])
+        acc[key] += (values + [None] * n)[:n]
     return acc
 
 
-def _trace(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
-           file: str | None, fmt: str) -> Trace:
+def build(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
+          file: str | None, fmt: str, reader: Reader) -> Trace:
+    """One choice's trace; with echo, the prompt's tokens become `prompt_steps`."""
     trace = new_trace(fmt, file, model, KIND)
     trace.source["choice"] = index
     text = "".join(g["text"])
@@ -166,7 +190,7 @@ def _trace(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
             raise FormatError(f"choice {index} has text but no logprobs (logprobs is null): "
                               "the server did not return them; ask with logprobs: N")
         return trace
-    pieces, steps = pieces_and_steps(g["lp"], f"choices[{index}].logprobs")
+    pieces, steps = reader(g["lp"], f"choices[{index}].logprobs")
     n_prompt = _prompt_count(steps, usage)
     if n_prompt is None:
         trace.steps = steps

@@ -1,0 +1,163 @@
+"""OpenAI's Responses API (`/v1/responses`): a whole response, or its list of stream events.
+
+Shape read (OpenAI API reference, "The response object" and "Streaming events"; the
+`openai` SDK's types/responses/response_output_text.py and response_text_delta_event.py),
+with `include: ["message.output_text.logprobs"]` and `top_logprobs: N` in the request::
+
+    {"object": "response", "model": "...", "status": "completed" | "incomplete" | "failed",
+     "incomplete_details": {"reason": "max_output_tokens" | "content_filter"} | null,
+     "output": [{"type": "reasoning", ...},
+                {"type": "message", "role": "assistant",
+                 "content": [{"type": "output_text", "text": "...",
+                              "logprobs": [ITEM, ...]},
+                             {"type": "refusal", "refusal": "..."}]},
+                {"type": "function_call", ...}]}
+    ITEM = {"token": "...", "logprob": -0.1, "bytes": [int, ...],
+            "top_logprobs": [{"token": "...", "logprob": -0.1, "bytes": [...]}]}
+
+One trace per response: its text is every `output_text` part of every message, in order,
+and its steps are their logprobs. Reasoning and tool calls carry no logprobs and are not
+part of the text (a note says they were there). A stream is a list of events: the
+`response.completed` / `response.incomplete` event's full response is read when it holds
+the logprobs; otherwise the `response.output_text.delta` events are joined (their items have
+no `bytes`, so partial characters are fitted to the text). An `output_text` with text and
+`logprobs: null` or missing (not asked for) is refused. The logprobs are raw, as for chat.
+
+It leaves out chat completions (openai_chat.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenprobe.errors import FormatError
+from tokenprobe.formats import openai_chat
+from tokenprobe.formats._common import (
+    Piece,
+    add_note,
+    finish_reason,
+    need_dict,
+    new_trace,
+    opt_list,
+    opt_str,
+    settle,
+)
+from tokenprobe.trace import Step, Trace
+
+NAME = "openai.responses"
+KIND = "raw"
+_FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def matches(doc: Any) -> bool:
+    if isinstance(doc, list):
+        return bool(doc) and all(
+            isinstance(d, dict) and str(d.get("type", "")).startswith("response.")
+            for d in doc)
+    return isinstance(doc, dict) and (doc.get("object") == "response" or (
+        isinstance(doc.get("output"), list) and "status" in doc and "choices" not in doc))
+
+
+def parse(doc: Any, file: str | None = None) -> list[Trace]:
+    if not isinstance(doc, list):
+        return [_from_response(need_dict(doc, "response"), file)]
+    final = None
+    for n, ev in enumerate(doc):
+        ev = need_dict(ev, f"event {n}")
+        if ev.get("type") in _FINAL_EVENTS and isinstance(ev.get("response"), dict):
+            final = ev["response"]
+    if final is not None and _has_logprobs(final):
+        return [_from_response(final, file)]
+    return [_from_deltas(doc, final, file)]
+
+
+def _has_logprobs(resp: dict[str, Any]) -> bool:
+    output = resp.get("output")
+    return any(isinstance(part, dict) and part.get("logprobs")
+               for item in (output if isinstance(output, list) else [])
+               if isinstance(item, dict) and isinstance(item.get("content"), list)
+               for part in item["content"])
+
+
+def _from_response(resp: dict[str, Any], file: str | None) -> Trace:
+    trace = new_trace(NAME, file, resp.get("model"), KIND, mode="chat")
+    texts: list[str] = []
+    pieces: list[Piece] = []
+    steps: list[Step] = []
+    others: list[str] = []
+    refusal: list[str] = []
+    for i, item in enumerate(opt_list(resp.get("output"), "output")):
+        item = need_dict(item, f"output[{i}]")
+        if item.get("type") != "message":
+            others.append(str(item.get("type", "item")))
+            continue
+        for j, part in enumerate(opt_list(item.get("content"), f"output[{i}].content")):
+            where = f"output[{i}].content[{j}]"
+            part = need_dict(part, where)
+            if part.get("type") == "refusal":
+                refusal.append(opt_str(part.get("refusal"), f"{where}.refusal") or "")
+                continue
+            if part.get("type") != "output_text":
+                continue
+            text = opt_str(part.get("text"), f"{where}.text") or ""
+            if text and part.get("logprobs") is None:
+                raise FormatError(f"{where} has text but no logprobs: ask with include: "
+                                  "[\"message.output_text.logprobs\"]")
+            p, s = openai_chat.pieces_and_steps(opt_list(part.get("logprobs"),
+                                                         f"{where}.logprobs"),
+                                                f"{where}.logprobs")
+            texts.append(text)
+            pieces += p
+            steps += s
+    trace.steps = steps
+    _outcome(trace, resp, others, refusal)
+    return settle(trace, pieces, "".join(texts))
+
+
+def _from_deltas(events: list[Any], final: dict[str, Any] | None, file: str | None) -> Trace:
+    model = final.get("model") if final else None
+    texts: list[str] = []
+    items: list[Any] = []
+    seen = False
+    for n, ev in enumerate(events):
+        if ev.get("type") == "response.created" and isinstance(ev.get("response"), dict):
+            model = model or ev["response"].get("model")
+        if ev.get("type") != "response.output_text.delta":
+            continue
+        texts.append(opt_str(ev.get("delta"), f"event {n}.delta") or "")
+        if ev.get("logprobs") is not None:
+            seen = True
+            items += opt_list(ev.get("logprobs"), f"event {n}.logprobs")
+    text = "".join(texts)
+    if text and not seen:
+        raise FormatError("the stream's text has no logprobs: ask with include: "
+                          "[\"message.output_text.logprobs\"]")
+    trace = new_trace(NAME, file, model, KIND, mode="chat")
+    pieces, trace.steps = openai_chat.pieces_and_steps(items, "logprobs")
+    if final is not None:
+        _outcome(trace, final, [], [])
+    else:
+        trace.complete, trace.error = False, "the stream ended before the response was complete"
+    return settle(trace, pieces, text)
+
+
+def _outcome(trace: Trace, resp: dict[str, Any], others: list[str], refusal: list[str]) -> None:
+    status = resp.get("status")
+    details = resp.get("incomplete_details")
+    reason = details.get("reason") if isinstance(details, dict) else None
+    if status == "incomplete":
+        trace.finish_reason = finish_reason(reason) or "length"
+        if reason == "content_filter":
+            trace.complete, trace.error = False, "the server's content filter stopped the answer"
+    elif status == "failed":
+        err = resp.get("error")
+        msg = err.get("message") if isinstance(err, dict) else None
+        trace.finish_reason, trace.complete = "error", False
+        trace.error = f"the response failed: {msg}" if msg else "the response failed"
+    else:
+        trace.finish_reason = finish_reason(status)
+    if others:
+        add_note(trace, f"the output also holds {', '.join(sorted(set(others)))}, which carry "
+                        "no logprobs")
+    if refusal and not trace.steps:
+        add_note(trace, "the model refused: " + " ".join(refusal)[:200])

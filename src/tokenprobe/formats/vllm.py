@@ -1,0 +1,345 @@
+"""vLLM's OpenAI-compatible responses, with its extras: `prompt_logprobs` and token ids.
+
+Shape read: OpenAI's chat completion and legacy completion (openai_chat.py,
+openai_completions.py), as vLLM writes them (vllm/entrypoints/openai/protocol.py,
+serving_chat.py, serving_completion.py), plus:
+
+- `prompt_logprobs` (request field `prompt_logprobs: N`): on the chat response's top level,
+  on each completion choice. A list with one entry per prompt token: `null` for the first
+  (nothing predicts it), then `{"<token id>": {"logprob": -1.2, "rank": 3,
+  "decoded_token": " Paris"}, ...}`. The dict holds the prompt token itself and the top N;
+  vLLM inserts the prompt token first (vllm/v1/engine/logprobs.py `_make_logprob_dict`), so
+  the first key is the token at that position (or `prompt_token_ids[i]` when the response
+  carries them, `return_token_ids: true`). It is listed among the alternatives only when
+  the ranks listed run 1..m without a gap (the true top m); outside the top N it is not.
+  -inf is clamped to -9999.0 by vLLM (read as "not reported"). The first position gets a
+  step with `logprob: null`; its token is known only from `prompt_token_ids` (and then its
+  bytes only if the same id appears elsewhere with text), else it is an empty step.
+- `return_tokens_as_token_ids: true`: labels `token_id:123` instead of text. In chat, vLLM
+  still sends the chosen token's decoded text as `bytes` (UTF-8 with U+FFFD for partial
+  characters), but an alternative's `bytes` are those of the label. Read honestly: ids are
+  kept; a token's bytes come from wherever the same response shows that id with its text
+  (a chosen token's `bytes`, a `decoded_token` in `prompt_logprobs`); an alternative still
+  unknown is labelled U+FFFD with its id. A chosen token whose text nothing in the file
+  shows (legacy completions give labels only) makes the file refused, naming the flag:
+  splitting a text among unknown tokens would be a guess.
+- chat `top_logprobs` come in vLLM's dict order, the chosen token first, cut to N: when the
+  chosen token is outside the top N the list is [chosen, top 1 .. top N-1], the same as
+  when it is exactly N-th. That last place is ambiguous, so a chosen token listed first and
+  strictly below every other entry of a full list is left out of `top` (its rank reads as
+  "not listed" rather than a possibly false N).
+
+Values: logprobs are raw (vLLM's default `--logprobs-mode raw_logprobs`: softmax of the
+logits before temperature, penalties, top-k/top-p); a server run with `processed_logprobs`
+cannot be told from the file. Detected by vLLM's own fields (`prompt_logprobs`,
+`stop_reason`, `token_id:` labels) on an OpenAI shape.
+
+It leaves out the OpenAI shapes' common reading (openai_chat.py, openai_completions.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenprobe.errors import FormatError
+from tokenprobe.formats import openai_chat, openai_completions
+from tokenprobe.formats._common import (
+    REPLACEMENT,
+    UNKNOWN_LABEL,
+    Piece,
+    add_note,
+    candidate,
+    drop_extra_chosen,
+    entropy_bound,
+    make_step,
+    need_dict,
+    need_list,
+    need_str,
+    openai_logprob,
+    opt_int,
+    opt_list,
+    settle_prompt,
+    sort_top,
+    token_piece,
+)
+from tokenprobe.textbytes import token_label
+from tokenprobe.trace import Candidate, Step, Trace
+
+NAME = "vllm"
+KIND = "raw"
+ID_PREFIX = "token_id:"
+FLAG_HINT = ("request without return_tokens_as_token_ids, or with logprobs in chat, where "
+             "vLLM still sends each chosen token's text")
+
+
+def matches(doc: Any) -> bool:
+    if not (openai_chat.matches(doc) or openai_completions.matches(doc)):
+        return False
+    docs = doc if isinstance(doc, list) else [doc]
+    return any(_has_trait(d) for d in docs[:4])
+
+
+def _has_trait(d: Any) -> bool:
+    if not isinstance(d, dict):
+        return False
+    if "prompt_logprobs" in d:
+        return True
+    choices = d.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return False
+    ch = choices[0]
+    if "stop_reason" in ch or "prompt_logprobs" in ch:
+        return True
+    lp = ch.get("logprobs")
+    if isinstance(lp, dict):
+        content, tokens = lp.get("content"), lp.get("tokens")
+        if isinstance(content, list) and content and isinstance(content[0], dict):
+            return str(content[0].get("token", "")).startswith(ID_PREFIX)
+        if isinstance(tokens, list) and tokens:
+            return str(tokens[0]).startswith(ID_PREFIX)
+    return False
+
+
+def token_id(label: str) -> int | None:
+    """The id in a `token_id:N` label, or None for a text label."""
+    if label.startswith(ID_PREFIX):
+        rest = label[len(ID_PREFIX):]
+        if rest.isdigit():
+            return int(rest)
+    return None
+
+
+class Reader:
+    """Reads vLLM's logprob items, keeping ids and learning each id's bytes as it goes.
+
+    `vocab` maps a token id to bytes the response showed for it; `unknown` lists the chosen
+    pieces whose bytes nothing has shown yet.
+    """
+
+    def __init__(self, alternatives: int | None = None) -> None:
+        self.vocab: dict[int, bytes] = {}
+        self.alternatives = alternatives  # N asked for, when known (live requests)
+        self.pending: list[Step] = []  # steps with alternatives whose bytes were unknown
+
+    # --- chat ---------------------------------------------------------------------
+
+    def chat_items(self, items: Any, where: str) -> tuple[list[Piece], list[Step]]:
+        pieces: list[Piece] = []
+        steps: list[Step] = []
+        items = need_list(items, where)
+        full = self.alternatives or max(
+            (len(it.get("top_logprobs") or []) for it in items if isinstance(it, dict)
+             and isinstance(it.get("top_logprobs"), list)), default=0)
+        for k, item in enumerate(items):
+            item = need_dict(item, f"{where}[{k}]")
+            label = need_str(item.get("token"), f"{where}[{k}].token")
+            tid = token_id(label)
+            piece = self._chosen_piece(label, tid, item.get("bytes"))
+            alts = opt_list(item.get("top_logprobs"), f"{where}[{k}].top_logprobs")
+            top: list[Candidate] = []
+            for j, alt in enumerate(alts):
+                alt = need_dict(alt, f"{where}[{k}].top_logprobs[{j}]")
+                alabel = need_str(alt.get("token"), f"{where}[{k}].top_logprobs[{j}].token")
+                top.append(self._alternative(alabel, alt.get("bytes"),
+                                             openai_logprob(alt.get("logprob"))))
+            lp = openai_logprob(item.get("logprob"))
+            step = make_step(piece, lp, tid, top)
+            if top and len(alts) == full and _listed_first_and_last(step, top):
+                step.top = [c for c in step.top if not _same(c, step)]
+                step.entropy = entropy_bound(step)
+            pieces.append(piece)
+            steps.append(step)
+        self._check_known(pieces, steps, where)
+        return pieces, steps
+
+    def _chosen_piece(self, label: str, tid: int | None, raw: Any) -> Piece:
+        if tid is None:
+            return token_piece(label, raw)
+        if isinstance(raw, list) and raw != list(label.encode()):
+            try:
+                text = bytes(raw).decode("utf-8", errors="replace")
+            except (TypeError, ValueError):
+                text = None
+            if text is not None:
+                piece = token_piece(text)
+                piece.label = label
+                if piece.hidden is None and REPLACEMENT not in text:
+                    self.vocab.setdefault(tid, piece.data)
+                return piece
+        if tid in self.vocab:
+            return Piece(label, self.vocab[tid])
+        return Piece(label, b"", b"(?s:.*?)")  # unknown: checked by _check_known
+
+    def _alternative(self, label: str, raw: Any, lp: float | None) -> Candidate:
+        tid = token_id(label)
+        if tid is None:
+            return candidate(token_piece(label, raw), lp)
+        if tid in self.vocab:
+            return candidate(Piece(label, self.vocab[tid]), lp, tid)
+        return Candidate(UNKNOWN_LABEL, lp, tid, UNKNOWN_LABEL.encode())
+
+    # --- legacy completions ---------------------------------------------------------
+
+    def completion_logprobs(self, lp: Any, where: str) -> tuple[list[Piece], list[Step]]:
+        lp = need_dict(lp, where)
+        tokens = need_list(lp.get("tokens"), f"{where}.tokens")
+        lps = opt_list(lp.get("token_logprobs"), f"{where}.token_logprobs")
+        tops = opt_list(lp.get("top_logprobs"), f"{where}.top_logprobs")
+        pieces: list[Piece] = []
+        steps: list[Step] = []
+        for k, label in enumerate(tokens):
+            label = need_str(label, f"{where}.tokens[{k}]")
+            tid = token_id(label)
+            if tid is None:
+                piece = token_piece(label)
+            elif tid in self.vocab:
+                piece = Piece(label, self.vocab[tid])
+            else:
+                piece = Piece(label, b"", b"(?s:.*?)")
+            alts = tops[k] if k < len(tops) else None
+            top = []
+            if alts is not None:
+                alts = need_dict(alts, f"{where}.top_logprobs[{k}]")
+                top = [self._alternative(t, None, openai_logprob(v)) for t, v in alts.items()]
+            pieces.append(piece)
+            steps.append(make_step(piece, openai_logprob(lps[k] if k < len(lps) else None),
+                                   tid, top))
+        drop_extra_chosen(steps)
+        self._check_known(pieces, steps, where)
+        return pieces, steps
+
+    # --- prompt_logprobs --------------------------------------------------------------
+
+    def learn_prompt(self, entries: Any, where: str) -> None:
+        """Take every id -> decoded text pair the prompt logprobs show into `vocab`."""
+        for entry in opt_list(entries, where):
+            if not isinstance(entry, dict):
+                continue
+            for key, val in entry.items():
+                if (key.isdigit() and isinstance(val, dict)
+                        and isinstance(val.get("decoded_token"), str)
+                        and REPLACEMENT not in val["decoded_token"]
+                        and token_id(val["decoded_token"]) is None):
+                    self.vocab.setdefault(int(key), val["decoded_token"].encode())
+
+    def prompt_steps(self, entries: Any, prompt_ids: Any, where: str) -> list[Step]:
+        entries = need_list(entries, where)
+        ids = [opt_int(x) for x in prompt_ids] if isinstance(prompt_ids, list) else []
+        steps: list[Step] = []
+        for k, entry in enumerate(entries):
+            known_id = ids[k] if k < len(ids) else None
+            if entry is None:
+                data = self.vocab.get(known_id, b"") if known_id is not None else b""
+                steps.append(Step(token=token_label(data), logprob=None, id=known_id,
+                                  bytes=data))
+                continue
+            entry = need_dict(entry, f"{where}[{k}]")
+            if not entry:
+                raise FormatError(f"{where}[{k}] is empty")
+            cands: list[tuple[int, float | None, int | None, Piece]] = []
+            for key, val in entry.items():
+                if not key.isdigit():
+                    raise FormatError(f"{where}[{k}] has a key that is not a token id "
+                                      f"({key[:20]!r})")
+                val = need_dict(val, f"{where}[{k}][{key}]")
+                tid = int(key)
+                decoded = val.get("decoded_token")
+                if isinstance(decoded, str) and token_id(decoded) is None:
+                    piece = token_piece(decoded)
+                elif tid in self.vocab:
+                    piece = Piece(str(decoded), self.vocab[tid])
+                else:
+                    raise FormatError(f"{where}[{k}] gives token {tid} without its text "
+                                      f"({FLAG_HINT})")
+                cands.append((tid, openai_logprob(val.get("logprob")), opt_int(val.get("rank")),
+                              piece))
+            chosen_id = known_id if known_id is not None else cands[0][0]
+            chosen = next((c for c in cands if c[0] == chosen_id), None)
+            if chosen is None:
+                raise FormatError(f"{where}[{k}] does not hold the prompt token {chosen_id}")
+            ranks = sorted(r for _, _, r, _ in cands if r is not None)
+            contiguous = ranks == list(range(1, len(cands) + 1))
+            top = [candidate(p, lp, tid) for tid, lp, _, p in cands
+                   if tid != chosen_id or contiguous]
+            steps.append(make_step(chosen[3], chosen[1], chosen_id, top))
+        return steps
+
+    # --- after the fit ----------------------------------------------------------------
+
+    def _check_known(self, pieces: list[Piece], steps: list[Step], where: str) -> None:
+        missing = [k for k, p in enumerate(pieces) if p.hidden == b"(?s:.*?)"]
+        if missing:
+            raise FormatError(f"{where}[{missing[0]}] is a token id only "
+                              f"({pieces[missing[0]].label}) and the file shows its text "
+                              f"nowhere: {len(missing)} such tokens; {FLAG_HINT}")
+        self.pending += [s for s in steps if any(c.token == UNKNOWN_LABEL and c.id is not None
+                                                 for c in s.top)]
+
+    def fill_alternatives(self, steps: list[Step]) -> None:
+        """Alternatives known by id only get the bytes the chosen tokens revealed."""
+        for s in steps:
+            if s.id is not None and REPLACEMENT.encode() not in s.data:
+                self.vocab.setdefault(s.id, s.data)
+        for s in self.pending:
+            changed = False
+            for c in s.top:
+                if c.token == UNKNOWN_LABEL and c.id is not None and c.id in self.vocab:
+                    c.bytes = self.vocab[c.id]
+                    c.token = token_label(c.bytes)
+                    changed = True
+            if changed:
+                s.top = sort_top(s.top)
+        self.pending = []
+
+
+def _same(c: Candidate, step: Step) -> bool:
+    return (c.id == step.id) if (c.id is not None and step.id is not None) else (
+        c.data == step.data)
+
+
+def _listed_first_and_last(step: Step, top: list[Candidate]) -> bool:
+    """vLLM's order puts the chosen token first; strictly lowest there means ambiguous."""
+    if step.logprob is None or len(top) < 2 or not _same(top[0], step):
+        return False
+    others = [c.logprob for c in top[1:] if c.logprob is not None]
+    return bool(others) and all(x > step.logprob for x in others)
+
+
+def parse(doc: Any, file: str | None = None) -> list[Trace]:
+    docs = doc if isinstance(doc, list) else [doc]
+    reader = Reader()
+    if openai_chat.matches(doc):
+        prompt_lp, prompt_ids = None, None
+        for d in docs:
+            if isinstance(d, dict) and d.get("prompt_logprobs") is not None:
+                prompt_lp, prompt_ids = d["prompt_logprobs"], d.get("prompt_token_ids")
+        reader.learn_prompt(prompt_lp, "prompt_logprobs")
+        traces = openai_chat.parse(doc, file, NAME, reader=reader.chat_items)
+        for t in traces:
+            reader.fill_alternatives(t.steps)
+            if prompt_lp is not None:
+                _attach_prompt(t, reader.prompt_steps(prompt_lp, prompt_ids, "prompt_logprobs"))
+        return traces
+    model, usage, gathered = openai_completions.gather(doc)
+    traces = []
+    for i in sorted(gathered):
+        raw = gathered[i]["raw"]
+        plp = next((c.get("prompt_logprobs") for c in raw
+                    if c.get("prompt_logprobs") is not None), None)
+        pids = next((c.get("prompt_token_ids") for c in raw
+                     if c.get("prompt_token_ids") is not None), None)
+        reader.learn_prompt(plp, f"choices[{i}].prompt_logprobs")
+        t = openai_completions.build(gathered[i], i, model, usage, file, NAME,
+                                     reader.completion_logprobs)
+        reader.fill_alternatives(t.prompt_steps + t.steps)
+        if plp is not None and not t.prompt_steps:
+            _attach_prompt(t, reader.prompt_steps(plp, pids, f"choices[{i}].prompt_logprobs"))
+        traces.append(t)
+    return traces
+
+
+def _attach_prompt(trace: Trace, steps: list[Step]) -> None:
+    trace.prompt_steps = steps
+    settle_prompt(trace)
+    if steps and steps[0].id is None:
+        add_note(trace, "the first prompt token is not reported (vLLM gives no entry for it)")
