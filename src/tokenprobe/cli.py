@@ -30,6 +30,7 @@ from tokenprobe.backends import (
 )
 from tokenprobe.backends.base import validate_alternatives, validate_request
 from tokenprobe.errors import InputError, TokenprobeError
+from tokenprobe.formats import format_names
 from tokenprobe.trace import Trace
 from tokenprobe.views.terminal import LivePrinter, legend, print_trace, summary_panel
 
@@ -353,7 +354,8 @@ def _show_history(ref: str, steps: bool, dist: str, html: Path | None, as_json: 
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="a saved server response or trace")],
-    format: Annotated[str, typer.Option("--format", help="auto, or a format name")] = "auto",
+    format: Annotated[str, typer.Option("--format", help="auto, or one of: " + ", ".join(
+        format_names()))] = "auto",
     as_json: JsonOpt = False,
     output: OutOpt = None,
     html: HtmlOpt = None,

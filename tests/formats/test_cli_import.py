@@ -1,0 +1,45 @@
+"""`tokenprobe import` as a user runs it: stdout is the trace, errors are one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.helpers import run_cli
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def test_import_json_prints_one_trace() -> None:
+    r = run_cli(["import", str(FIXTURES / "llama-cpp-python" / "completion_stop.json"), "--json"])
+    assert r.code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "tokenprobe/trace@1" and doc["backend"] == "import"
+    assert doc["source"]["format"] == "llama-cpp-python"
+    assert doc["text"] == "𠮷 is a common word in Japanese."
+    assert [s["bytes"] for s in doc["steps"][:4]] == [[240], [160], [174], [183]]
+
+
+def test_import_forced_format_and_output_file(tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    r = run_cli(["import", str(FIXTURES / "vllm" / "chat_prompt_logprobs.json"),
+                 "--format", "openai.chat", "-o", str(out)])
+    assert r.code == 0, r.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    # Read as plain OpenAI chat, vLLM's prompt_logprobs are not read.
+    assert doc["source"]["format"] == "openai.chat" and doc["prompt_steps"] == []
+    assert "Bonjour" in r.stdout
+
+
+def test_import_refuses_unknown_shape_in_one_line() -> None:
+    r = run_cli(["import", str(FIXTURES / "unsupported" / "not_a_format.json")])
+    assert r.code == 2 and r.stdout == ""
+    line = r.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "no supported format" in line and "openai.chat" in line and "sglang" in line
+
+
+def test_import_refuses_logprobs_null() -> None:
+    r = run_cli(["import", str(FIXTURES / "openai" / "chat_logprobs_null.json"), "--json"])
+    assert r.code == 2 and r.stdout == ""
+    assert "no logprobs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
