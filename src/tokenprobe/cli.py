@@ -370,7 +370,7 @@ def import_(
 
 
 # The operations' and the history's commands register themselves on `app`.
-from tokenprobe import cli_batch, cli_ops  # noqa: E402, F401
+from tokenprobe import cli_batch, cli_ops, cli_serve  # noqa: E402, F401
 
 
 def main() -> None:

@@ -10,7 +10,10 @@ Two ways, and the second is the rigorous one:
   probabilities token by token (`token_deltas`).
 
 Variants are the product of the values given for each dimension; a comparison needs at
-least two. It leaves out display (views/).
+least two. `progress(done, total)`, when given, is called after each run (the web app
+shows it, and stops a comparison by raising from it); `get_model`, when given, turns each
+`models` value into a backend (the web app's models each carry their own server and key).
+It leaves out display (views/).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import itertools
 import math
 import statistics
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tokenprobe.api import build_request
-from tokenprobe.backends import BackendOptions, get_backend
+from tokenprobe.backends import Backend, BackendOptions, get_backend
 from tokenprobe.errors import InputError
 from tokenprobe.metrics import summarize
 from tokenprobe.trace import Trace, _now
@@ -122,6 +126,8 @@ def compare(
     top_k: int = 0,
     alternatives: int = 10,
     backend_options: BackendOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    get_model: Callable[[str | None], Backend] | None = None,
 ) -> Comparison:
     dims: dict[str, list[Any]] = {
         "prompt": prompts or [],
@@ -143,10 +149,14 @@ def compare(
                          "--prompt, --system, --temperature or --model values")
     varying = [k for k, vals in dims.items() if len(vals) > 1]
     variants: list[Variant] = []
+    runs = 1 if answer is not None else samples
+    done = 0
     for settings in combos:
-        backend = get_backend(settings["model"], backend_options)
+        if get_model is not None:
+            backend = get_model(settings["model"])
+        else:
+            backend = get_backend(settings["model"], backend_options)
         traces: list[Trace] = []
-        runs = 1 if answer is not None else samples
         for k in range(runs):
             request = build_request(
                 settings["prompt"], chat=chat, system=settings["system"],
@@ -157,6 +167,9 @@ def compare(
                 traces.append(backend.score_continuation(request, answer, alternatives))
             else:
                 traces.append(backend.stream(request).run())
+            done += 1
+            if progress is not None:
+                progress(done, len(combos) * runs)
         variants.append(Variant(_label(settings, varying), settings, traces))
     return Comparison(variants, answer=answer, samples=1 if answer is not None else samples)
 

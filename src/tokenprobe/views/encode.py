@@ -10,16 +10,18 @@ itself, and the sorted ones as differences.
 
 It also precomputes what needs the Python side's rules (a step's rank and which listed
 candidate is the chosen one, and the summary from metrics.py), so the page and the terminal
-agree. It leaves out the page itself (html.py) and leaves the trace schema untouched: the
-page encoding is a view format, not a second trace format (token ids and offsets are not
-kept).
+agree. `LiveEncoder` writes steps in the same columns as they are made, for the web app's
+stream (a page's vocabulary is ordered by frequency, known only at the end; a live one
+grows in order of first appearance). It leaves out the page itself (html.py) and leaves
+the trace schema untouched: the page encoding is a view format, not a second trace format
+(token ids and offsets are not kept).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
 from tokenprobe.metrics import scored_steps, summarize
 from tokenprobe.trace import SCHEMA, Candidate, Step, Trace
@@ -51,6 +53,10 @@ def _deltas(values: list[float | None]) -> list[int | None]:
     return out
 
 
+class _Indexer(Protocol):
+    def __getitem__(self, c: Candidate | Step) -> int: ...
+
+
 class _Vocab:
     """Distinct (label, bytes) pairs, each stored once; a step refers to its index.
 
@@ -77,6 +83,47 @@ class _Vocab:
         return self.index[(c.token, c.data)]
 
 
+class _GrowingVocab:
+    """Labels indexed in order of first appearance; new entries are collected until taken,
+    as `[index, label]`, or `[index, label, [bytes…]]` where the bytes differ from the
+    label's UTF-8."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[str, bytes], int] = {}
+        self._new: list[list[Any]] = []
+
+    def __getitem__(self, c: Candidate | Step) -> int:
+        key = (c.token, c.data)
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.index)
+            entry: list[Any] = [i, c.token]
+            if c.data != c.token.encode("utf-8"):
+                entry.append(list(c.data))
+            self._new.append(entry)
+        return i
+
+    def take_new(self) -> list[list[Any]]:
+        new, self._new = self._new, []
+        return new
+
+
+class LiveEncoder:
+    """Steps in the page encoding as they are made, for a stream that the page appends.
+
+    Each `encode(steps)` gives `{"vocab": [new entries], "steps": columns}`: the columns of
+    `encode_trace` for just these steps, with indices into one vocabulary that only grows,
+    so a reader can append batch after batch (the viewer's LiveDoc does).
+    """
+
+    def __init__(self) -> None:
+        self._vocab = _GrowingVocab()
+
+    def encode(self, steps: list[Step]) -> dict[str, Any]:
+        cols = _columns(steps, self._vocab)
+        return {"vocab": self._vocab.take_new(), "steps": cols}
+
+
 def _same(c: Candidate, step: Step) -> bool:
     """The chosen-token match that Step.rank() uses: by id when both have one, else bytes."""
     if step.id is not None and c.id is not None:
@@ -94,7 +141,7 @@ def chosen_index(step: Step) -> int:
     return -1
 
 
-def _columns(steps: list[Step], vocab: _Vocab) -> dict[str, Any]:
+def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
     cols: dict[str, list[Any]] = {k: [] for k in (
         "tok", "lp", "slp", "rank", "chosen", "H", "Hx", "top_n", "top_tok", "top_lp",
         "tail_n", "tail")}
@@ -118,6 +165,11 @@ def _columns(steps: list[Step], vocab: _Vocab) -> dict[str, Any]:
     if all(v is None for v in cols["slp"]):
         del out["slp"]
     return out
+
+
+def summary_of(trace: Trace, n_least: int = 10) -> dict[str, Any]:
+    """The page's summary block for a trace (also sent live while it is being made)."""
+    return _summary(trace, n_least)
 
 
 def _summary(trace: Trace, n_least: int) -> dict[str, Any]:

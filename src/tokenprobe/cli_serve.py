@@ -1,0 +1,108 @@
+"""The `serve` command: the web app (tokenprobe.web) on a local port, through uvicorn.
+
+The socket is bound here, before uvicorn starts, so that a port in use or an address that
+cannot be had is a one-line error. A non-loopback address is refused without a token
+(web/config.py). Logs go to stderr; the access log shows method, path and status, and no
+request carries a key or token in its path or query.
+
+It leaves out the app itself (web/).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+import typer
+
+from tokenprobe.cli import BaseUrlOpt, ExtraBodyOpt, _options, app, err, fail
+from tokenprobe.errors import TokenprobeError
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as e:
+        sock.close()
+        reason = "the port is in use" if e.errno == 98 else (e.strerror or str(e))
+        raise TokenprobeError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _log_config(quiet: bool) -> dict[str, object]:
+    """uvicorn's loggers, all on stderr (stdout is for results, and serve has none)."""
+    fmt = {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(message)s",
+           "use_colors": None}
+    access = {"()": "uvicorn.logging.AccessFormatter",
+              "fmt": '%(levelprefix)s %(client_addr)s "%(request_line)s" %(status_code)s'}
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"default": fmt, "access": access},
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": "default",
+                        "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "access",
+                       "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["access"], "propagate": False,
+                               "level": "WARNING" if quiet else "INFO"},
+            "tokenprobe.web": {"handlers": ["default"], "level": "INFO", "propagate": False}},
+    }
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on; anything but "
+                                      "a loopback address needs --token")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="a model to offer (repeatable; the first is the default; the "
+        "embedded model is always offered): PATH.gguf, openai:NAME, llamacpp:URL, "
+        "ollama:NAME")] = None,
+    base_url: BaseUrlOpt = None,
+    extra_body: ExtraBodyOpt = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="TOKENPROBE_TOKEN", show_default=False,
+        help="a bearer token every API request must carry (the page asks for it); "
+        "required for a non-loopback --host")] = None,
+    queue_size: Annotated[int, typer.Option(
+        "--queue-size", help="jobs that may wait for one model before new ones are "
+        "refused")] = 32,
+    server_slots: Annotated[int, typer.Option(
+        "--server-slots", help="generations at once on one remote server")] = 4,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no access log")] = False,
+) -> None:
+    """Start the web app: chat, complete, score, compare and branch in the browser."""
+    import uvicorn
+
+    from tokenprobe.backends import BackendOptions, parse_model_spec
+    from tokenprobe.web import ModelConfig, ServerConfig, create_app
+    from tokenprobe.web.config import check_binding
+
+    try:
+        if not 1 <= port <= 65535:
+            raise TokenprobeError(f"--port must be between 1 and 65535 (got {port})")
+        warning = check_binding(host, token)
+        remote = _options(base_url, extra_body)
+        models = [ModelConfig(m, BackendOptions() if parse_model_spec(m)[0] == "llama"
+                              else remote) for m in (model or [])]
+        config = ServerConfig(host=host, port=port, token=token, models=models,
+                              max_waiting=queue_size, server_slots=server_slots)
+        asgi = create_app(config)
+        sock = _bind(host, port)
+    except TokenprobeError as e:
+        fail(str(e), e.exit_code)
+    if warning:
+        err.print(f"warning: {warning}", style="yellow", markup=False)
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"tokenprobe: serving on http://{shown}:{port}/ (Ctrl-C to stop)", markup=False)
+    server = uvicorn.Server(uvicorn.Config(
+        asgi, log_config=_log_config(quiet), timeout_graceful_shutdown=3,
+        server_header=False))
+    server.run(sockets=[sock])

@@ -1,0 +1,73 @@
+"""The app factory: the API, the page and its files, the checks around them.
+
+`create_app(config)` builds the FastAPI app: routes (routes_run.py, routes_data.py), error
+answers (errors.py), the security guard (security.py), and the front end served from files
+inside the package: the page (web/static/) and the viewer it shares with the HTML export
+(views/static/viewer.js and viewer.css, the very same files). The OpenAPI schema is at
+/api/openapi.json; the interactive docs are off (they load scripts from the network).
+
+It leaves out the command line (cli_serve.py) and everything the routes do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+import tokenprobe
+from tokenprobe.store import Store
+from tokenprobe.web import errors, routes_data, routes_run
+from tokenprobe.web.config import ServerConfig
+from tokenprobe.web.jobs import Scheduler
+from tokenprobe.web.registry import Registry
+from tokenprobe.web.security import Guard
+from tokenprobe.web.state import AppState
+
+STATIC = Path(__file__).parent / "static"
+VIEWER = Path(__file__).parent.parent / "views" / "static"
+
+
+def create_app(config: ServerConfig | None = None) -> Guard:
+    """The ASGI app for `config` (the app itself is `.app` of the returned guard)."""
+    config = config or ServerConfig()
+    registry = Registry(config.models)
+    state = AppState(
+        config=config,
+        registry=registry,
+        scheduler=Scheduler(config.max_waiting,
+                            lambda lane: 1 if lane == "local" else config.server_slots),
+        store=Store(config.store_path),  # a corrupt or newer store fails here, at start
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.preload:
+            state.warm_up()
+        yield
+
+    app = FastAPI(title="tokenprobe", version=tokenprobe.__version__, lifespan=lifespan,
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
+                  description="See a language model's token-by-token choices. Engine work "
+                  "answers with server-sent events; see docs/web.md.")
+    app.state.tp = state
+    errors.install(app)
+    app.include_router(routes_run.router)
+    app.include_router(routes_data.router)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    for name in ("viewer.js", "viewer.css"):
+        # The export's own files, served as they are (no copy that could drift).
+        def viewer_file(path: Path = VIEWER / name) -> FileResponse:
+            return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+        app.add_api_route(f"/viewer/{name}", viewer_file, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return Guard(app, config.token, config.host)

@@ -1,0 +1,84 @@
+"""The web app's settings: where it listens, who may call it, how long its queues may grow.
+
+`ServerConfig` is filled by `tokenprobe serve` (cli_serve.py) or by a test, and read by the
+app factory. `check_binding` is the rule for addresses: a loopback address is served as it
+is; any other address is refused unless a bearer token is set, because the API runs models
+and reads the history for whoever can reach it.
+
+It leaves out the models themselves (registry.py) and the HTTP checks (security.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenprobe.backends import BackendOptions
+from tokenprobe.errors import InputError
+
+# Sizes the API accepts; larger inputs are refused with a 422 naming the limit.
+MAX_TEXT = 100_000  # characters in one prompt, message, system prompt or scored text
+MAX_MESSAGES = 200  # turns in one chat request
+MAX_BODY = 4_000_000  # bytes in one request body
+MAX_ALTERNATIVES = 100  # per token, in the page (the library allows more for files)
+MAX_NEW_TOKENS = 4096
+MAX_VARIANTS = 16  # in one comparison
+MAX_SAMPLES = 10
+
+
+@dataclass
+class ModelConfig:
+    """A model to offer from the start: a `--model` value and how to reach it."""
+
+    spec: str | None  # None: the embedded default
+    options: BackendOptions = field(default_factory=BackendOptions, repr=False)
+    label: str | None = None
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = field(default=None, repr=False)  # never printed
+    models: list[ModelConfig] = field(default_factory=list)
+    max_waiting: int = 32  # jobs waiting per engine before new ones are refused (503)
+    server_slots: int = 4  # generations at once on one remote server
+    preload: bool = True  # load and warm the default model when the app starts
+    store_path: Path | None = None  # None: the history's default location
+    heartbeat: float = 10.0  # seconds between keep-alive comments on an idle stream
+
+    def __post_init__(self) -> None:
+        if self.max_waiting < 0:
+            raise InputError(f"--queue-size must be >= 0 (got {self.max_waiting})")
+        if self.server_slots < 1:
+            raise InputError(f"--server-slots must be >= 1 (got {self.server_slots})")
+        if self.token is not None and len(self.token) < 8:
+            raise InputError("--token must be at least 8 characters long")
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, token: str | None) -> str | None:
+    """Refuse a non-loopback address without a token; return a warning to print, if any."""
+    if is_loopback(host):
+        return None
+    if not token:
+        raise InputError(
+            f"--host {host} is reachable from other machines: give --token (or set "
+            "TOKENPROBE_TOKEN) so that every API request must carry it, or serve on 127.0.0.1"
+        )
+    return (f"serving on {host}, reachable from other machines: every /api request must "
+            "carry the token (the page asks for it)")

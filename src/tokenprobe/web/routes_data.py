@@ -1,0 +1,157 @@
+"""The API's reading and bookkeeping: health, models, and the history.
+
+GET never changes anything. Models can be added (POST, the key stays on the server) and
+removed (DELETE); history entries can be listed, searched, opened, exported and deleted.
+The history is the library's SQLite store (store.py); an opened trace comes with its whole
+branch tree, in the viewer's page encoding.
+
+It leaves out the engine work (routes_run.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+
+import tokenprobe
+from tokenprobe.errors import InputError
+from tokenprobe.ops.choose import Choice, OptionScore
+from tokenprobe.ops.compare import Comparison
+from tokenprobe.store import Record
+from tokenprobe.trace import Trace, traces_to_jsonl
+from tokenprobe.web import config
+from tokenprobe.web.errors import NotFound
+from tokenprobe.web.payloads import (
+    choice_payload,
+    comparison_payload,
+    record_payload,
+    trace_payload,
+)
+from tokenprobe.web.schemas import ModelIn
+from tokenprobe.web.state import AppState, get_state
+
+router = APIRouter(prefix="/api", tags=["data"])
+State = Annotated[AppState, Depends(get_state)]
+RecordId = Annotated[str, Path(min_length=4, max_length=64)]
+
+
+@router.get("/health")
+async def health(st: State) -> dict[str, Any]:
+    """Whether the server answers, the default model's state, and the queues."""
+    return {"status": "ok", "version": tokenprobe.__version__, "model": st.warm,
+            "queues": st.scheduler.stats()}
+
+
+@router.get("/info")
+async def info(st: State) -> dict[str, Any]:
+    """What the page needs to know once: limits, the default model, whether a token is on."""
+    return {"version": tokenprobe.__version__, "auth": st.config.token is not None,
+            "default_model": st.registry.default_id,
+            "limits": {"text": config.MAX_TEXT, "messages": config.MAX_MESSAGES,
+                       "alternatives": config.MAX_ALTERNATIVES,
+                       "max_tokens": config.MAX_NEW_TOKENS, "variants": config.MAX_VARIANTS,
+                       "samples": config.MAX_SAMPLES, "max_waiting": st.config.max_waiting}}
+
+
+@router.get("/models")
+async def models(st: State) -> dict[str, Any]:
+    """The offered models (never their keys)."""
+    return {"default": st.registry.default_id,
+            "models": [e.public() for e in st.registry.list()]}
+
+
+@router.post("/models", status_code=201)
+def add_model(body: ModelIn, st: State) -> dict[str, Any]:
+    """Offer another model: a GGUF path on the server, or a server endpoint with its key."""
+    return st.registry.add(body.spec, body.base_url, body.api_key, body.label).public()
+
+
+@router.delete("/models/{model_id}")
+def remove_model(model_id: Annotated[str, Path(max_length=200)], st: State) -> dict[str, str]:
+    """Stop offering a model that was added in the page."""
+    return {"removed": st.registry.remove(model_id).id}
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+def _record(st: AppState, ref: str) -> Record:
+    try:
+        return st.store.get(ref)
+    except InputError as e:
+        raise NotFound(str(e)) from None
+
+
+def _traces_of(st: AppState, rec: Record, doc: dict[str, Any]) -> list[Trace]:
+    """The traces an entry holds: a trace's whole branch tree, a comparison's runs, a
+    choice's options."""
+    if rec.kind == "trace":
+        return st.store.tree(rec.id)
+    if rec.kind == "comparison":
+        return [Trace.from_dict(t) for v in doc["variants"] for t in v["traces"]]
+    if rec.kind == "choice":
+        return [Trace.from_dict(o["trace"]) for o in doc["options"]]
+    return []
+
+
+def _choice(doc: dict[str, Any]) -> Choice:
+    return Choice(prompt=doc["prompt"], model=doc.get("model", ""), id=doc["id"],
+                  created=doc["created"],
+                  options=[OptionScore(o["option"], o["total_logprob"], o["n_tokens"],
+                                       o["probability"], Trace.from_dict(o["trace"]))
+                           for o in doc["options"]])
+
+
+@router.get("/history")
+def history(st: State, search: Annotated[str | None, Query(max_length=200)] = None,
+            kind: Literal["trace", "comparison", "choice"] | None = None,
+            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    """The history, newest first; `search` looks in prompts and texts."""
+    return {"records": [record_payload(r) for r in st.store.list(search or None, limit, kind)]}
+
+
+@router.get("/history/{record_id}")
+def history_entry(record_id: RecordId, st: State) -> dict[str, Any]:
+    """One entry, ready to show: a trace with its branch tree, a comparison or a choice."""
+    rec = _record(st, record_id)
+    doc = st.store.document(rec.id)
+    out: dict[str, Any] = {"record": record_payload(rec), "kind": rec.kind}
+    if rec.kind == "trace":
+        tree = st.store.tree(rec.id)
+        out["traces"] = [trace_payload(t) for t in tree]
+        out["index"] = next((i for i, t in enumerate(tree) if t.id == rec.id), 0)
+    elif rec.kind == "comparison":
+        out["comparison"] = comparison_payload(Comparison.from_dict(doc))
+    elif rec.kind == "choice":
+        out["choice"] = choice_payload(_choice(doc))
+    return out
+
+
+@router.delete("/history/{record_id}")
+def delete_entry(record_id: RecordId, st: State) -> dict[str, str]:
+    """Delete one entry (a branch's own branches stay, with their tree)."""
+    _record(st, record_id)
+    return {"deleted": st.store.delete(record_id).id}
+
+
+@router.get("/history/{record_id}/export")
+def export_entry(record_id: RecordId, st: State,
+                 format: Literal["json", "jsonl", "html"] = "json") -> Response:
+    """Download an entry: its JSON document, its traces as JSONL, or the HTML viewer."""
+    rec = _record(st, record_id)
+    doc = st.store.document(rec.id)
+    name = f"tokenprobe-{rec.kind}-{rec.id[:8]}.{format}"
+    if format == "json":
+        body, media = json.dumps(doc, ensure_ascii=False) + "\n", "application/json"
+    elif format == "jsonl":
+        body, media = traces_to_jsonl(_traces_of(st, rec, doc)), "application/x-ndjson"
+    else:
+        from tokenprobe.views.html import render_html
+
+        body = render_html(_traces_of(st, rec, doc), title=rec.title[:80] or rec.kind)
+        media = "text/html"
+    return Response(body, media_type=f"{media}; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,69 @@
+"""Fixtures for the web app: an app on a temporary history, an in-process streaming client,
+and helpers that read the event stream back into what the page would show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.web.asgi import AsgiClient
+
+from tokenprobe.backends.llama import LlamaBackend
+from tokenprobe.web import ServerConfig, create_app
+from tokenprobe.web.security import Guard
+from tokenprobe.web.state import AppState
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Guard]:
+    def make(**kw: Any) -> Guard:
+        kw.setdefault("preload", False)
+        kw.setdefault("store_path", tmp_path / "history.sqlite3")
+        return create_app(ServerConfig(**kw))
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Guard], llama: LlamaBackend) -> Guard:
+    """The app on the embedded model (loaded once per test session by `llama`)."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Guard) -> AsgiClient:
+    return AsgiClient(app)
+
+
+def state_of(app: Guard) -> AppState:
+    return app.app.state.tp  # type: ignore[attr-defined,no-any-return]
+
+
+def live_text(events: list[tuple[str, Any]]) -> str:
+    """The text the page builds from `steps` events alone (vocab labels of chosen tokens;
+    the test prompts have no byte fragments)."""
+    vocab: dict[int, str] = {}
+    out = []
+    for name, data in events:
+        if name != "steps":
+            continue
+        for entry in data["vocab"]:
+            vocab[entry[0]] = entry[1]
+        out.extend(vocab[t] for t in data["steps"]["tok"])
+    return "".join(out)
+
+
+def names(events: list[tuple[str, Any]]) -> list[str]:
+    return [e[0] for e in events]
+
+
+def last(events: list[tuple[str, Any]], name: str) -> Any:
+    found = [d for n, d in events if n == name]
+    assert found, f"no {name!r} event in {names(events)}"
+    return found[-1]

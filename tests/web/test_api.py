@@ -1,0 +1,222 @@
+"""Every endpoint of the web API, in process, on the embedded model: what it answers, that
+streamed tokens are the library's tokens, and that everything lands in the history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tests.web.asgi import AsgiClient
+from tests.web.conftest import last, live_text, names, state_of
+
+from tokenprobe.api import build_request
+from tokenprobe.backends.llama import LlamaBackend
+from tokenprobe.ops.choose import choose
+from tokenprobe.trace import Trace
+from tokenprobe.web.security import Guard
+
+pytestmark = pytest.mark.anyio
+PROMPT = "The capital of France is"
+GREEDY = {"temperature": 0, "max_tokens": 6, "alternatives": 4}
+
+
+async def run(client: AsgiClient, path: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
+    async with client.stream("POST", path, body) as s:
+        assert s.status == 200, s
+        assert s.headers["content-type"].startswith("text/event-stream")
+        return await s.rest()
+
+
+async def test_health_info_models_and_openapi(client: AsgiClient) -> None:
+    h = await client.get("/api/health")
+    assert h.status == 200 and h.json()["status"] == "ok"
+    info = (await client.get("/api/info")).json()
+    assert info["auth"] is False and info["default_model"] == "embedded"
+    assert info["limits"]["alternatives"] == 100
+    models = (await client.get("/api/models")).json()
+    assert models["default"] == "embedded"
+    (m,) = models["models"]
+    assert m["id"] == "embedded" and m["local"] and "chats poorly" in m["note"]
+    schema = (await client.get("/api/openapi.json")).json()
+    for path in ("/api/generate", "/api/branch", "/api/score", "/api/compare", "/api/choose",
+                 "/api/jobs/{job_id}/cancel", "/api/history", "/api/history/{record_id}",
+                 "/api/history/{record_id}/export", "/api/models", "/api/health"):
+        assert path in schema["paths"], path
+    gen = schema["paths"]["/api/generate"]["post"]
+    assert "text/event-stream" in gen["responses"]["200"]["content"]
+    assert "GenerateIn" in json.dumps(gen["requestBody"])
+
+
+async def test_generate_streams_the_library_tokens_and_saves(client: AsgiClient,
+                                                             llama: LlamaBackend) -> None:
+    events = await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY})
+    seq = names(events)
+    assert seq[0] == "started" and seq[1] == "trace" and seq[-1] == "done"
+    assert seq.count("steps") == 6  # one event per token: each went out as it was made
+    done = last(events, "done")
+    direct = llama.stream(build_request(PROMPT, **GREEDY)).run()  # type: ignore[arg-type]
+    assert live_text(events) == direct.text == done["trace"]["text"]
+    assert done["trace"]["summary"]["tokens"] == 6 and done["trace"]["complete"] is True
+    assert done["timing"]["tokens"] == 6 and done["timing"]["ttft_ms"] > 0
+    # Live numbers are the export's numbers: the same quantised logprobs.
+    lps = [lp for n, d in events if n == "steps" for lp in d["steps"]["lp"]]
+    assert lps == done["trace"]["steps"]["lp"]
+    # Saved: the history lists it and opens it.
+    rec_id = done["saved"]
+    assert rec_id == done["trace"]["id"]
+    listed = (await client.get("/api/history")).json()["records"]
+    assert [r["id"] for r in listed] == [rec_id]
+    entry = (await client.get(f"/api/history/{rec_id}")).json()
+    assert entry["kind"] == "trace" and entry["traces"][0]["text"] == direct.text
+
+
+async def test_chat_with_history_and_system(client: AsgiClient) -> None:
+    body = {"mode": "chat", "system": "Answer in one word.", "messages": [
+        {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "And of Italy?"}], **GREEDY}
+    events = await run(client, "/api/generate", body)
+    trace = last(events, "done")["trace"]
+    assert trace["request"]["mode"] == "chat"
+    assert [m["role"] for m in trace["request"]["messages"]] == [
+        "system", "user", "assistant", "user"]
+    assert trace["request"]["prompt"] == "And of Italy?"
+
+
+async def test_score_reports_progress_and_the_scored_tokens(client: AsgiClient,
+                                                            llama: LlamaBackend) -> None:
+    text = "The quick brown fox jumps over the lazy dog."
+    events = await run(client, "/api/score", {"text": text, "alternatives": 3})
+    assert "progress" in names(events)
+    trace = last(events, "done")["trace"]
+    direct = llama.score(text, alternatives=3)
+    assert trace["prompt_steps"]["n"] == len(direct.prompt_steps)
+    assert trace["summary"]["scope"] == "prompt_steps"
+    assert trace["summary"]["perplexity"] == pytest.approx(
+        __import__("tokenprobe.metrics", fromlist=["summarize"]).summarize(direct).perplexity,
+        rel=1e-6)
+
+
+async def test_compare_two_system_prompts_and_a_fixed_answer(client: AsgiClient) -> None:
+    body = {"prompts": ["What is the capital of France?"],
+            "systems": ["Answer briefly.", "Answer like a pirate."], "max_tokens": 4,
+            "alternatives": 3}
+    events = await run(client, "/api/compare", body)
+    progress = [d for n, d in events if n == "progress"]
+    assert [p["done"] for p in progress] == [1, 2] and progress[0]["total"] == 2
+    c = last(events, "done")["comparison"]
+    assert len(c["variants"]) == 2 and c["deltas"] is None
+    assert c["variants"][0]["label"].startswith("system=Answer briefly")
+    assert c["variants"][0]["stats"]["tokens"][0] >= 1
+    fixed = await run(client, "/api/compare", {**body, "answer": "Paris"})
+    fc = last(fixed, "done")["comparison"]
+    assert fc["answer"] == "Paris"
+    assert fc["deltas"][0] == [0.0] * len(fc["deltas"][0])  # the base against itself
+    texts = [v["traces"][0]["text"] for v in fc["variants"]]
+    assert texts == ["Paris", "Paris"]  # the same tokens under both
+    saved = last(fixed, "done")["saved"]
+    entry = (await client.get(f"/api/history/{saved}")).json()
+    assert entry["kind"] == "comparison" and entry["comparison"]["deltas"] == fc["deltas"]
+
+
+async def test_branch_from_an_alternative_streams_and_joins_the_tree(
+        client: AsgiClient) -> None:
+    parent = last(await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY}), "done")
+    pid = parent["saved"]
+    events = await run(client, "/api/branch", {"trace_id": pid, "step": 1, "candidate": 1})
+    branch = last(events, "done")["trace"]
+    assert branch["steps"]["n"] >= 2 and names(events).count("steps") == branch["steps"]["n"]
+    # The prefix is the parent's, the forced token is the parent's second alternative.
+    p_vocab, b_vocab = parent["trace"]["vocab"], branch["vocab"]
+    p_tok = parent["trace"]["steps"]["tok"]
+    p_top = parent["trace"]["steps"]["top_tok"]
+    n0 = parent["trace"]["steps"]["top_n"][0]
+    alt = p_vocab[p_top[n0 + 1]]
+    assert b_vocab[branch["steps"]["tok"][0]] == p_vocab[p_tok[0]]
+    assert b_vocab[branch["steps"]["tok"][1]] == alt
+    entry = (await client.get(f"/api/history/{pid}")).json()
+    assert [t["id"] for t in entry["traces"]] == [pid, branch["id"]]
+    assert entry["index"] == 0
+    # Branching by text works too, and so does a branch of a branch.
+    more = await run(client, "/api/branch", {"trace_id": branch["id"], "step": 2,
+                                             "token": " Lyon"})
+    assert last(more, "done")["trace"]["text"].split(" Lyon")[0] in branch["text"]
+    tree = (await client.get(f"/api/history/{branch['id']}")).json()["traces"]
+    assert len(tree) == 3
+
+
+async def test_choose_gives_probabilities_that_sum_to_one(client: AsgiClient) -> None:
+    events = await run(client, "/api/choose", {"prompt": PROMPT,
+                                               "options": [" Paris", " Berlin"]})
+    ch = last(events, "done")["choice"]
+    direct = choose(PROMPT, [" Paris", " Berlin"])
+    assert sum(o["probability"] for o in ch["options"]) == pytest.approx(1.0)
+    assert ch["best"] == direct.best().option
+    assert [o["total_logprob"] for o in ch["options"]] == pytest.approx(
+        [o.total_logprob for o in direct.options])
+
+
+async def test_models_keep_keys_on_the_server(client: AsgiClient, app: Guard) -> None:
+    key = "sk-test-KEEPMEONTHESERVER0123456789"
+    r = await client.post("/api/models", {"spec": "openai:my-model",
+                                          "base_url": "http://user:pw@127.0.0.1:9/v1",
+                                          "api_key": key, "label": "My server"})
+    assert r.status == 201
+    added = r.json()
+    assert added["has_key"] is True and added["base_url"] == "http://127.0.0.1:9/v1"
+    assert key not in r.body.decode() and "pw" not in r.body.decode()
+    listed = await client.get("/api/models")
+    assert key not in listed.body.decode() and added["id"] in listed.body.decode()
+    assert state_of(app).registry.get(added["id"]).options.api_key == key
+    again = await client.post("/api/models", {"spec": "openai:my-model",
+                                              "base_url": "http://user:pw@127.0.0.1:9/v1",
+                                              "api_key": key})
+    assert again.json()["id"] == added["id"]  # the same model is one entry
+    removed = await client.delete(f"/api/models/{added['id']}")
+    assert removed.status == 200
+    assert len((await client.get("/api/models")).json()["models"]) == 1
+    builtin = await client.delete("/api/models/embedded")
+    assert builtin.status == 422 and "only models added in the page" in builtin.detail
+
+
+async def test_history_search_export_and_delete(client: AsgiClient) -> None:
+    a = last(await run(client, "/api/generate", {"prompt": "Roses are red,", **GREEDY}),
+             "done")["saved"]
+    b = last(await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY}), "done")["saved"]
+    found = (await client.get("/api/history?search=roses")).json()["records"]
+    assert [r["id"] for r in found] == [a]
+    assert (await client.get("/api/history?search=%25")).json()["records"] == []
+    j = await client.get(f"/api/history/{b}/export?format=json")
+    assert j.status == 200 and 'attachment; filename="tokenprobe-trace-' in \
+        j.headers["content-disposition"]
+    assert Trace.from_dict(j.json()).id == b
+    h = await client.get(f"/api/history/{b}/export?format=html")
+    assert h.headers["content-type"].startswith("text/html")
+    assert "tokenprobe/page@1" in h.body.decode()
+    jl = await client.get(f"/api/history/{b}/export?format=jsonl")
+    assert len(jl.body.decode().splitlines()) == 1
+    d = await client.delete(f"/api/history/{a}")
+    assert d.status == 200 and d.json() == {"deleted": a}
+    assert [r["id"] for r in (await client.get("/api/history")).json()["records"]] == [b]
+    gone = await client.get(f"/api/history/{a}")
+    assert gone.status == 404 and "no history entry" in gone.detail
+
+
+async def test_every_get_leaves_the_state_as_it_was(client: AsgiClient, app: Guard) -> None:
+    rec = last(await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY}), "done")
+    st = state_of(app)
+    before = (st.store.path.read_bytes(), [e.public() for e in st.registry.list()])
+    for route in app.app.routes:  # type: ignore[attr-defined]
+        methods = getattr(route, "methods", None) or set()
+        if "GET" not in methods or not route.path.startswith("/api"):
+            continue
+        path = route.path.replace("{record_id}", rec["saved"]).replace("{job_id}", "0" * 32)
+        r = await client.get(path)
+        assert r.status in (200, 404), (path, r.status)
+    after = (st.store.path.read_bytes(), [e.public() for e in st.registry.list()])
+    assert after == before
+    # State-changing endpoints do not answer GET.
+    for path in ("/api/generate", "/api/branch", "/api/score", "/api/compare",
+                 "/api/choose", "/api/jobs/x/cancel"):
+        assert (await client.get(path)).status == 405, path

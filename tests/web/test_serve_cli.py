@@ -1,0 +1,57 @@
+"""`tokenprobe serve` as a user starts it: the binding rule, a port in use, and logs that
+never show a token or a key."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from tests.helpers import run_cli
+from tests.web.serve import free_port, serve
+
+TOKEN = "tok-3f9a1c77e2b84d5aa0c1"
+KEY = "sk-proj-LOGSECRETlogsecret0123456789"
+
+
+def test_other_addresses_need_a_token() -> None:
+    r = run_cli(["serve", "--host", "0.0.0.0", "--port", str(free_port())], timeout=60)
+    assert r.code == 2
+    assert r.stderr.startswith("error: --host 0.0.0.0 is reachable from other machines: give "
+                               "--token")
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_a_short_token_is_refused() -> None:
+    r = run_cli(["serve", "--token", "abc", "--port", str(free_port())], timeout=60)
+    assert r.code == 2 and r.stderr == "error: --token must be at least 8 characters long\n"
+
+
+def test_a_port_in_use_is_one_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = run_cli(["serve", "--port", str(port)], timeout=60)
+    assert r.code == 2
+    assert r.stderr == f"error: cannot listen on 127.0.0.1:{port}: the port is in use\n"
+
+
+def test_no_token_or_key_in_the_logs(tmp_path: Path) -> None:
+    with serve(tmp_path, host="0.0.0.0", token=TOKEN) as s:
+        assert s.call("GET", "/api/health", token="")[0] == 401
+        assert s.call("GET", "/api/models", token="wrong-token-value-123")[0] == 401
+        status, added = s.call("POST", "/api/models", {"spec": "openai:m", "api_key": KEY,
+                                                       "base_url": "http://127.0.0.1:9/v1"})
+        assert status == 201 and added["has_key"]
+        status, text = s.call("POST", "/api/generate", {"prompt": "Hi", "max_tokens": 2,
+                                                        "temperature": 0})
+        assert status == 200 and "event: done" in text
+        # A failing server model: its error path is logged and answered without the key.
+        status, text = s.call("POST", "/api/generate", {"model": added["id"], "mode": "chat",
+                              "messages": [{"role": "user", "content": "x"}], "max_tokens": 2})
+        assert status == 200 and "event: error" in text and KEY not in text
+    out = s.output()
+    assert "warning: serving on 0.0.0.0, reachable from other machines" in out
+    assert '"POST /api/generate HTTP/1.1" 200' in out  # the access log is on
+    for secret in (TOKEN, KEY, "wrong-token-value-123"):
+        assert secret not in out

@@ -1,0 +1,148 @@
+"""Every validation error the API gives: the status, and one line that names the problem."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tests.web.asgi import AsgiClient
+
+pytestmark = pytest.mark.anyio
+OK = {"prompt": "Hello", "max_tokens": 2}
+CHAT = {"mode": "chat", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+
+
+GENERATE_CASES: list[tuple[dict[str, Any], str]] = [
+    ({**OK, "temperature": 7}, "temperature: must be at most 5"),
+    ({**OK, "temperature": -0.1}, "temperature: must be at least 0"),
+    ({**OK, "temperature": "hot"}, "temperature: must be a number"),
+    ({**OK, "top_p": 0}, "top_p: must be more than 0"),
+    ({**OK, "top_p": 1.5}, "top_p: must be at most 1"),
+    ({**OK, "top_k": -1}, "top_k: must be at least 0"),
+    ({**OK, "max_tokens": 0}, "max_tokens: must be at least 1"),
+    ({**OK, "max_tokens": 5000}, "max_tokens: must be at most 4096"),
+    ({**OK, "max_tokens": 2.5}, "max_tokens: must be an integer"),
+    ({**OK, "alternatives": 101}, "alternatives: must be at most 100"),
+    ({**OK, "seed": -1}, "seed: must be at least 0"),
+    ({**OK, "stop": [""]}, "stop[0]: must not be empty"),
+    ({**OK, "stop": ["x"] * 9}, "stop: has too many items (at most 8)"),
+    ({**OK, "temprature": 1}, "temprature: is not a known field"),
+    ({**OK, "prompt": "x" * 100_001}, "prompt: is too long (at most 100000 characters)"),
+    ({"max_tokens": 2}, "a completion needs a non-empty prompt"),
+    ({**OK, "prompt": ""}, "a completion needs a non-empty prompt"),
+    ({**OK, "system": "Be brief."}, "messages and system belong to chat mode (mode: chat)"),
+    ({**OK, "mode": "poem"}, "mode: must be 'completion' or 'chat'"),
+    ({**CHAT, "prompt": "x"}, "a chat takes messages, not a prompt"),
+    ({"mode": "chat", "max_tokens": 2}, "a chat needs at least one message"),
+    ({**CHAT, "messages": [{"role": "user", "content": "Hi"},
+                           {"role": "assistant", "content": "Hello"}]},
+     "the last chat message must be a non-empty user message"),
+    ({**CHAT, "messages": [{"role": "user", "content": "  "}]},
+     "the last chat message must be a non-empty user message"),
+    ({**CHAT, "messages": [{"role": "system", "content": "x"}]},
+     "messages[0].role: must be 'user' or 'assistant'"),
+    ({**CHAT, "messages": [{"role": "user"}]}, "messages[0].content: is required"),
+    ({**CHAT, "messages": [{"role": "user", "content": "x"}] * 201},
+     "messages: has too many items (at most 200)"),
+    ({**OK, "model": "nope"}, "unknown model 'nope' (known: embedded)"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), GENERATE_CASES)
+async def test_generate_refuses_bad_input(client: AsgiClient, body: dict[str, Any],
+                                          message: str) -> None:
+    r = await client.post("/api/generate", body)
+    assert r.status == 422, r.body
+    assert r.detail == message
+    assert "\n" not in r.detail
+
+
+OTHER_CASES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("/api/score", {"text": ""}, 422, "text: must not be empty"),
+    ("/api/score", {"text": "x", "alternatives": -1}, 422, "alternatives: must be at least 0"),
+    ("/api/score", {"text": "x", "model": "gpt-5"}, 422, "unknown model 'gpt-5' (known: "
+     "embedded)"),
+    ("/api/compare", {"prompts": ["a"]}, 422, "a comparison needs at least two variants: give "
+     "two or more prompts, system prompts, temperatures or models"),
+    ("/api/compare", {"prompts": ["a", ""]}, 422, "prompts: a prompt is empty"),
+    ("/api/compare", {"prompts": ["a", "b"], "temperatures": [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5],
+                      "systems": ["x", "y", "z"]}, 422, "48 variants is too many (at most 16)"),
+    ("/api/compare", {"prompts": ["a", "b"], "samples": 11}, 422,
+     "samples: must be at most 10"),
+    ("/api/compare", {"prompts": ["a", "b"], "answer": ""}, 422, "the fixed answer is empty"),
+    ("/api/compare", {"prompts": ["a", "b"], "models": ["x"]}, 422,
+     "unknown model 'x' (known: embedded)"),
+    ("/api/choose", {"prompt": "p", "options": ["a"]}, 422, "options: needs at least 2 items"),
+    ("/api/choose", {"prompt": "p", "options": ["a", "a"]}, 422,
+     "the option 'a' is given twice"),
+    ("/api/choose", {"prompt": "p", "options": ["a", "b"], "system": "s"}, 422,
+     "system needs chat: true (a completion has no system prompt)"),
+    ("/api/branch", {"trace_id": "abcd", "step": 0}, 422,
+     "give exactly one of candidate (an alternative's index) or token"),
+    ("/api/branch", {"trace_id": "abcd", "step": 0, "candidate": 0, "token": "x"}, 422,
+     "give exactly one of candidate (an alternative's index) or token"),
+    ("/api/branch", {"trace_id": "abcd", "step": -1, "token": "x"}, 422,
+     "step: must be at least 0"),
+    ("/api/branch", {"trace_id": "abcdef12", "step": 0, "token": "x"}, 404,
+     "no history entry with id 'abcdef12'"),
+    ("/api/models", {"spec": "nope"}, 422, "unknown model 'nope': give a path to a .gguf "
+     "file, or one of "),
+    ("/api/models", {"spec": "/no/such/model.gguf"}, 422,
+     "no such model file: /no/such/model.gguf"),
+    ("/api/models", {"spec": "openai:m", "base_url": "ftp://host/v1"}, 422,
+     "the base URL must be http:// or https:// with a host (got 'ftp://host/v1')"),
+    ("/api/models", {"spec": "openai:m", "api_key": 12345}, 422, "api_key: must be a string"),
+    ("/api/jobs/" + "0" * 32 + "/cancel", {}, 404, f"no job '{'0' * 32}' is waiting or "
+     "running"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "message"), OTHER_CASES)
+async def test_other_endpoints_refuse_bad_input(client: AsgiClient, path: str,
+                                                body: dict[str, Any], status: int,
+                                                message: str) -> None:
+    r = await client.post(path, body)
+    assert r.status == status, r.body
+    assert r.detail.startswith(message), r.detail
+    assert "\n" not in r.detail
+
+
+async def test_validation_lists_every_field_and_never_echoes_values(
+        client: AsgiClient) -> None:
+    secret = "sk-never-echo-this-0123456789"
+    r = await client.post("/api/models", {"spec": ["x"], "api_key": [secret]})
+    assert r.status == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"spec", "api_key"}
+    assert secret not in r.body.decode()
+
+
+@pytest.mark.parametrize(("path", "status", "message"), [
+    ("/api/history?limit=0", 422, "limit: must be at least 1"),
+    ("/api/history?kind=poem", 422, "kind: must be 'trace', 'comparison' or 'choice'"),
+    ("/api/history/abcdef12", 404, "no history entry with id 'abcdef12'"),
+    ("/api/history/abc", 422, "record_id: is too short (at least 4 characters)"),
+    ("/api/history/abcdef12/export?format=pdf", 422, "format: must be 'json', 'jsonl' or "
+     "'html'"),
+])
+async def test_reading_endpoints_refuse_bad_input(client: AsgiClient, path: str, status: int,
+                                                  message: str) -> None:
+    r = await client.get(path)
+    assert r.status == status and r.detail == message
+
+
+async def test_bodies_must_be_json_of_a_stated_size(client: AsgiClient) -> None:
+    r = await client.post("/api/generate", body=b"prompt=hi",
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status == 415 and "application/json" in r.detail
+    r = await client.post("/api/generate", body=b"{not json",
+                          headers={"content-type": "application/json"})
+    assert r.status == 422 and r.detail.endswith("is not valid JSON")
+    big = json.dumps({"prompt": "x" * 4_100_000}).encode()
+    r = await client.post("/api/generate", body=big,
+                          headers={"content-type": "application/json"})
+    assert r.status == 413 and "larger than 4000000 bytes" in r.detail
+    r = await client.post("/api/generate", body=b"{}", headers={
+        "content-type": "application/json", "content-length": "",
+        "transfer-encoding": "chunked"})
+    assert r.status == 411
