@@ -337,10 +337,11 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
         if not isinstance(index, int) or isinstance(index, bool):
             raise FormatError(f"{where}.index must be an integer")
         groups.setdefault(index, []).append((d, where))
-    return [_trace(groups[i], i, file) for i in sorted(groups)]
+    return [_trace(groups[i], i, file, len(groups) > 1) for i in sorted(groups)]
 
 
-def _trace(docs: list[tuple[dict[str, Any], str]], index: int, file: str | None) -> Trace:
+def _trace(docs: list[tuple[dict[str, Any], str]], index: int, file: str | None,
+           several: bool) -> Trace:
     reader = Reader()
     steps: list[Step] = []
     for d, where in docs:
@@ -351,7 +352,7 @@ def _trace(docs: list[tuple[dict[str, Any], str]], index: int, file: str | None)
         raise FormatError("the response has text but no completion_probabilities: the "
                           "server did not return them; ask with n_probs: N")
     trace = new_trace(NAME, file, reader.model, reader.kind or "unknown")
-    if len(docs) > 1 or index:
+    if several or index:
         trace.source["index"] = index
     trace.steps = steps
     trace.finish_reason = reader.finish
