@@ -40,6 +40,8 @@ __all__ = [
 BUILTIN: dict[str, str] = {
     "llama": "tokenprobe.backends.llama:LlamaBackend",
     "openai": "tokenprobe.backends.openai:OpenAIBackend",
+    "llamacpp": "tokenprobe.backends.llamacpp:LlamaCppBackend",
+    "ollama": "tokenprobe.backends.ollama:OllamaBackend",
 }
 
 _cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Backend] = {}

@@ -1,0 +1,169 @@
+"""HTTP for the native server backends (llamacpp, ollama): a streamed POST, with retries.
+
+`NativeHttp.lines(path, body)` sends one JSON POST and yields the body's lines as they
+arrive (SSE `data:` lines or NDJSON). Before the body starts it retries what a retry can
+mend (429, 408, 500, 502, 503, 504, a refused or dropped connection), waiting as the
+server's `retry-after` says (faults.retry_delay, bounded) at most `max_retries` times.
+Every failure becomes a one-line ServerError, with the API key scrubbed out; a failure
+while the body streams says the connection broke part-way (the backend's TraceStream keeps
+the tokens already received). The transport is injectable (httpx), so tests replay
+recorded responses through an httpx.MockTransport.
+
+`check_cover` is the last check on a streamed answer: its tokens must spell the server's
+text. It leaves out reading the lines (formats/llamacpp.py, formats/ollama.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from tokenprobe.backends.faults import (
+    RETRY_STATUSES,
+    ServerError,
+    body_message,
+    public_url,
+    retry_delay,
+    scrub,
+    status_error,
+)
+
+DEFAULT_TIMEOUT = 120.0
+CONNECT_TIMEOUT = 10.0
+
+
+class NativeHttp:
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float | None = None,
+                 max_retries: int = 2, transport: httpx.BaseTransport | None = None,
+                 key_hint: str = "the API key") -> None:
+        self.base_url = base_url.rstrip("/")
+        self.where = f"the server at {public_url(self.base_url)}"
+        self.timeout = float(timeout or DEFAULT_TIMEOUT)
+        self.max_retries = max(int(max_retries), 0)
+        self.key_hint = key_hint
+        self._key = api_key or ""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.Client(
+            base_url=self.base_url, headers=headers, transport=transport,
+            timeout=httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout)),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def secrets(self) -> list[str | None]:
+        return [self._key]
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self.secrets())
+
+    def lines(self, path: str, body: dict[str, Any],
+              asked_alternatives: int | None = None) -> Iterator[str]:
+        """The lines of the answer to POST `path`, as they arrive."""
+        response = self._open("POST", path, body, asked_alternatives)
+        try:
+            yield from response.iter_lines()
+        except httpx.TimeoutException:
+            raise ServerError(self.timeout_message()) from None
+        except httpx.TransportError as e:
+            raise ServerError(f"{self.where} broke the connection part-way "
+                              f"({self.scrub(_reason(e))})") from None
+        finally:
+            response.close()
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        """The JSON answer to a small POST (no streaming)."""
+        response = self._open("POST", path, body, None)
+        try:
+            text = response.read().decode("utf-8", "replace")
+        except httpx.TimeoutException:
+            raise ServerError(self.timeout_message()) from None
+        except httpx.TransportError as e:
+            raise ServerError(f"{self.where} broke the connection part-way "
+                              f"({self.scrub(_reason(e))})") from None
+        finally:
+            response.close()
+        return parse_json(text, self.where)
+
+    def _open(self, method: str, path: str, body: dict[str, Any],
+              asked: int | None) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                request = self.client.build_request(method, path, json=body)
+                response = self.client.send(request, stream=True)
+            except httpx.TimeoutException:
+                raise ServerError(self.timeout_message()) from None
+            except httpx.TransportError as e:
+                if attempt < self.max_retries:
+                    time.sleep(retry_delay({}, attempt))
+                    attempt += 1
+                    continue
+                raise ServerError(f"cannot reach {self.where}: "
+                                  f"{self.scrub(_reason(e))}") from None
+            if response.status_code < 400:
+                return response
+            try:
+                text = response.read().decode("utf-8", "replace")
+            except httpx.HTTPError:
+                text = ""
+            finally:
+                response.close()
+            message = self.scrub(body_message(text) if text.strip()
+                                 else response.reason_phrase or "no message")
+            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                time.sleep(retry_delay(response.headers, attempt))
+                attempt += 1
+                continue
+            error = status_error(response.status_code, message, self.where, asked,
+                                 retries=attempt)
+            if response.status_code in (401, 403):
+                error.args = (str(error.args[0]).replace("check OPENAI_API_KEY",
+                                                         f"check {self.key_hint}"),)
+            raise error
+
+    def timeout_message(self) -> str:
+        return f"{self.where} did not answer within {self.timeout:g} s (timeout)"
+
+
+def check_cover(emitted: bytes, text: str, where: str) -> None:
+    """The tokens must spell the server's text, or run past it (a stop word the server cut
+    from its text); tokens for only part of the text make an incomplete answer."""
+    ours = emitted.decode("utf-8", "replace")
+    if not text or ours == text or ours.startswith(text):
+        return
+    if text.startswith(ours):
+        raise ServerError(f"{where} sent logprobs for only the first {len(ours)} of the "
+                          f"{len(text)} characters of its answer")
+    at = next((k for k, (a, b) in enumerate(zip(ours, text)) if a != b), len(ours))
+    raise ServerError(f"{where} sent tokens that do not spell its answer's text (they "
+                      f"differ at character {at})")
+
+
+def parse_json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        snippet = " ".join(text.split())[:80]
+        raise ServerError(f"{where} sent a body that is not JSON (it begins {snippet!r}); "
+                          "the answer may have been cut off") from None
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "reset" in low:
+        return "connection reset"
+    if "name or service not known" in low or "nodename nor servname" in low:
+        return "unknown host"
+    if "without sending a response" in low or "disconnected" in low:
+        return "it closed the connection without answering"
+    if "incomplete chunked read" in low or "peer closed" in low:
+        return "the body was cut off"
+    return " ".join(text.split())[:200]
