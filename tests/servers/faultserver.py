@@ -77,6 +77,36 @@ def sse(docs: list[Any], done: bool = True, chunked_cut: bool = False,
     return run
 
 
+def ndjson(docs: list[Any], cut: bool = False, extra_lines: list[str] | None = None,
+           delay: float = 0.01) -> Behaviour:
+    """An NDJSON stream (Ollama's: one JSON document a line) of `docs`; with `cut` the
+    connection is reset in the middle of the next line."""
+    def run(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/x-ndjson")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+
+        def chunk(text: str) -> None:
+            data = text.encode()
+            h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            h.wfile.flush()
+
+        for d in docs:
+            chunk(json.dumps(d) + "\n")
+            time.sleep(delay)
+        for line in extra_lines or []:
+            chunk(line)
+        if cut:
+            h.wfile.write(b"400\r\n{\"model\": \"m\", \"resp")  # promises 1024 bytes
+            h.wfile.flush()
+            reset(h)
+            return
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+    return run
+
+
 def silence(seconds: float) -> Behaviour:
     def run(h: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
@@ -95,6 +125,7 @@ class FaultServer:
         self.script = list(script)
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -111,6 +142,7 @@ class FaultServer:
                 except ValueError:
                     outer.requests.append({})
                 outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                outer.paths.append(self.path)
                 behaviour = outer.script.pop(0) if outer.script else status(
                     500, {"error": {"message": "script exhausted"}})
                 self.close_connection = True
