@@ -18,12 +18,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from tokenprobe.errors import FormatError
+from tokenprobe.formats._common import clean_text
 from tokenprobe.trace import Trace
 
 # Detection order: tokenprobe's own traces, then the shapes with a distinctive field, then
@@ -69,12 +71,12 @@ def read_documents(text: str, where: str = "the file") -> Any:
     if not stripped:
         raise FormatError(f"{where} is empty")
     try:
-        return json.loads(stripped)
+        return _clean(stripped, json.loads(stripped))
     except ValueError as whole_error:
         first_error = whole_error
     lines = [ln.strip() for ln in stripped.splitlines()]
     if any(ln.startswith("data:") for ln in lines):
-        return _sse(lines, where)
+        return _clean(stripped, _sse(lines, where))
     docs = []
     for n, ln in enumerate(lines, 1):
         if not ln:
@@ -86,7 +88,31 @@ def read_documents(text: str, where: str = "the file") -> Any:
                 raise FormatError(f"{where} is not JSON, JSON lines or server-sent events "
                                   f"({_msg(first_error)})") from None
             raise FormatError(f"{where}: line {n} is not valid JSON ({_msg(e)})") from None
-    return docs
+    return _clean(stripped, docs)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _clean(text: str, doc: Any) -> Any:
+    """The document with lone surrogates (a \\ud842 escape without its pair) as U+FFFD.
+
+    Only escapes can put them there (the file is UTF-8), so documents without any
+    surrogate escape are returned as they are, unwalked.
+    """
+    if not _SURROGATE_ESCAPE.search(text):
+        return doc
+    return _walk(doc)
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_walk(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _walk(v) for k, v in value.items()}
+    return value
 
 
 def _sse(lines: list[str], where: str) -> list[Any]:

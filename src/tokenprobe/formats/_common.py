@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from tokenprobe.errors import FormatError
@@ -130,11 +131,16 @@ class Piece:
 
 def token_piece(label: str, raw_bytes: Any = None) -> Piece:
     """Bytes of one token from its label and optional `bytes` list (the truth when given)."""
-    if isinstance(raw_bytes, list):
+    try:
+        enc = label.encode()
+    except UnicodeEncodeError:  # a lone surrogate from a \ud8xx escape: not text
+        label = clean_text(label)
+        enc = label.encode()
+    if type(raw_bytes) is list:
         data = _bytes_from_list(raw_bytes)
         # A server that encoded its own U+FFFD label (vLLM does) gives bytes that are no
         # better than the label; real bytes (OpenAI's) differ from the label's UTF-8.
-        if (data is not None and not (REPLACEMENT in label and data == label.encode())
+        if (data is not None and not (REPLACEMENT in label and data == enc)
                 and (data or not label)):
             return Piece(label, data)
     spelled = parse_byte_spelling(label) if "\\x" in label or label.startswith("<0x") else None
@@ -144,14 +150,41 @@ def token_piece(label: str, raw_bytes: Any = None) -> Piece:
         return Piece(label, b"", _HIDDEN)
     if REPLACEMENT in label:
         parts = [re.escape(p.encode()) for p in re.split(r"\ufffd+", label)]
-        return Piece(label, label.encode(), _HIDDEN.join(parts))
-    return Piece(label, label.encode())
+        return Piece(label, enc, _HIDDEN.join(parts))
+    return Piece(label, enc)
 
 
 def _bytes_from_list(raw: list[Any]) -> bytes | None:
-    if all(type(b) is int and 0 <= b < 256 for b in raw):
-        return bytes(raw)
-    return None
+    try:
+        return bytes(raw)  # ints 0-255 only: anything else raises
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates (from JSON escapes like \\ud842 alone) as U+FFFD."""
+    try:
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def alt_candidate(label: str, raw: Any, lp: float | None, token_id: int | None = None
+                  ) -> Candidate:
+    """`candidate(token_piece(label, raw), lp, token_id)`, with a fast path for the usual
+    alternative: a plain label whose bytes are its UTF-8 (or not given)."""
+    if label and (raw is None or type(raw) is list) and REPLACEMENT not in label \
+            and "\\x" not in label and not label.startswith("<0x"):
+        try:
+            enc = label.encode()
+        except UnicodeEncodeError:
+            enc = b""
+        if enc and (raw is None or (len(raw) == len(enc) and _bytes_from_list(raw) == enc)):
+            c = object.__new__(Candidate)
+            c.__dict__.update(token=label, logprob=lp, id=token_id, bytes=enc)
+            return c
+    return candidate(token_piece(label, raw), lp, token_id)
 
 
 def candidate(piece: Piece, lp: float | None, token_id: int | None = None) -> Candidate:
@@ -191,7 +224,13 @@ def sort_top(cands: Iterable[Candidate]) -> list[Candidate]:
         if old is None or (c.logprob is not None
                            and (old.logprob is None or c.logprob > old.logprob)):
             best[key] = c
-    return sorted(best.values(), key=_sort_key)
+    values = list(best.values())
+    if any(c.logprob is None for c in values):
+        return sorted(values, key=_sort_key)
+    return sorted(values, key=_LOGPROB, reverse=True)  # stable, as the key above
+
+
+_LOGPROB = attrgetter("logprob")
 
 
 def _sort_key(c: Candidate) -> float:
@@ -258,7 +297,7 @@ def fit_to_text(pieces: list[Piece], text: str) -> list[bytes] | None:
     """
     if all(p.hidden is None for p in pieces):
         return [p.data for p in pieces]
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "surrogatepass")
     out: list[bytes] = []
     pos, i, n = 0, 0, len(pieces)
     while i < n:
@@ -328,7 +367,7 @@ def new_trace(fmt: str, file: str | None, model: Any, kind: str, mode: str = "co
         source["file"] = file
     return Trace(
         backend="import",
-        model=model if isinstance(model, str) else "",
+        model=clean_text(model) if isinstance(model, str) else "",
         request=Request(mode=mode, prompt=prompt, temperature=None, top_p=None, top_k=None,
                         max_tokens=None, alternatives=None),
         logprobs_kind=kind,
@@ -367,6 +406,8 @@ def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
     claims, and is refused.
     """
     prompt_pieces = prompt_pieces or []
+    if server_text is not None:
+        server_text = clean_text(server_text)
     if echo:
         datas = _fit_or_labels(prompt_pieces + pieces, server_text)
     else:
@@ -426,6 +467,7 @@ def _guessed_runs(pieces: list[Piece], datas: list[bytes]) -> int:
 def add_note(trace: Trace, note: str) -> None:
     """A remark about how the file was read, kept in `source["note"]`."""
     old = trace.source.get("note")
+    note = clean_text(note)
     trace.source["note"] = f"{old}; {note}" if old else note
 
 

@@ -39,7 +39,7 @@ from typing import Any
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._common import (
     Piece,
-    candidate,
+    alt_candidate,
     drop_extra_chosen,
     finish_reason,
     make_step,
@@ -97,7 +97,7 @@ def pieces_and_steps(lp: Any, where: str) -> tuple[list[Piece], list[Step]]:
         alts = tops[k] if k < len(tops) else None
         if alts is not None:
             alts = need_dict(alts, f"{where}.top_logprobs[{k}]")
-            top = [candidate(token_piece(t), openai_logprob(v)) for t, v in alts.items()]
+            top = [alt_candidate(t, None, openai_logprob(v)) for t, v in alts.items()]
         pieces.append(piece)
         steps.append(make_step(piece, openai_logprob(lps[k] if k < len(lps) else None), None,
                                top))
