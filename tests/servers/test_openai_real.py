@@ -5,6 +5,7 @@ gives the same tokens and the same logprobs (within 1e-3)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from tests.helpers import run_cli
@@ -138,3 +139,40 @@ def test_cli_generate_against_server(llama_server: str) -> None:
     assert doc["backend"] == "openai" and doc["model"] == "gemma"
     assert len(doc["steps"]) == 4
     assert "sk-test-secret" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("endpoint", "body", "stream"), [
+    ("completions", {"prompt": "The kanji 𠮷 (yoshi) is written 𠮷. Again: ", "max_tokens": 8,
+                     "logprobs": 3}, False),
+    ("chat/completions", {"messages": [{"role": "user", "content": "Copy this: 𠮷 曇"}],
+                          "max_tokens": 8, "logprobs": True, "top_logprobs": 3}, False),
+    ("completions", {"prompt": "The capital of France is", "max_tokens": 6, "logprobs": 3},
+     True),
+])
+def test_saved_response_imports_as_the_live_trace(llama_server: str, tmp_path: Path,
+                                                   endpoint: str, body: dict[str, object],
+                                                   stream: bool) -> None:
+    # The server's own bytes, saved to a file, read by `tokenprobe import`, give the trace
+    # the backend builds from the same answer live.
+    import urllib.request
+
+    from tokenprobe.api import build_request
+    from tokenprobe.formats import load_all
+
+    req_body = {"model": "gemma", "temperature": 0.0, **NO_PENALTY, **body, "stream": stream}
+    http = urllib.request.Request(f"{llama_server}/{endpoint}",
+                                  data=json.dumps(req_body).encode(),
+                                  headers={"content-type": "application/json"})
+    with urllib.request.urlopen(http, timeout=120) as r:
+        saved = tmp_path / ("answer.sse" if stream else "answer.json")
+        saved.write_bytes(r.read())
+    imported = load_all(saved)[0]
+    chat = endpoint.startswith("chat")
+    messages = body.get("messages")
+    prompt = messages[0]["content"] if isinstance(messages, list) else body["prompt"]
+    req = build_request(str(prompt), chat=chat, max_tokens=8 if chat or not stream else 6,
+                        temperature=0.0, alternatives=3)
+    live = server(llama_server, stream).stream(req).run()
+    assert imported.source["format"] == "llama-cpp-python"
+    assert imported.text == live.text
+    same_steps(imported, live, tol=1e-6)

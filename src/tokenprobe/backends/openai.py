@@ -18,6 +18,11 @@ trace, and fields the SDK does not know (vLLM's `prompt_logprobs`) are not lost.
 - `logprobs_kind` is "raw": OpenAI's and vLLM's default report the softmax of the logits
   before temperature (vLLM's `--logprobs-mode processed_logprobs` would make them
   "processed"; give `--extra-body '{"logprobs_kind": "processed"}'` to say so).
+- vLLM's extras, asked for with `--extra-body`: `{"prompt_logprobs": N}` gives the prompt's
+  tokens with their logprobs and top N, read into `prompt_steps` (vLLM refuses them on a
+  stream, so such a request is sent whole); `{"return_tokens_as_token_ids": true}` labels
+  tokens `token_id:N`: ids are kept and bytes taken from what the answer shows for each id
+  (formats/vllm.py), and a token whose text nothing shows is an error naming the flag.
 
 It leaves out the native llama.cpp and Ollama APIs (llamacpp.py, ollama.py).
 """
@@ -41,8 +46,8 @@ from tokenprobe.backends.faults import (
 )
 from tokenprobe.backends.livefit import LiveFitter, trim_top
 from tokenprobe.errors import InputError, ModelError, TokenprobeError
-from tokenprobe.formats import openai_chat, openai_completions
-from tokenprobe.formats._common import finish_reason
+from tokenprobe.formats import openai_completions, vllm
+from tokenprobe.formats._common import finish_reason, settle_prompt
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -215,21 +220,30 @@ class OpenAIBackend(Backend):
             params = self._chat_params(request, list(request.messages or []))
         else:
             params = self._completion_params(request, request.prompt or "")
-        return (yield from self._run(request, params))
+        return (yield from self._run(request, params, trace))
 
-    def _run(self, request: Request, params: dict[str, Any]) -> Generator[Step, None, str | None]:
+    def _streams(self) -> bool:
+        # vLLM refuses prompt_logprobs on a stream: a request for them is sent whole.
+        return self.use_stream and "prompt_logprobs" not in self.extra_body
+
+    def _run(self, request: Request, params: dict[str, Any],
+             trace: Trace | None = None) -> Generator[Step, None, str | None]:
         chat = "messages" in params
         endpoint = self.client.chat.completions if chat else self.client.completions
-        reader = _Reader(self, request, chat)
-        state = {"done": not self.use_stream}
+        stream = self._streams()
+        reader = _Reader(self, request, chat, stream)
+        state = {"done": not stream}
         with self._errors(request):
             docs: Iterator[dict[str, Any]] = (
-                self._lines(endpoint, params, state) if self.use_stream
+                self._lines(endpoint, params, state) if stream
                 else iter([self._whole(endpoint, params)]))
             for doc in docs:
                 yield from reader.feed(doc)
             yield from reader.fitter.finish()
-        return reader.end(state["done"])
+            finish = reader.end(state["done"])
+            if trace is not None:
+                reader.attach_prompt(trace)
+        return finish
 
     # --- asynchronous generation (batch) ------------------------------------------------
 
@@ -244,7 +258,7 @@ class OpenAIBackend(Backend):
         requests made by `client` (from `async_client()`), so that many run at once.
         `stream=False` asks for the whole answer in one body (what a batch wants: nobody
         watches the tokens arrive, and one body costs a fraction of a stream to read)."""
-        use_stream = self.use_stream if stream is None else stream
+        use_stream = (self.use_stream if stream is None else stream) and self._streams()
         from tokenprobe.backends.base import validate_request
 
         validate_request(request)
@@ -278,7 +292,14 @@ class OpenAIBackend(Backend):
                 finish = reader.end(done)
         except TokenprobeError as e:
             failure = e
-        return _replay(self, request, steps, finish, failure)
+        trace = _replay(self, request, steps, finish, failure)
+        if failure is None:
+            with self._errors(request):
+                try:
+                    reader.attach_prompt(trace)
+                except TokenprobeError as e:
+                    trace.complete, trace.error = False, str(e)
+        return trace
 
     # --- scoring ----------------------------------------------------------------------
 
@@ -365,7 +386,7 @@ class OpenAIBackend(Backend):
         else:
             params = self._completion_params(request, (request.prompt or "") + kept + forced)
         try:
-            return (yield from self._run(request, params))
+            return (yield from self._run(request, params, trace))
         except ServerError as e:
             if "continue_final_message" in str(e) or "add_generation_prompt" in str(e):
                 raise ModelError(f"{self.where} cannot branch a chat answer (it does not "
@@ -383,6 +404,11 @@ class _Reader:
         self.stream = backend.use_stream if stream is None else stream
         self.chat = chat
         self.fitter = LiveFitter(request.alternatives)
+        # vLLM's reading is OpenAI's plus token ids (`return_tokens_as_token_ids`) and its
+        # order of alternatives; on other servers it reads exactly as openai_chat does.
+        self.vllm = vllm.Reader(request.alternatives)
+        self.prompt_logprobs: Any = None
+        self.prompt_ids: Any = None
         self.seen_logprobs = False
         self.finish: str | None = None
         self.n = 0
@@ -395,10 +421,17 @@ class _Reader:
             raise ServerError(f"{where} reported an error part-way: "
                               f"{scrub(body_message(doc), self.backend._secrets())}")
         out: list[Step] = []
+        if doc.get("prompt_logprobs") is not None:  # vLLM chat: on the response
+            self.prompt_logprobs, self.prompt_ids = doc["prompt_logprobs"], doc.get(
+                "prompt_token_ids")
         for choice in doc.get("choices") or []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            text, pieces, steps, has_lp = _read_choice(choice, self.chat, f"chunk {self.n}")
+            if choice.get("prompt_logprobs") is not None:  # vLLM completions: on the choice
+                self.prompt_logprobs, self.prompt_ids = choice["prompt_logprobs"], choice.get(
+                    "prompt_token_ids")
+            text, pieces, steps, has_lp = _read_choice(choice, self.chat, f"chunk {self.n}",
+                                                       self.vllm)
             self.seen_logprobs = self.seen_logprobs or has_lp
             out += self.fitter.add(pieces, steps, text)
             if not self.seen_logprobs and self.fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
@@ -409,6 +442,17 @@ class _Reader:
                     raise ServerError(f"{where}'s content filter stopped the answer")
         self.n += 1
         return out
+
+    def attach_prompt(self, trace: Trace) -> None:
+        """vLLM's `prompt_logprobs` (asked for with --extra-body) as the trace's prompt steps;
+        alternatives known by id only get the bytes the answer revealed."""
+        self.vllm.fill_alternatives(trace.steps)
+        if self.prompt_logprobs is None:
+            return
+        self.vllm.learn_prompt(self.prompt_logprobs, "prompt_logprobs")
+        trace.prompt_steps = self.vllm.prompt_steps(self.prompt_logprobs, self.prompt_ids,
+                                                    "prompt_logprobs")
+        settle_prompt(trace)
 
     def end(self, done: bool) -> str | None:
         """The finish reason, once the documents are over; or why the answer is unusable."""
@@ -462,8 +506,8 @@ def _replay(backend: Backend, request: Request, steps: list[Step], finish: str |
         return stream.trace
 
 
-def _read_choice(choice: dict[str, Any], chat: bool,
-                 where: str) -> tuple[str, list[Any], list[Step], bool]:
+def _read_choice(choice: dict[str, Any], chat: bool, where: str,
+                 reader: vllm.Reader) -> tuple[str, list[Any], list[Step], bool]:
     """(text, pieces, steps, logprobs present) of one choice of one chunk or response."""
     lp = choice.get("logprobs")
     if chat:
@@ -479,14 +523,14 @@ def _read_choice(choice: dict[str, Any], chat: bool,
             text = msg["refusal"]
         if not isinstance(text, str):
             raise ServerError(f"{where}: the message content is not text")
-        pieces, steps = openai_chat.pieces_and_steps(items, f"{where}.logprobs.content")
+        pieces, steps = reader.chat_items(items, f"{where}.logprobs.content")
         return text, pieces, steps, isinstance(lp, dict)
     text = choice.get("text") or ""
     if not isinstance(text, str):
         raise ServerError(f"{where}: the choice's text is not text")
     if not isinstance(lp, dict):
         return text, [], [], False
-    pieces, steps = openai_completions.pieces_and_steps(lp, f"{where}.logprobs")
+    pieces, steps = reader.completion_logprobs(lp, f"{where}.logprobs")
     return text, pieces, steps, True
 
 
