@@ -187,6 +187,38 @@ def alt_candidate(label: str, raw: Any, lp: float | None, token_id: int | None =
     return candidate(token_piece(label, raw), lp, token_id)
 
 
+def chat_alternatives(alts: list[Any], where: str) -> list[Candidate]:
+    """Candidates from OpenAI-shaped `top_logprobs` items ({token, logprob, bytes}).
+
+    This is the loop that runs most (tokens × alternatives), so the usual case (a dict with
+    an ASCII label, a plain float, bytes equal to the label or absent) is handled inline;
+    anything else goes through `alt_candidate` and the general checks.
+    """
+    out: list[Candidate] = []
+    append = out.append
+    new = object.__new__
+    for alt in alts:
+        if type(alt) is dict:
+            label = alt.get("token")
+            x = alt.get("logprob")
+            raw = alt.get("bytes")
+            if (type(label) is str and type(x) is float and -9999.0 < x < 0.0
+                    and x != -100.0 and label.isascii() and label
+                    and "\\x" not in label and not label.startswith("<0x")):
+                enc = label.encode()
+                if raw is None or (type(raw) is list and len(raw) == len(enc)
+                                   and _bytes_from_list(raw) == enc):
+                    c = new(Candidate)
+                    c.__dict__.update(token=label, logprob=x, id=None, bytes=enc)
+                    append(c)
+                    continue
+        j = len(out)
+        alt = need_dict(alt, f"{where}[{j}]")
+        label = need_str(alt.get("token"), f"{where}[{j}].token")
+        append(alt_candidate(label, alt.get("bytes"), openai_logprob(alt.get("logprob"))))
+    return out
+
+
 def candidate(piece: Piece, lp: float | None, token_id: int | None = None) -> Candidate:
     """An alternative; hidden bytes stay unknown, labelled U+FFFD (no text to fit them to)."""
     if piece.hidden is not None:

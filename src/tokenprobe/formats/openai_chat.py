@@ -43,7 +43,7 @@ from typing import Any
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._common import (
     Piece,
-    alt_candidate,
+    chat_alternatives,
     finish_reason,
     make_step,
     need_dict,
@@ -84,18 +84,8 @@ def pieces_and_steps(items: Any, where: str) -> tuple[list[Piece], list[Step]]:
             raise FormatError(f"{where}[{k}] gives a token id only ({label}); tokenprobe "
                               "needs the token text (request without return_tokens_as_token_ids)")
         piece = token_piece(label, item.get("bytes"))
-        top = []
-        for j, alt in enumerate(opt_list(item.get("top_logprobs"), f"{where}[{k}].top_logprobs")):
-            # The loop that runs most (tokens × alternatives): checks inlined.
-            if type(alt) is not dict:
-                need_dict(alt, f"{where}[{k}].top_logprobs[{j}]")
-            alabel = alt.get("token")
-            if type(alabel) is not str:
-                need_str(alabel, f"{where}[{k}].top_logprobs[{j}].token")
-            x = alt.get("logprob")
-            lp = x if type(x) is float and -9999.0 < x <= 0.0 and x != -100.0 else (
-                openai_logprob(x))
-            top.append(alt_candidate(alabel, alt.get("bytes"), lp))
+        top = chat_alternatives(opt_list(item.get("top_logprobs"), f"{where}[{k}].top_logprobs"),
+                                f"{where}[{k}].top_logprobs")
         pieces.append(piece)
         steps.append(make_step(piece, openai_logprob(item.get("logprob")), None, top))
     return pieces, steps
