@@ -35,6 +35,13 @@ OLLAMA_KEY = "ollama-SECRETsecretSECRET0123456789"
 KINDS = ["llamacpp", "ollama"]
 
 
+@pytest.fixture(autouse=True)
+def openai_key_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As for a user with OPENAI_API_KEY set: the command line hands it to every backend."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+
+
 # --- the two servers' stream shapes ----------------------------------------------------
 
 

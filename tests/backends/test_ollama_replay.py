@@ -136,12 +136,17 @@ def test_completion_branch_resends_the_text() -> None:
 def test_the_host_and_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0:11500")
     monkeypatch.setenv("OLLAMA_API_KEY", KEY)
-    replay = Replay(fixture("generate_stream.json"))
+    # The command line hands OPENAI_API_KEY to every backend: Ollama never gets it.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-ollama")
+    replay = Replay(fixture("generate_stream.json"), fixture("generate_stream.json"))
     t = backend(replay, api_key="sk-not-for-ollama").stream(build_request("Why?")).run()
     request = replay.requests[0]
     assert str(request.url) == "http://127.0.0.1:11500/api/generate"
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert KEY not in t.to_json() and "sk-not" not in str(request.headers)
+    # A key given for this model (the web app's "add a model") is used.
+    backend(replay, api_key="own-key-1234").stream(build_request("Why?")).run()
+    assert replay.requests[1].headers["authorization"] == "Bearer own-key-1234"
     assert ollama_url("example.com") == "http://example.com:11434"
     assert ollama_url("https://ollama.example/") == "https://ollama.example:443"
     assert ollama_url("http://[::1]:9000/api") == "http://[::1]:9000"

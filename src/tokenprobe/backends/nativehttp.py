@@ -47,9 +47,13 @@ class NativeHttp:
         self.key_hint = key_hint
         self._key = api_key or ""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # No kept-alive connections: a generation is one long request, a new connection
+        # costs nothing beside it, and a connection the server closed while it sat in the
+        # pool would fail the next request with "disconnected without a response".
         self.client = httpx.Client(
             base_url=self.base_url, headers=headers, transport=transport,
             timeout=httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout)),
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def close(self) -> None:

@@ -3,8 +3,9 @@
 `--model ollama:NAME` (NAME as `ollama list` shows it, e.g. `gemma3:270m`); the server is
 `--base-url`, else OLLAMA_HOST (read as Ollama's own client reads it: a bare host gets
 port 11434, `0.0.0.0` means this machine), else http://127.0.0.1:11434. A key, for an
-Ollama behind a proxy that wants one, comes from OLLAMA_API_KEY only: another service's key
-(OPENAI_API_KEY) is never sent to it.
+Ollama behind a proxy that wants one, is the one given for this model (the web app's "add a
+model") or OLLAMA_API_KEY; another service's key (OPENAI_API_KEY, which the command line
+hands to every backend) is never sent to it.
 
 - completion: POST /api/generate with `raw: true`, so that no chat template wraps the
   prompt; chat: POST /api/chat with the messages (Ollama applies the model's template).
@@ -92,7 +93,11 @@ class OllamaBackend(Backend):
     @classmethod
     def from_spec(cls, rest: str, options: BackendOptions) -> OllamaBackend:
         host = options.base_url or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
-        return cls(rest, host, os.environ.get("OLLAMA_API_KEY"), options.extra_body,
+        given = options.api_key
+        if given and given == os.environ.get("OPENAI_API_KEY"):
+            given = None  # OpenAI's key, passed to every backend: not Ollama's to see
+        key = given or os.environ.get("OLLAMA_API_KEY")
+        return cls(rest, host, key, options.extra_body,
                    options.timeout, max_retries=int(options.extra.get("max_retries", 2)),
                    transport=options.extra.get("transport"))
 
