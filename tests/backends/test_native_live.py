@@ -58,3 +58,20 @@ def test_each_token_arrives_before_the_next_chunk(kind: str) -> None:
     assert n == len(docs) - 1 and stream.trace.complete
     # Chunk k (one token each) was made when the consumer already had the k tokens before it.
     assert lazy.seen_at == list(range(n + 1))
+
+
+def test_an_older_llamacpp_server_is_recorded_as_processed() -> None:
+    """A server from before December 2024 answers n_probs with post-sampling `probs`: the
+    live trace says "processed", whatever was asked, and equals the imported one."""
+    from tokenprobe.formats import llamacpp as fmt
+
+    docs = json.loads((FIXTURES / "llamacpp" / "old_stream.json").read_text())
+    lazy = Lazy([f"data: {json.dumps(d)}\n\n" for d in docs])
+    backend = LlamaCppBackend.from_spec("http://127.0.0.1:8080",
+                                        BackendOptions(extra={"transport": lazy.transport}))
+    assert backend.logprobs_kind == "raw"
+    t = backend.stream(build_request("The capital of France is", alternatives=2)).run()
+    assert t.logprobs_kind == "processed" and t.complete and t.model == "ggml-model-q4_0.gguf"
+    saved = fmt.parse(docs)[0]
+    assert [s.to_dict() for s in t.steps] == [
+        {**s.to_dict(), "sample_logprob": s.logprob} for s in saved.steps]

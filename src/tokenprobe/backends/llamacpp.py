@@ -171,14 +171,14 @@ class LlamaCppBackend(Backend):
             if reader.kind is not None:
                 trace.logprobs_kind = reader.kind  # an older server reports processed probs
             for step in steps:
-                emitted += self._finish(step, request)
+                emitted += self._finish(step, request, trace.logprobs_kind)
                 yield step
             if not reader.items and reader.chunks_with_text >= NO_LOGPROBS_AFTER:
                 raise no_logprobs(self.where)
             if reader.stopped:
                 break
         for step in reader.finish_steps():
-            emitted += self._finish(step, request)
+            emitted += self._finish(step, request, trace.logprobs_kind)
             yield step
         if not reader.stopped:
             raise ServerError(f"{self.where} ended the stream before finishing its answer "
@@ -221,13 +221,13 @@ class LlamaCppBackend(Backend):
                               f"{self.http.scrub(body_message(doc))}")
         return doc
 
-    def _finish(self, step: Step, request: Request) -> bytes:
-        # Greedy picks with certainty; with post_sampling_probs the reported probability is
-        # the one the token was drawn with. Otherwise the draw's probability is not known.
+    def _finish(self, step: Step, request: Request, kind: str) -> bytes:
+        # Greedy picks with certainty; a processed probability (post_sampling_probs, or an
+        # older server) is the one the token was drawn with. Otherwise it is not known.
         if step.logprob is not None:
             if request.temperature == 0:
                 step.sample_logprob = 0.0
-            elif self.logprobs_kind == "processed":
+            elif kind == "processed":
                 step.sample_logprob = step.logprob
         return step.data
 
