@@ -1,12 +1,12 @@
 """tokenprobe: see a language model's token-by-token choices.
 
-Public API: `generate`, `score`, `load`, and the `Trace` data model. Everything else is
+Public API: `generate`, `score`, `load` (and `load_all` for files with several traces), and the `Trace` data model. Everything else is
 reached through submodules (backends, formats, views, metrics).
 """
 
 from __future__ import annotations
 
-from tokenprobe.api import generate, load, score
+from tokenprobe.api import generate, load, load_all, score
 from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
@@ -24,5 +24,6 @@ __all__ = [
     "__version__",
     "generate",
     "load",
+    "load_all",
     "score",
 ]

@@ -111,3 +111,10 @@ def load(path: str | os.PathLike[str], format: str = "auto") -> Trace:
     from tokenprobe.formats import load_path
 
     return load_path(path, format=format)
+
+
+def load_all(path: str | os.PathLike[str], format: str = "auto") -> list[Trace]:
+    """Every trace in a file: one per choice or candidate, or one per line of JSONL."""
+    from tokenprobe.formats import load_all as _load_all
+
+    return _load_all(path, format=format)

@@ -360,10 +360,24 @@ def import_(
     output: OutOpt = None,
     html: HtmlOpt = None,
     steps: StepsOpt = False,
+    choice: Annotated[int | None, typer.Option(
+        "--choice", help="which trace of a file that holds several (choices, candidates or "
+        "JSON lines), from 0")] = None,
 ) -> None:
     """Read a saved logprob response (OpenAI, vLLM, llama.cpp, Ollama, …) into a trace."""
     try:
-        trace = api.load(file, format=format)
+        traces = api.load_all(file, format=format)
+        if choice is not None:
+            if not 0 <= choice < len(traces):
+                raise InputError(f"--choice {choice} is out of range: {file} holds "
+                                 f"{len(traces)} trace{'s' if len(traces) > 1 else ''} "
+                                 f"(0 to {len(traces) - 1})")
+            trace = traces[choice]
+        elif len(traces) == 1:
+            trace = traces[0]
+        else:
+            raise InputError(f"{file} holds {len(traces)} traces (choices, candidates or "
+                             f"lines): pick one with --choice N (0 to {len(traces) - 1})")
         _emit(trace, as_json, output, html, steps=steps, dist="raw")
     except TokenprobeError as e:
         fail(str(e), e.exit_code)

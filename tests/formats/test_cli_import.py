@@ -43,3 +43,16 @@ def test_import_refuses_logprobs_null() -> None:
     r = run_cli(["import", str(FIXTURES / "openai" / "chat_logprobs_null.json"), "--json"])
     assert r.code == 2 and r.stdout == ""
     assert "no logprobs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_import_picks_one_of_several_choices() -> None:
+    path = str(FIXTURES / "openai" / "chat_two_choices.json")
+    r = run_cli(["import", path, "--json"])
+    assert r.code == 2 and r.stdout == ""
+    assert "holds 2 traces" in r.stderr and "--choice N (0 to 1)" in r.stderr
+    first = json.loads(run_cli(["import", path, "--json", "--choice", "0"]).stdout)
+    second = json.loads(run_cli(["import", path, "--json", "--choice", "1"]).stdout)
+    assert (first["source"]["choice"], second["source"]["choice"]) == (0, 1)
+    assert first["text"] != second["text"]
+    r = run_cli(["import", path, "--choice", "2"])
+    assert r.code == 2 and "--choice 2 is out of range" in r.stderr

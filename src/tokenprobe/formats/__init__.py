@@ -178,7 +178,7 @@ def load_path(path: str | os.PathLike[str], format: str = "auto") -> Trace:
     traces = load_all(path, format=format)
     if len(traces) != 1:
         raise FormatError(f"{path} holds {len(traces)} traces (choices or lines); "
-                          "tokenprobe.formats.load_all reads them all")
+                          "tokenprobe.load_all reads them all (--choice N on the command line)")
     return traces[0]
 
 
