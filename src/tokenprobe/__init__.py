@@ -1,7 +1,8 @@
 """tokenprobe: see a language model's token-by-token choices.
 
-Public API: `generate`, `score`, `load` (and `load_all` for files with several traces), and the `Trace` data model. Everything else is
-reached through submodules (backends, formats, views, metrics).
+Public API: `generate`, `score`, `load` (`load_all` for a file with several traces), and
+the `Trace` data model. Everything else is reached through submodules (backends, formats,
+views, metrics).
 """
 
 from __future__ import annotations
