@@ -7,8 +7,7 @@ is its shape (`matches`) and reads it (`parse` -> one trace per choice or candid
 `format="auto"` takes the first module that matches; a file that matches none is refused
 with a one-line error naming the supported formats. A format name forces its module.
 
-Modules are imported when first needed, and a module that is not in the tree yet is left
-out of the list without an error, so one missing importer never breaks the others.
+Modules are imported when first needed, so reading one format never pays for the others.
 
 It leaves out every format's own shape (one module each) and what a trace holds (trace.py).
 """
@@ -48,19 +47,13 @@ FORMATS: list[str] = [
 
 
 @cache
-def _module(name: str) -> ModuleType | None:
-    qualified = f"{__name__}.{name}"
-    try:
-        return importlib.import_module(qualified)
-    except ModuleNotFoundError as e:
-        if e.name == qualified:
-            return None  # not written yet: left out of detection, no error
-        raise
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 def modules() -> list[ModuleType]:
-    """The format modules present, in detection order."""
-    return [m for m in (_module(n) for n in FORMATS) if m is not None]
+    """The format modules, in detection order."""
+    return [_module(n) for n in FORMATS]
 
 
 def format_names() -> list[str]:
