@@ -199,6 +199,8 @@ def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
         "finish_reason": trace.finish_reason, "complete": trace.complete, "error": trace.error,
         "tail_temperatures": trace.tail_temperatures,
     })
+    if trace.parent is not None:
+        doc["parent"] = trace.parent
     vocab = _Vocab([trace.prompt_steps, trace.steps])
     doc["prompt_steps"] = _columns(trace.prompt_steps, vocab)
     doc["steps"] = _columns(trace.steps, vocab)

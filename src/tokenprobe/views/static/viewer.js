@@ -1,10 +1,13 @@
-/* tokenprobe viewer: draws the traces embedded in #tp-data (the tokenprobe/page@1 encoding,
- * see docs/architecture.md). Everything the model wrote is data: it reaches the page only
- * through textContent and attribute setters, never through markup. No network access.
+/* tokenprobe viewer: draws traces in the tokenprobe/page@1 encoding (docs/architecture.md).
+ * An exported page embeds them in #tp-data and the viewer boots on it; the web app loads
+ * this same file and mounts viewers on its own containers (window.TokenprobeViewer.mount),
+ * feeding them live steps as they arrive (LiveDoc, App.update). Everything the model wrote
+ * is data: it reaches the page only through textContent and attribute setters, never
+ * through markup. No network access.
  *
  * Sections: math (temperature re-normalisation, a port of distribution.py), bytes (labels
- * and glyph groups, a port of textbytes.py), the trace model, and the views (reading view
- * with its popover, step view, summary and chart). */
+ * and glyph groups, a port of textbytes.py), the trace model and its live form, and the
+ * views (reading view with its popover, step view, summary and chart). */
 (function () {
   "use strict";
 
@@ -404,12 +407,20 @@
   // ------------------------------------------------------------------------------------
   // The app
 
-  function App(root, page) {
+  // Options (all optional; the export uses none): chrome (header and trace switcher, default
+  // true), toolbar (default true), prompt (show the prompt, default true), panel ("side":
+  // summary and chart beside the text, the default; "none": the text alone, the host may
+  // draw the panel elsewhere with renderPanel), live (an empty trace is waiting for its first
+  // token), measure (the first colouring), onPick(pick) (alternatives of generated tokens
+  // can be clicked: pick = {step, candidate, token}), pickHint (the text saying so).
+  function App(root, page, opts) {
     this.root = root;
     this.page = page;
+    this.opts = opts || {};
     this.traces = page.traces || [];
+    this.current = 0;
     this.T = 1;
-    this.measure = "prob";
+    this.measure = this.opts.measure && MEASURES[this.opts.measure] ? this.opts.measure : "prob";
     this.tab = "read";
     this.pinned = false;
     this.popChip = -1;
@@ -426,8 +437,33 @@
     this.show(0);
   };
 
+  App.prototype.chrome = function () { return this.opts.chrome !== false; };
+
+  // Document-level listeners, kept so that destroy() can remove them.
+  App.prototype.listen = function (target, type, fn) {
+    target.addEventListener(type, fn);
+    (this.listeners = this.listeners || []).push([target, type, fn]);
+  };
+
   App.prototype.buildShell = function () {
     var self = this;
+    this.body = el("div", "tp-body");
+    this.pop = el("div", "tp-pop");
+    this.pop.setAttribute("role", "dialog");
+    this.pop.hidden = true;
+    this.pop.addEventListener("mouseenter", function () { clearTimeout(self.hideTimer); });
+    this.pop.addEventListener("mouseleave", function () { if (!self.pinned) self.scheduleHide(); });
+    document.body.appendChild(this.pop);
+    this.listen(document, "click", function (e) {
+      if (!self.pinned) return;
+      if (self.pop.contains(e.target) || (e.target.closest && e.target.closest(".t"))) return;
+      self.unpin();
+    });
+    this.listen(document, "keydown", function (e) {
+      if (e.key === "Escape" && !self.pop.hidden) { self.unpin(); self.hidePop(); }
+    });
+    this.listen(window, "resize", function () { if (!self.pop.hidden) self.placePop(); });
+    if (!this.chrome()) { this.root.appendChild(this.body); return; }
     var head = el("header", "tp-header");
     var brand = el("div", "tp-brand", [el("span", "tp-logo", "tokenprobe")]);
     this.titleEl = el("h1", "tp-title");
@@ -443,23 +479,7 @@
     append(head, [el("div", "tp-head-text", [brand, this.titleEl, this.metaEl]), themeBtn]);
     this.switcher = el("nav", "tp-switcher");
     this.switcher.setAttribute("aria-label", "Traces in this page");
-    this.body = el("div", "tp-body");
     append(this.root, [head, this.switcher, this.body]);
-    this.pop = el("div", "tp-pop");
-    this.pop.setAttribute("role", "dialog");
-    this.pop.hidden = true;
-    this.pop.addEventListener("mouseenter", function () { clearTimeout(self.hideTimer); });
-    this.pop.addEventListener("mouseleave", function () { if (!self.pinned) self.scheduleHide(); });
-    document.body.appendChild(this.pop);
-    document.addEventListener("click", function (e) {
-      if (!self.pinned) return;
-      if (self.pop.contains(e.target) || (e.target.closest && e.target.closest(".t"))) return;
-      self.unpin();
-    });
-    document.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" && !self.pop.hidden) { self.unpin(); self.hidePop(); }
-    });
-    window.addEventListener("resize", function () { if (!self.pop.hidden) self.placePop(); });
     this.syncThemeButton();
     if (window.matchMedia) {
       var mq = window.matchMedia("(prefers-color-scheme: dark)");
@@ -489,29 +509,34 @@
 
   // Show trace i: rebuild the body. Problems in one trace never blank the page.
   App.prototype.show = function (i) {
-    var self = this;
+    var chrome = this.chrome();
     this.stopPlay();
     this.unpin(); this.hidePop();
-    Array.prototype.forEach.call(this.switcher.children, function (b, j) {
-      b.classList.toggle("on", j === i);
-      b.setAttribute("aria-pressed", j === i ? "true" : "false");
-    });
+    this.current = i;
+    if (chrome) {
+      Array.prototype.forEach.call(this.switcher.children, function (b, j) {
+        b.classList.toggle("on", j === i);
+        b.setAttribute("aria-pressed", j === i ? "true" : "false");
+      });
+    }
     var doc = this.traces[i];
     var pageTitle = this.page.title;
-    this.titleEl.textContent = pageTitle || (doc && doc.model ? doc.model : "Trace");
-    clear(this.metaEl);
+    if (chrome) {
+      this.titleEl.textContent = pageTitle || (doc && doc.model ? doc.model : "Trace");
+      clear(this.metaEl);
+    }
     var problem = schemaProblem(doc);
     if (problem) {
       this.message(problem);
       this.tr = null;
-      document.documentElement.setAttribute("data-tp-ready", "message");
+      if (chrome) document.documentElement.setAttribute("data-tp-ready", "message");
       return;
     }
     var tr;
     try { tr = loadTrace(doc); } catch (e) { this.message("The viewer could not read this trace: " + e.message); return; }
     this.tr = tr;
-    if (window.performance && performance.mark) performance.mark("tokenprobe-loaded");
-    this.buildMeta(doc);
+    if (chrome && window.performance && performance.mark) performance.mark("tokenprobe-loaded");
+    if (chrome) this.buildMeta(doc);
     this.T = 1;
     clear(this.body);
     this.buildToolbar();
@@ -525,7 +550,7 @@
     this.buildRead();
     this.buildStepView();
     this.setTab(this.tab);
-    if (!window.__tokenprobeReady) {
+    if (chrome && !window.__tokenprobeReady) {
       window.__tokenprobeReady = true;
       document.documentElement.setAttribute("data-tp-ready", "1");
       if (window.performance && performance.mark) performance.mark("tokenprobe-interactive");
@@ -612,7 +637,10 @@
       el("div", "tp-slider-wrap", [slider, ticks]), reset]);
     append(bar, [tabs, measureBox, tempBox]);
     this.legend = el("div", "tp-legend");
-    append(this.body, [bar, el("div", "tp-subbar", [this.legend, this.tNote])]);
+    var sub = el("div", "tp-subbar", [this.legend, this.tNote]);
+    // Without a toolbar the controls still exist (the state they hold is shared), unseen.
+    bar.hidden = sub.hidden = this.opts.toolbar === false;
+    append(this.body, [bar, sub]);
     this.updateTempNote();
   };
 
@@ -638,13 +666,18 @@
       this.measureButtons[m].setAttribute("aria-checked", m === k ? "true" : "false");
     }
     if (this.textWrap) this.textWrap.className = "tp-textwrap by-" + k;
-    var M = MEASURES[k], lg = clear(this.legend);
+    fillLegend(clear(this.legend), k);
+  };
+
+  function fillLegend(lg, k) {
+    var M = MEASURES[k];
     lg.appendChild(el("span", "tp-legend-title", M.note));
     M.legend.forEach(function (label, i) {
       lg.appendChild(el("span", "tp-legend-item", [el("span", "sw " + M.prefix + i), label]));
     });
     lg.appendChild(el("span", "tp-legend-item", [el("span", "sw " + M.prefix + "n"), NR]));
-  };
+    return lg;
+  }
 
   // ---------------------------------------------------------------- temperature
 
@@ -700,14 +733,16 @@
   // ---------------------------------------------------------------- reading view
 
   App.prototype.buildRead = function () {
-    var self = this, tr = this.tr;
-    var grid = el("div", "tp-grid");
+    var tr = this.tr, sidePanel = this.opts.panel !== "none";
+    var grid = el("div", sidePanel ? "tp-grid" : "tp-grid tp-grid-single");
     var main = el("div", "tp-main");
-    var side = el("aside", "tp-side");
-    this.chartBox = el("div", "tp-chart");
+    var side = sidePanel ? el("aside", "tp-side") : null;
+    this.sideEl = side;
+    this.chartBox = sidePanel ? el("div", "tp-chart") : null;
     this.textWrap = el("div", "tp-textwrap");
     this.chips = [];
-    var req = tr.request;
+    this.genText = null;
+    var req = tr.request, showPrompt = this.opts.prompt !== false;
     if (tr.prompt.n) {
       var pbox = el("div", "tp-prompt");
       pbox.appendChild(el("div", "tp-section-label", tr.gen.n ? "Prompt (scored)" : "Scored text"));
@@ -715,7 +750,7 @@
       pt.appendChild(this.buildChips(tr.prompt, 0));
       pbox.appendChild(pt);
       this.textWrap.appendChild(pbox);
-    } else if (req.prompt || (req.messages && req.messages.length)) {
+    } else if (showPrompt && (req.prompt || (req.messages && req.messages.length))) {
       var box = el("div", "tp-prompt tp-prompt-plain");
       box.appendChild(el("div", "tp-section-label", "Prompt"));
       if (req.messages && req.messages.length) {
@@ -728,22 +763,25 @@
     }
     if (tr.gen.n || !tr.prompt.n) {
       var gbox = el("div", "tp-gen");
-      if (tr.prompt.n || req.prompt || req.messages) gbox.appendChild(el("div", "tp-section-label", "Generated"));
+      if (tr.prompt.n || (showPrompt && (req.prompt || req.messages))) gbox.appendChild(el("div", "tp-section-label", "Generated"));
       var gt = el("div", "tp-text tp-text-gen");
       if (tr.gen.n) gt.appendChild(this.buildChips(tr.gen, 1));
+      else if (this.opts.live) gt.appendChild(el("span", "tp-empty tp-waiting", "\u2026"));
       else gt.appendChild(el("span", "tp-empty", "This trace has no tokens."));
       gbox.appendChild(gt);
       this.textWrap.appendChild(gbox);
+      this.genText = gt;
     }
     if (this.chips.length) { this.active = 0; this.chips[0].tabIndex = 0; }
     this.textWrap.setAttribute("aria-label", "Tokens; arrow keys move from token to token, Enter pins the details");
     this.bindText(this.textWrap);
     append(main, [this.chartBox, this.textWrap]);
-    this.buildSummary(side);
+    if (side) this.buildSummary(side);
     append(grid, [main, side]);
     this.readView.appendChild(grid);
     this.setMeasure(this.measure);
-    this.buildChart();
+    if (this.chartBox) this.buildChart(this.chartBox);
+    if (this.panelEl) this.renderPanel(this.panelEl);
   };
 
   // One span per glyph group, built into a fragment in one pass; every class needed by the
@@ -764,14 +802,7 @@
     }
     for (var g = 0; g < sc.G; g++) {
       if (!para) { para = document.createElement("div"); para.className = "tp-para"; frag.appendChild(para); }
-      var span = document.createElement("span");
-      var lp = sc.gLp[g], p = "p" + probBand(lp), s = "s" + surpBand(lp);
-      var kind = sc.gKind[g];
-      span.className = "t " + p + " r" + rankBand(sc.gRank[g]) + " e" + entBand(sc.gH[g]) + " " + s +
-        (kind === 1 ? " ws" : kind === 2 ? " special" : "");
-      span.textContent = sc.gText[g];
-      if (kind === 1) span.setAttribute("data-vis", visibleWs(sc.gText[g]));
-      span._k = base + g; span._p = p; span._s = s;
+      var span = makeChip(sc, g, base);
       chips[g] = span;
       this.chips.push(span);
       para.appendChild(span);
@@ -791,6 +822,18 @@
     sc.which = which;
     return frag;
   };
+
+  function makeChip(sc, g, base) {
+    var span = document.createElement("span");
+    var lp = sc.gLp[g], p = "p" + probBand(lp), s = "s" + surpBand(lp);
+    var kind = sc.gKind[g];
+    span.className = "t " + p + " r" + rankBand(sc.gRank[g]) + " e" + entBand(sc.gH[g]) + " " + s +
+      (kind === 1 ? " ws" : kind === 2 ? " special" : "");
+    span.textContent = sc.gText[g];
+    if (kind === 1) span.setAttribute("data-vis", visibleWs(sc.gText[g]));
+    span._k = base + g; span._p = p; span._s = s;
+    return span;
+  }
 
   App.prototype.chipRef = function (k) {
     var tr = this.tr, sc = tr.prompt.n && k < tr.prompt.chipBase + tr.prompt.G && tr.prompt.chips ? tr.prompt : tr.gen;
@@ -935,7 +978,29 @@
         isNaN(sc.gLp[g]) ? "" : " (logprob " + fmtNum(sc.gLp[g], 3) + ")"]));
     }
     for (var s = a; s < b; s++) pop.appendChild(this.stepDetail(sc, s, b - a > 1));
+    if (this.pickable(sc)) pop.appendChild(el("p", "tp-pick-hint", this.opts.pickHint ||
+      "Click the token to pin this, then click an alternative to continue from it."));
     pop.setAttribute("aria-label", "Token details");
+  };
+
+  // Alternatives of generated tokens become buttons when the host handles picks.
+  App.prototype.pickable = function (sc) {
+    return typeof this.opts.onPick === "function" && this.tr && sc === this.tr.gen;
+  };
+  App.prototype.makePickable = function (row, step, candidate, token) {
+    var self = this;
+    row.classList.add("pick");
+    row.tabIndex = 0;
+    row.setAttribute("role", "button");
+    row.setAttribute("aria-label", "Continue from step " + (step + 1) + " with " + JSON.stringify(token));
+    function pick(e) {
+      e.preventDefault();
+      e.stopPropagation();
+      self.unpin(); self.hidePop();
+      self.opts.onPick({ step: step, candidate: candidate, token: token });
+    }
+    row.addEventListener("click", pick);
+    row.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") pick(e); });
   };
 
   // The numbers and candidate bars for one step, at the current temperature.
@@ -997,6 +1062,7 @@
       if (has) append(row, [track, el("span", "tp-bar-pct num", fmtPct(p)), el("span", "tp-bar-lp num", fmtNum(lp, 2))]);
       else append(row, el("span", "tp-bar-pct tp-bar-nr", NR));
       if (isChosen) row.title = "the chosen token";
+      else if (this.pickable(sc)) this.makePickable(row, s, j - a, tr.vocab.labels[sc.topTok[j]]);
       list.appendChild(row);
     }
     var foot = el("div", "tp-bars-foot");
@@ -1084,8 +1150,8 @@
   };
 
   // Probability (area) and entropy (line) along the text, averaged into at most 400 buckets.
-  App.prototype.buildChart = function () {
-    var self = this, sc = this.tr.main, box = clear(this.chartBox), n = sc.n;
+  App.prototype.buildChart = function (target) {
+    var self = this, sc = this.tr.main, box = clear(target), n = sc.n;
     if (!n) { box.hidden = true; return; }
     var W = 1000, H = 84, B = Math.min(n, 400), pSum = new Float64Array(B), pCnt = new Float64Array(B),
         hSum = new Float64Array(B), hCnt = new Float64Array(B), i, maxH = 0;
@@ -1251,11 +1317,166 @@
       ])]);
   };
 
+  // ---------------------------------------------------------------- live and hosted use
+
+  // The same trace with more steps (a LiveDoc's doc): chips are added for the new glyphs
+  // only; the last old glyph is rebuilt, since a byte fragment may have completed it.
+  App.prototype.update = function (doc) {
+    this.traces[this.current] = doc;
+    var old = this.tr;
+    if (!old || !this.genText || schemaProblem(doc)) { this.show(this.current); return; }
+    var tr = loadTrace(doc), sc = tr.gen, osc = old.gen;
+    tr.prompt = old.prompt;
+    tr.main = sc.n ? sc : tr.prompt;
+    var oldG = osc.chips ? osc.G : 0, from = Math.max(0, oldG - 1);
+    var base = osc.chips ? osc.chipBase : this.chips.length;
+    for (var g = from; g < oldG; g++) {
+      var c = osc.chips[g], para = c.parentNode;
+      para.removeChild(c);
+      if (!para.firstChild) para.parentNode.removeChild(para);
+    }
+    var waiting = this.genText.querySelector(".tp-empty");
+    if (waiting && sc.n) this.genText.removeChild(waiting);
+    this.chips.length = base + from;
+    sc.chips = osc.chips ? osc.chips.slice(0, from) : [];
+    sc.chipBase = base;
+    sc.which = 1;
+    this.tr = tr;
+    this.appendChips(sc, from);
+    if (this.active >= base + from) this.active = -1;
+    if (this.active < 0 && this.chips.length) { this.active = 0; this.chips[0].tabIndex = 0; }
+    if (this.popChip >= base + from) { this.unpin(); this.hidePop(); }
+    if (this.T !== 1) this.recolour();
+    if (this.stepRange) {
+      if (sc.n && !osc.n) this.buildStepView();
+      else this.stepRange.max = String(Math.max(0, sc.n - 1));
+      if (this.tab === "step") this.renderStep();
+    }
+    this.schedulePanel();
+  };
+
+  App.prototype.appendChips = function (sc, from) {
+    var host = this.genText, para = host.lastElementChild;
+    if (para && (!para.classList.contains("tp-para") || /\n$/.test(para.textContent))) para = null;
+    for (var g = from; g < sc.G; g++) {
+      if (!para) {
+        para = el("div", "tp-para");
+        // Remembered once laid out (auto); until then a line's height.
+        para.style.containIntrinsicSize = "auto 32px";
+        host.appendChild(para);
+      }
+      var span = makeChip(sc, g, sc.chipBase);
+      sc.chips[g] = span;
+      this.chips.push(span);
+      para.appendChild(span);
+      if (sc.gText[g].charCodeAt(sc.gText[g].length - 1) === 10) para = null;
+    }
+  };
+
+  // The summary and chart follow the stream at most once a frame.
+  App.prototype.schedulePanel = function () {
+    var self = this;
+    if (this.panelRaf) return;
+    this.panelRaf = requestAnimationFrame(function () { self.panelRaf = 0; self.refreshPanel(); });
+  };
+  App.prototype.refreshPanel = function () {
+    if (!this.tr) return;
+    if (this.sideEl) this.buildSummary(clear(this.sideEl));
+    if (this.chartBox) this.buildChart(this.chartBox);
+    if (this.panelEl) this.renderPanel(this.panelEl);
+  };
+
+  // The confidence panel (chart, summary, least confident tokens, legend) drawn into a
+  // container of the host's, for a viewer mounted with panel: "none".
+  App.prototype.renderPanel = function (host) {
+    this.panelEl = host;
+    clear(host);
+    if (!this.tr) return;
+    var chart = el("div", "tp-chart");
+    host.appendChild(chart);
+    this.buildChart(chart);
+    this.buildSummary(host);
+    host.appendChild(fillLegend(el("div", "tp-legend tp-panel-legend"), this.measure));
+  };
+  App.prototype.releasePanel = function () { this.panelEl = null; };
+
+  // A live summary (sent by the server every so often while the trace is being made).
+  App.prototype.setSummary = function (summary) {
+    this.traces[this.current].summary = summary;
+    if (this.tr) { this.tr.summary = summary; this.schedulePanel(); }
+  };
+
+  // A finished trace in place of the live one (the server's own encoding of it), keeping
+  // the reader's tab, colouring and temperature.
+  App.prototype.replace = function (doc) {
+    var T = this.T, tab = this.tab;
+    this.traces[this.current] = doc;
+    this.show(this.current);
+    if (tab !== this.tab) this.setTab(tab);
+    if (T !== 1 && this.slider) this.setTemperature(T);
+  };
+
+  App.prototype.destroy = function () {
+    this.stopPlay();
+    clearTimeout(this.hideTimer);
+    if (this.panelRaf) cancelAnimationFrame(this.panelRaf);
+    (this.listeners || []).forEach(function (l) { l[0].removeEventListener(l[1], l[2]); });
+    this.listeners = [];
+    if (this.pop && this.pop.parentNode) this.pop.parentNode.removeChild(this.pop);
+    clear(this.root);
+  };
+
+  // A trace being made: starts from the server's encoding of the empty trace and appends
+  // each batch of steps (encode.LiveEncoder: new vocabulary entries and step columns).
+  var PER_STEP = { tok: 0, lp: null, slp: null, rank: null, chosen: -1, H: null, Hx: 0, top_n: 0, tail_n: 0 };
+  var FLAT = ["top_tok", "top_lp", "tail"];
+  function LiveDoc(head) {
+    var doc = {};
+    for (var k in head) if (Object.prototype.hasOwnProperty.call(head, k)) doc[k] = head[k];
+    var cols = { n: 0 };
+    Object.keys(PER_STEP).concat(FLAT).forEach(function (c) { cols[c] = []; });
+    doc.steps = cols;
+    doc.vocab = [];
+    doc.vocab_bytes = [];
+    this.doc = doc;
+  }
+  LiveDoc.prototype.add = function (batch) {
+    var doc = this.doc, cols = doc.steps, c = batch.steps, n = c.n, k, i;
+    (batch.vocab || []).forEach(function (v) {
+      doc.vocab[v[0]] = v[1];
+      if (v.length > 2) doc.vocab_bytes.push([v[0], v[2]]);
+    });
+    for (k in PER_STEP) {
+      var given = c[k];
+      for (i = 0; i < n; i++) cols[k].push(given ? given[i] : PER_STEP[k]);
+    }
+    FLAT.forEach(function (f) { if (c[f]) Array.prototype.push.apply(cols[f], c[f]); });
+    cols.n += n;
+    if (batch.trace) for (k in batch.trace) doc[k] = batch.trace[k];
+    return doc;
+  };
+  LiveDoc.prototype.setSummary = function (summary) { this.doc.summary = summary; return this.doc; };
+
+  // Mount a viewer on `root` for `page` ({traces: [...]}, or one trace) with `opts`.
+  function mount(root, page, opts) {
+    if (page && !page.traces) page = { format: PAGE_FORMAT, title: null, traces: [page] };
+    var app = new App(root, page, opts);
+    app.start();
+    return app;
+  }
+
+  window.TokenprobeViewer = {
+    mount: mount, LiveDoc: LiveDoc, PAGE_FORMAT: PAGE_FORMAT, SCHEMA: SCHEMA,
+    format: { pct: fmtPct, num: fmtNum, plural: plural, tokenNode: tokenNode, el: el }
+  };
+
   // ------------------------------------------------------------------------------------
   // Boot: any failure becomes a message on the page, never a blank page.
 
   function boot() {
     var root = document.getElementById("tp-app");
+    // A page that mounts viewers itself (the web app) embeds no data.
+    if (!root || !document.getElementById("tp-data")) return;
     function fail(text) {
       clear(root);
       root.appendChild(el("p", "tp-message tp-error", text));
