@@ -7,21 +7,16 @@ and dismissed: a page that opens one has run model text as code.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.views.browser import ARTIFACTS, close_shared_browser, shared_browser
 
 from tokenprobe.trace import Trace
 from tokenprobe.views.html import write_html
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-extensions"]
 
 
 @dataclass
@@ -36,13 +31,8 @@ class Opened:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium); browser tests skipped")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
+    yield shared_browser()
+    close_shared_browser()
 
 
 @pytest.fixture

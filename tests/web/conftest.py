@@ -1,13 +1,22 @@
 """Fixtures for the web app: an app on a temporary history, an in-process streaming client,
-and helpers that read the event stream back into what the page would show."""
+and helpers that read the event stream back into what the page would show.
+
+`async def` tests run on their own event loop in a thread of their own: the browser tests'
+Playwright (sync API) keeps an event loop running in the main thread for the whole session,
+and a second loop cannot run there beside it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.views.browser import ARTIFACTS, close_shared_browser, shared_browser
 from tests.web.asgi import AsgiClient
 
 from tokenprobe.backends.llama import LlamaBackend
@@ -16,9 +25,38 @@ from tokenprobe.web.security import Guard
 from tokenprobe.web.state import AppState
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    args = {a: pyfuncitem.funcargs[a] for a in pyfuncitem._fixtureinfo.argnames}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(pyfuncitem.obj(**args))
+        except BaseException as e:  # handed to the test's thread below
+            failure.append(e)
+
+    thread = threading.Thread(target=run, name=f"test-{pyfuncitem.name}")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return True
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """The session's Chromium, shared with the viewer's tests."""
+    yield shared_browser()
+    close_shared_browser()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
 
 
 @pytest.fixture

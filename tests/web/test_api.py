@@ -16,7 +16,6 @@ from tokenprobe.ops.choose import choose
 from tokenprobe.trace import Trace
 from tokenprobe.web.security import Guard
 
-pytestmark = pytest.mark.anyio
 PROMPT = "The capital of France is"
 GREEDY = {"temperature": 0, "max_tokens": 6, "alternatives": 4}
 

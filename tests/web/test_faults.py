@@ -19,7 +19,6 @@ from tokenprobe.backends import BackendOptions
 from tokenprobe.web import ModelConfig
 from tokenprobe.web.security import Guard
 
-pytestmark = pytest.mark.anyio
 KEY = "sk-proj-WEBSECRETwebsecret0123456789"
 CHAT = {"mode": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8,
         "alternatives": 2}

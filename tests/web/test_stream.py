@@ -6,14 +6,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from tests.web.asgi import AsgiClient
 from tests.web.conftest import last, names, state_of
 
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.web.security import Guard
 
-pytestmark = pytest.mark.anyio
 LONG = {"prompt": "Once upon a time", "temperature": 0, "max_tokens": 300, "alternatives": 2}
 SHORT = {"prompt": "The capital of France is", "temperature": 0, "max_tokens": 3,
          "alternatives": 2}

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from tests.web.asgi import AsgiClient
 
-pytestmark = pytest.mark.anyio
 OK = {"prompt": "Hello", "max_tokens": 2}
 CHAT = {"mode": "chat", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
 

@@ -17,6 +17,7 @@ It leaves out what a job does (runs.py) and how events reach the page (sse.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -67,7 +68,13 @@ class Job:
         """Send one event to the page; callable from any thread. The JSON is written here,
         in the sender's thread, so that the event loop only forwards text."""
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        self.loop.call_soon_threadsafe(self.events.put_nowait, (event, text))
+        self.call(self.events.put_nowait, (event, text))
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` on the event loop's thread, if the loop is still there (a server
+        shutting down closes it while a worker may still be finishing)."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(fn, *args)
 
 
 @dataclass
@@ -145,7 +152,7 @@ class Scheduler:
             job.emit("error", {"job": job.id,
                                "message": f"internal error ({e.__class__.__name__})"})
         finally:
-            job.loop.call_soon_threadsafe(self._finished, job)
+            job.call(self._finished, job)
 
     def _finished(self, job: Job) -> None:
         lane = self.lanes[job.lane]

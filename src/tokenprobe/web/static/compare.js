@@ -1,0 +1,187 @@
+// Compare mode: lists of prompts, system prompts, temperatures and models; every
+// combination is a variant (the library's compare). Results side by side: each variant's
+// figures (mean ± spread over samples), its answer as token chips, and with a fixed answer
+// the per-token differences. Leaves out the viewer and the stream.
+
+import { runJob } from "./api.js";
+import { currentModel, mark, onModelChange, state } from "./state.js";
+import { button, clear, el, fmt, status } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const V = window.TokenprobeViewer;
+const METRIC_LABELS = {
+  tokens: ["tokens", (v) => fmt.num(v, 1).replace(/\.0$/, "")],
+  total_logprob: ["total logprob", (v) => fmt.num(v, 2)],
+  mean_logprob: ["mean logprob", (v) => fmt.num(v, 3)],
+  mean_prob: ["mean probability", (v) => fmt.pct(v)],
+  perplexity: ["perplexity", (v) => fmt.num(v, 2)],
+  mean_entropy: ["mean entropy", (v) => fmt.num(v, 2) + " nats"],
+  top1_share: ["top-1 share", (v) => fmt.pct(v)],
+};
+
+function listEditor(host, values, onChange) {
+  const kind = host.dataset.kind;
+  const items = el("div", "cmp-items");
+  const add = button("+ Add", "wa-link", () => { addItem(""); onChange(); });
+  host.append(el("div", "cmp-label", host.dataset.label), items, add);
+  function addItem(v) {
+    const input = kind === "number" ? el("input") : el("textarea");
+    if (kind === "number") Object.assign(input, { type: "number", min: "0", max: "5", step: "0.05" });
+    else input.rows = 2;
+    input.value = v;
+    input.setAttribute("aria-label", host.dataset.label);
+    input.addEventListener("input", onChange);
+    const row = el("div", "cmp-item", [input, button("\u00d7", "wa-icon cmp-rm", () => { row.remove(); onChange(); }, "Remove")]);
+    items.appendChild(row);
+  }
+  values.forEach(addItem);
+  return {
+    set(vs) { clear(items); vs.forEach((v) => addItem(String(v))); },
+    values() {
+      return Array.from(items.querySelectorAll("input, textarea")).map((i) => i.value).filter((v) => v.trim() !== "");
+    },
+  };
+}
+
+export function initCompare() {
+  const form = $("compare-form"), go = $("cmp-go"), stop = $("cmp-stop"), line = $("cmp-status");
+  const result = $("cmp-result"), bar = $("cmp-progress"), modelsBox = $("cmp-models");
+  let viewers = [], job = null;
+  const update = () => { go.textContent = "Compare " + fmt.plural(count(), "variant", "variants"); };
+  const prompts = listEditor($("cmp-prompts"), ["What is the capital of France?"], update);
+  const systems = listEditor($("cmp-systems"), ["Answer in one word.", "Answer like a pirate, at length."], update);
+  const temps = listEditor($("cmp-temps"), ["0.7"], update);
+
+  function drawModels() {
+    const checked = new Set(Array.from(modelsBox.querySelectorAll("input:checked")).map((i) => i.value));
+    if (!checked.size && state.model) checked.add(state.model);
+    clear(modelsBox);
+    for (const m of state.models) {
+      const box = el("input");
+      Object.assign(box, { type: "checkbox", value: m.id, checked: checked.has(m.id) });
+      box.addEventListener("change", update);
+      modelsBox.appendChild(el("label", "cmp-model", [box, " " + m.label]));
+    }
+    update();
+  }
+  onModelChange(drawModels);
+  const models = () => Array.from(modelsBox.querySelectorAll("input:checked")).map((i) => i.value);
+  function count() {
+    return Math.max(1, prompts.values().length) * Math.max(1, systems.values().length) *
+      Math.max(1, temps.values().length) * Math.max(1, models().length);
+  }
+
+  function body() {
+    const b = { prompts: prompts.values(), samples: Number($("cmp-samples").value),
+      max_tokens: Number($("cmp-max").value), alternatives: Number($("cmp-alt").value) };
+    const s = systems.values(), t = temps.values().map(Number), m = models();
+    if (s.length) { b.systems = s; b.chat = true; }
+    if (t.length) b.temperatures = t;
+    if (m.length) b.models = m;
+    else if (currentModel()) b.models = [currentModel().id];
+    const answer = $("cmp-answer").value;
+    if (answer) b.answer = answer;
+    return b;
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (job) return;
+    go.hidden = true; stop.hidden = false;
+    bar.hidden = false;
+    bar.firstElementChild.style.width = "0%";
+    status(line, "Sending\u2026");
+    const end = () => { job = null; go.hidden = false; stop.hidden = true; bar.hidden = true; };
+    job = runJob("/api/compare", body(), {
+      queued(d) { status(line, "Waiting in the queue: position " + d.position, "queue"); },
+      started() { status(line, "Running the variants\u2026"); },
+      progress(d) {
+        bar.firstElementChild.style.width = (100 * d.done / d.total) + "%";
+        status(line, "Running the variants\u2026 " + d.done + " of " + d.total + " done");
+      },
+      done(d) { end(); status(line, ""); draw(d.comparison); if (d.saved) mark("compare", d.saved); },
+      error(d) { end(); status(line, d.message, "error"); },
+      cancelled() { end(); status(line, "Stopped.", "muted"); },
+      refused(err) { end(); status(line, err.message, "error"); },
+    });
+  });
+  stop.addEventListener("click", () => { if (job) job.stop(); });
+
+  function draw(c) {
+    viewers.forEach((v) => v.destroy());
+    viewers = [];
+    clear(result);
+    const grid = el("div", "cmp-variants");
+    c.variants.forEach((v, i) => {
+      const card = el("section", "wa-card cmp-variant");
+      const dl = el("dl", "cmp-metrics");
+      for (const k of c.metrics) {
+        const st = v.stats[k], [label, f] = METRIC_LABELS[k] || [k, (x) => String(x)];
+        let text = st === null ? "not reported" : f(st[0]);
+        if (st !== null && c.samples > 1) text += " \u00b1 " + f(st[1]);
+        dl.appendChild(el("div", "cmp-metric", [el("dt", null, label), el("dd", "num", text)]));
+      }
+      const tr = v.traces[0];
+      const text = el("div", "cmp-text");
+      card.append(el("h3", "cmp-title", [el("span", "cmp-n", String(i + 1)), v.label]), dl,
+        el("div", "wa-section", c.answer !== null ? "The fixed answer under this variant" :
+          "Answer" + (c.samples > 1 ? " (sample 1 of " + c.samples + ")" : "")), text);
+      grid.appendChild(card);
+      viewers.push(V.mount(text, tr, { chrome: false, toolbar: false, prompt: false, panel: "none" }));
+      const least = (tr.summary && tr.summary.least || []).slice(0, 3);
+      if (least.length) {
+        card.appendChild(el("p", "cmp-least", ["Least confident: ", ...least.flatMap((s, j) => [
+          j ? ", " : "", fmt.tokenNode(tr.vocab[tr.steps.tok[s]]), " " + fmt.pct(Math.exp(tr.steps.lp[s] / 1e4))])]));
+      }
+    });
+    result.appendChild(grid);
+    if (c.deltas) result.appendChild(deltaTable(c));
+  }
+
+  // Put a saved comparison's settings back in the form (each dimension's distinct values).
+  function restore(c) {
+    const distinct = (k) => [...new Set(c.variants.map((v) => v.settings[k]))].filter((v) => v !== null && v !== undefined);
+    prompts.set(distinct("prompt"));
+    systems.set(distinct("system"));
+    temps.set(distinct("temperature"));
+    const ids = new Set(distinct("model"));
+    modelsBox.querySelectorAll("input").forEach((i) => { i.checked = ids.has(i.value); });
+    $("cmp-answer").value = c.answer || "";
+    $("cmp-samples").value = String(c.samples);
+    update();
+  }
+
+  return {
+    open(entry) { drawModels(); restore(entry.comparison); draw(entry.comparison); },
+    focus() { drawModels(); },
+  };
+}
+
+// Per token of the fixed answer: each variant's logprob, and its difference from the first.
+function deltaTable(c) {
+  const base = c.variants[0].traces[0];
+  const table = el("table", "cmp-deltas");
+  const head = el("tr", null, [el("th", null, "token")]);
+  c.variants.forEach((v, i) => head.appendChild(el("th", null, [el("span", "cmp-n", String(i + 1)), " logprob", i ? " (\u0394 vs 1)" : ""])));
+  table.appendChild(el("thead", null, head));
+  const tbody = el("tbody");
+  for (let s = 0; s < base.steps.n; s++) {
+    const row = el("tr", null, el("td", null, fmt.tokenNode(base.vocab[base.steps.tok[s]])));
+    c.variants.forEach((v, i) => {
+      const t = v.traces[0], lp = t.steps.lp[s];
+      const d = c.deltas[i][s];
+      const cell = el("td", "num", lp === null ? "not reported" : fmt.num(lp / 1e4, 3));
+      if (i && d !== null) {
+        const dd = el("span", "cmp-delta " + (d > 0.005 ? "up" : d < -0.005 ? "down" : "same"), " " + (d > 0 ? "+" : "") + fmt.num(d, 3));
+        cell.appendChild(dd);
+      }
+      row.appendChild(cell);
+    });
+    tbody.appendChild(row);
+  }
+  table.appendChild(tbody);
+  return el("section", "wa-card cmp-delta-card", [
+    el("h2", "wa-card-title", "The same answer, token by token"),
+    el("p", "wa-muted wa-small", "Every variant scored exactly these tokens (teacher forcing); a positive difference means the variant made the token more likely than variant 1 did."),
+    el("div", "wa-scroll", table)]);
+}

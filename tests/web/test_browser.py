@@ -1,0 +1,371 @@
+"""The web app in a real browser (Debian's Chromium through Playwright) against a real
+`tokenprobe serve` with the embedded model: what a user sees and does.
+
+Generations are short (a few tokens) to keep the suite fast on two cores. Every page is
+watched: a request to anywhere but the server, a script error or a dialog fails the test.
+Screenshots go to artifacts/ (light and dark, 1280 and 390 pixels wide).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.servers.faultserver import chat_stream, fault_server, sse
+from tests.web.serve import Served, serve
+
+from tokenprobe.trace import Trace
+
+CHIP = ".t"
+SIZES = {"desktop": (1280, 860), "phone": (390, 844)}
+
+
+@dataclass
+class Page:
+    page: Any
+    url: str
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def clean(self) -> None:
+        assert self.blocked == [], f"the page asked for {self.blocked}"
+        assert self.errors == [], f"script errors: {self.errors}"
+        assert self.dialogs == [], f"dialogs: {self.dialogs}"
+
+    def go(self, hash_: str, ready: bool = True) -> None:
+        self.page.goto(self.url + "/" + hash_)
+        if ready:
+            self.page.wait_for_selector("html[data-wa-ready]")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve(tmp_path_factory.mktemp("web-home"), "--quiet") as s:
+        yield s
+
+
+@pytest.fixture
+def open_page(browser: Any, server: Served) -> Iterator[Callable[..., Page]]:
+    contexts: list[Any] = []
+
+    def _open(hash_: str = "#/chat", scheme: str = "light", size: str = "desktop",
+              url: str | None = None, ready: bool = True) -> Page:
+        w, h = SIZES[size]
+        ctx = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
+        contexts.append(ctx)
+        base = url or server.url
+        p = Page(ctx.new_page(), base)
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(base + "/"):
+                r.continue_()
+            else:
+                p.blocked.append(r.request.url)
+                r.abort()
+
+        ctx.route("**/*", route)
+        p.page.on("pageerror", lambda e: p.errors.append(str(e)))
+        p.page.on("dialog", lambda d: (p.dialogs.append(d.message), d.dismiss()))
+        p.go(hash_, ready)
+        return p
+
+    yield _open
+    for ctx in contexts:
+        ctx.close()
+
+
+def saved_trace(server: Served, page: Any) -> Trace:
+    """The trace the page shows, as saved (its id is in the address: #/mode/ID)."""
+    trace_id = page.url.rsplit("/", 1)[-1]
+    status, doc = server.call("GET", f"/api/history/{trace_id}/export?format=json")
+    assert status == 200, doc
+    return Trace.from_dict(doc)
+
+
+def as_page_numbers(t: Trace) -> Trace:
+    """The trace with its numbers as the page encoding carries them (1e-4 nats)."""
+    q = lambda x: None if x is None else round(x / 1e-4) / 1e4  # noqa: E731
+    for s in t.steps:
+        s.logprob = q(s.logprob)
+        for c in s.top:
+            c.logprob = q(c.logprob)
+        if s.tail_logsumexp is not None:
+            s.tail_logsumexp = [q(v) for v in s.tail_logsumexp]  # type: ignore[misc]
+    return t
+
+
+def popover_rows(page: Any) -> list[dict[str, str]]:
+    return page.eval_on_selector_all(".tp-pop:not([hidden]) .tp-bars .tp-bar-row", """rs =>
+        rs.map(r => ({token: r.dataset.token, p: r.dataset.p,
+                      chosen: r.classList.contains('chosen') ? '1' : ''}))""")
+
+
+def set_field(page: Any, selector: str, value: str) -> None:
+    page.fill(selector, value)
+
+
+def chip_texts(page: Any, scope: str) -> list[str]:
+    return page.eval_on_selector_all(f"{scope} {CHIP}", "cs => cs.map(c => c.textContent)")
+
+
+def set_temperature(page: Any, value: str) -> None:
+    page.eval_on_selector("#complete-sampling-t", """(s, v) => { s.value = v;
+        s.dispatchEvent(new Event('input', {bubbles: true})); }""", value)
+
+
+def complete(page: Any, prompt: str, max_tokens: int, temperature: str = "0") -> None:
+    page.fill("#complete-prompt", prompt)
+    set_temperature(page, temperature)
+    page.fill("#complete-sampling-max", str(max_tokens))
+    page.click("#complete-go")
+    page.wait_for_selector("#complete-result .tbox:not(.busy) .t", timeout=120_000)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def test_chat_streams_tokens_and_hover_shows_alternatives(open_page: Callable[..., Page],
+                                                          server: Served,
+                                                          artifacts: Path) -> None:
+    p = open_page("#/chat")
+    page = p.page
+    assert "is a base model" in page.text_content("#chat-base-note")
+    page.fill("#chat-sampling-max", "24")
+    page.fill("#chat-input", "What is the capital of France?")
+    page.press("#chat-input", "Enter")
+    assert page.is_visible("#chat-stop")
+    page.wait_for_selector(".turn-assistant .t", timeout=120_000)
+    counts = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        n = page.eval_on_selector_all(".turn-assistant .t", "cs => cs.length")
+        counts.append(n)
+        if page.query_selector(".turn-assistant .tbox:not(.busy)"):
+            break
+        page.wait_for_timeout(15)
+    # Tokens appeared a few at a time, not all at once at the end.
+    growing = sorted(set(counts))
+    assert len(growing) >= 3, counts
+    assert page.is_visible("#chat-send")
+    trace = saved_trace(server, page)
+    assert len(trace.steps) <= 24 and trace.request.mode == "chat"
+    # The confidence panel shows the selected answer's figures.
+    metrics = page.eval_on_selector_all("#chat-panel .tp-metric", """ms => Object.fromEntries(
+        ms.map(m => [m.querySelector('dt').textContent, m.querySelector('dd').textContent]))""")
+    assert metrics["tokens"] == str(len(trace.steps))
+    assert page.is_visible("#chat-panel .tp-chart svg")
+    # Hover a token: its alternatives are the ones the model weighed.
+    page.hover(".turn-assistant .t >> nth=0")
+    page.wait_for_selector(".tp-pop:not([hidden])")
+    rows = popover_rows(page)
+    assert [r["token"] for r in rows] == [c.token for c in trace.steps[0].top]
+    for r, c in zip(rows, trace.steps[0].top):
+        assert float(r["p"]) == pytest.approx(math.exp(c.logprob), abs=1e-4)  # type: ignore[arg-type]
+    page.screenshot(path=str(artifacts / "web-chat-hover-light.png"))
+    p.clean()
+
+
+def test_branch_from_an_alternative_and_switch_back(open_page: Callable[..., Page],
+                                                    server: Served) -> None:
+    p = open_page("#/complete")
+    page = p.page
+    complete(page, "The capital of France is", 6)
+    original = chip_texts(page, "#complete-result")
+    parent = saved_trace(server, page)
+    page.click("#complete-result .t >> nth=1")  # pins the token's detail
+    page.wait_for_selector(".tp-pop.pinned")
+    pick = page.query_selector(".tp-pop .tp-bar-row.pick")
+    assert pick is not None
+    token = pick.get_attribute("data-token")
+    pick.click()
+    page.wait_for_selector("#complete-result .tbox-count:text('2 / 2')", timeout=120_000)
+    page.wait_for_selector("#complete-result .tbox:not(.busy) .t")
+    branched = chip_texts(page, "#complete-result")
+    assert branched[0] == original[0] and branched[1] == token
+    branch = saved_trace(server, page)
+    assert branch.parent == {"id": parent.id, "step": 1, "token": token}
+    assert [s.forced for s in branch.steps[:2]] == [False, True]
+    # Switch back to the original, and forth again.
+    page.click("#complete-result .tbox-prev")
+    page.wait_for_selector("#complete-result .tbox-count:text('1 / 2')")
+    assert chip_texts(page, "#complete-result") == original
+    page.select_option("#complete-result .tbox-pick", "1")
+    page.wait_for_selector("#complete-result .tbox-count:text('2 / 2')")
+    assert chip_texts(page, "#complete-result") == branched
+    _status, entry = server.call("GET", f"/api/history/{parent.id}")
+    assert [t["id"] for t in entry["traces"]] == [parent.id, branch.id]
+    p.clean()
+
+
+def test_temperature_slider_and_step_view_in_complete_mode(open_page: Callable[..., Page],
+                                                           server: Served) -> None:
+    p = open_page("#/complete")
+    page = p.page
+    complete(page, "Water boils at", 5)
+    trace = as_page_numbers(saved_trace(server, page))
+    page.eval_on_selector("#complete-result .tp-slider", """s => { s.value = '1.5';
+        s.dispatchEvent(new Event('input', {bubbles: true})); }""")
+    page.wait_for_selector("#complete-result .tp-tvalue:text('1.50')")
+    want = trace.at_temperature(1.5)[0]
+    page.hover("#complete-result .tp-text-gen .t >> nth=0")
+    page.wait_for_selector(".tp-pop:not([hidden])")
+    rows = popover_rows(page)
+    assert [r["token"] for r in rows] == [c.token for c, _ in want]
+    for r, (_, prob) in zip(rows, want):
+        assert float(r["p"]) == pytest.approx(prob, abs=1e-9)
+    page.mouse.move(5, 5)
+    page.click("#complete-result .tp-tab:text('Step by step')")
+    assert page.text_content("#complete-result .tp-step-counter") == \
+        f"step 1 of {len(trace.steps)}"
+    page.click("#complete-result .tp-btn:text('Next')")
+    assert page.text_content("#complete-result .tp-step-counter") == \
+        f"step 2 of {len(trace.steps)}"
+    p.clean()
+
+
+def test_compare_two_system_prompts(open_page: Callable[..., Page], server: Served) -> None:
+    p = open_page("#/compare")
+    page = p.page
+    assert page.text_content("#cmp-go") == "Compare 2 variants"
+    page.fill("#cmp-max", "6")
+    page.click("#cmp-go")
+    page.wait_for_selector(".cmp-variant >> nth=1", timeout=120_000)
+    labels = page.eval_on_selector_all(".cmp-title", "ts => ts.map(t => t.textContent)")
+    assert labels == ["1system=Answer in one word.",
+                      "2system=Answer like a pirate, at length."]
+    assert page.eval_on_selector_all(".cmp-variant .cmp-text .t", "cs => cs.length") > 0
+    # The same answer under both: token by token.
+    page.fill("#cmp-answer", "Paris")
+    page.click("#cmp-go")
+    page.wait_for_selector(".cmp-deltas tbody tr", timeout=120_000)
+    tokens = page.eval_on_selector_all(".cmp-deltas tbody tr td:first-child",
+                                       "ts => ts.map(t => t.textContent)")
+    assert "".join(tokens) == "Paris"
+    p.clean()
+
+
+def test_queue_position_is_shown_and_a_cancel_frees_the_place(
+        open_page: Callable[..., Page]) -> None:
+    a = open_page("#/complete")
+    b = open_page("#/complete")
+    a.page.fill("#complete-prompt", "Once upon a time")
+    set_temperature(a.page, "0")
+    a.page.fill("#complete-sampling-max", "400")
+    a.page.click("#complete-go")
+    a.page.wait_for_selector("#complete-result .t", timeout=120_000)
+    b.page.fill("#complete-sampling-max", "4")
+    b.page.click("#complete-go")
+    b.page.wait_for_selector("#complete-result .tbox-queue", timeout=60_000)
+    assert b.page.text_content("#complete-result .tbox-queue").startswith(
+        "Waiting in the queue: position 1 (1 running)")
+    b.page.click("#complete-stop")
+    b.page.wait_for_selector("#complete-result .tbox-note:has-text('Cancelled before it started')")
+    assert b.page.is_visible("#complete-go")
+    a.page.click("#complete-stop")
+    a.page.wait_for_selector("#complete-result .tbox-muted:has-text('Stopped')")
+    assert "tokens made are kept" in a.page.text_content("#complete-result .tbox-note")
+    a.clean()
+    b.clean()
+
+
+def test_a_failing_server_model_keeps_the_tokens(open_page: Callable[..., Page]) -> None:
+    docs = chat_stream(["The", " cat", " sat"], finish=None)
+    with fault_server(sse(docs, done=False)) as fs:
+        p = open_page("#/chat")
+        page = p.page
+        page.click("#add-model")
+        page.fill("#model-spec", "openai:m")
+        page.fill("#model-url", fs.base_url)
+        page.fill("#model-key", "sk-page-key-0123456789")
+        page.click("#model-form button[type=submit]")
+        page.wait_for_selector("#model-modal", state="hidden")
+        page.wait_for_selector("#model-select option[value='openai-m']:checked", state="attached")
+        assert page.is_hidden("#chat-base-note")  # that note is the embedded model's
+        assert page.input_value("#model-key") == ""
+        page.fill("#chat-input", "hi")
+        page.press("#chat-input", "Enter")
+        page.wait_for_selector(".turn-assistant .tbox-error", timeout=60_000)
+    note = page.text_content(".turn-assistant .tbox-error")
+    assert "kept the 3 tokens" in note and "The 3 tokens received are kept" in note
+    assert chip_texts(page, ".turn-assistant") == ["The", " cat", " sat"]
+    page.select_option("#model-select", "embedded")
+    p.clean()
+
+
+def test_history_survives_a_reload_and_a_restart(open_page: Callable[..., Page],
+                                                 tmp_path: Path) -> None:
+    token = "restart-token-1234"
+    with serve(tmp_path) as first:
+        status, _text = first.call("POST", "/api/generate", {
+            "mode": "chat", "messages": [{"role": "user", "content": "Name a colour."}],
+            "max_tokens": 4, "temperature": 0})
+        assert status == 200
+        p = open_page("#/history", url=first.url)
+        p.page.wait_for_selector(".hist-row")
+        p.page.reload()
+        p.page.wait_for_selector(".hist-row")
+        assert "Name a colour." in p.page.text_content(".hist-row .hist-prompt")
+        p.page.click(".hist-row .hist-title")
+        p.page.wait_for_selector(".turn-user .bubble:text('Name a colour.')")
+        p.page.wait_for_selector(".turn-assistant .t")
+        p.clean()
+    # Restarted, now with a token: the page asks for it, then finds the history.
+    with serve(tmp_path, token=token) as second:
+        p = open_page("#/history", url=second.url, ready=False)
+        p.page.wait_for_selector("#token-modal:not([hidden])")
+        p.page.fill("#token-input", "not-the-token")
+        p.page.click("#token-form button")
+        p.page.wait_for_selector("#token-error:text('That token was not accepted.')")
+        p.page.fill("#token-input", token)
+        p.page.click("#token-form button")
+        p.page.wait_for_selector(".hist-row")
+        assert "Name a colour." in p.page.text_content(".hist-row .hist-prompt")
+        p.clean()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_screenshots(open_page: Callable[..., Page], server: Served, artifacts: Path,
+                     scheme: str, size: str) -> None:
+    """Pictures to look at, of every mode, reopened from the history made above."""
+    _status, listed = server.call("GET", "/api/history")
+    records = listed["records"]
+    by_mode: dict[str, str] = {}
+    for r in records:
+        mode = {"comparison": "compare", "choice": "score"}.get(r["kind"]) or (
+            "chat" if r["mode"] == "chat" else "score" if r["mode"] == "score" else "complete")
+        if r["parent_id"] is None and r["backend"] in ("llama", ""):
+            by_mode.setdefault(mode, r["id"])
+    if "score" not in by_mode:
+        _, text = server.call("POST", "/api/score", {"text": "The quick brown fox jumps "
+                                                     "over the lazy dog.", "alternatives": 5})
+        done = [json.loads(line[6:]) for line in text.splitlines()
+                if line.startswith("data: ") and '"saved"' in line][-1]
+        by_mode["score"] = done["saved"]
+    p = open_page("#/history", scheme=scheme, size=size)
+    page = p.page
+    page.wait_for_selector(".hist-row")
+    page.screenshot(path=str(artifacts / f"web-history-{scheme}-{size}.png"))
+    for mode in ("chat", "complete", "score", "compare"):
+        if mode not in by_mode:
+            continue
+        p.go(f"#/{mode}/{by_mode[mode]}")
+        if mode == "compare":
+            page.wait_for_selector(".cmp-variant")
+        else:
+            scope = {"chat": ".turn-assistant", "complete": "#complete-result",
+                     "score": "#score-result"}[mode]
+            page.wait_for_selector(f"{scope} .t")
+            page.click(f"{scope} .t >> nth=1")
+            page.wait_for_selector(".tp-pop.pinned")
+        page.screenshot(path=str(artifacts / f"web-{mode}-{scheme}-{size}.png"),
+                        full_page=mode != "chat")
+        page.keyboard.press("Escape")
+    p.clean()
