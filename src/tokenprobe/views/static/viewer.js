@@ -1373,14 +1373,19 @@
     }
   };
 
-  // The summary and chart follow the stream at most once a frame.
+  // The summary and chart follow the stream a few times a second: redrawing them for every
+  // token would take the processor from the model that is making the tokens.
+  var PANEL_EVERY = 200;
   App.prototype.schedulePanel = function () {
     var self = this;
     if (this.panelRaf) return;
-    this.panelRaf = requestAnimationFrame(function () { self.panelRaf = 0; self.refreshPanel(); });
+    var wait = Math.max(0, (this.panelAt || 0) + PANEL_EVERY - Date.now());
+    this.panelRaf = setTimeout(function () {
+      requestAnimationFrame(function () { self.panelRaf = 0; self.panelAt = Date.now(); self.refreshPanel(); });
+    }, wait);
   };
   App.prototype.refreshPanel = function () {
-    if (!this.tr) return;
+    if (!this.tr || this.destroyed) return;
     if (this.sideEl) this.buildSummary(clear(this.sideEl));
     if (this.chartBox) this.buildChart(this.chartBox);
     if (this.panelEl) this.renderPanel(this.panelEl);
@@ -1417,9 +1422,10 @@
   };
 
   App.prototype.destroy = function () {
+    this.destroyed = true;
     this.stopPlay();
     clearTimeout(this.hideTimer);
-    if (this.panelRaf) cancelAnimationFrame(this.panelRaf);
+    if (this.panelRaf) clearTimeout(this.panelRaf);
     (this.listeners || []).forEach(function (l) { l[0].removeEventListener(l[1], l[2]); });
     this.listeners = [];
     if (this.pop && this.pop.parentNode) this.pop.parentNode.removeChild(this.pop);

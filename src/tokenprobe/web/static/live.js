@@ -6,6 +6,7 @@ import { runJob } from "./api.js";
 import { button, clear, el } from "./ui.js";
 
 const V = window.TokenprobeViewer;
+const DRAW_EVERY = 50; // ms between redraws of a trace being streamed
 
 function branchLabel(doc, docs) {
   if (!doc.parent) return "original";
@@ -108,6 +109,7 @@ export class TraceBox {
     let live = null;
     const box = this;
     const restore = () => {
+      this.stopDrawing();
       if (!live) return;
       if (before >= 0) this.select(before);
       else { if (this.app) this.app.destroy(); this.app = null; }
@@ -124,7 +126,7 @@ export class TraceBox {
         box.mount(live.doc, true);
         box.root.classList.add("streaming");
       },
-      steps(d) { live.add(d); box.app.update(live.doc); },
+      steps(d) { live.add(d); box.draw(live.doc); },
       summary(d) { box.app.setSummary(d.summary); },
       done(d) { box.finish(d, null); },
       error(d) {
@@ -143,7 +145,28 @@ export class TraceBox {
     return job;
   }
 
+  // Draw the growing trace: at once when nothing was drawn for a while (the first token
+  // shows without delay), else with the next redraw. Drawing every token as it comes costs
+  // the browser a frame per token, processor time the model making the tokens could use.
+  draw(doc) {
+    const now = performance.now(), due = (this.drawnAt || 0) + DRAW_EVERY;
+    if (now >= due && !this.drawTimer) { this.drawnAt = now; this.app.update(doc); return; }
+    if (!this.drawTimer) {
+      this.drawTimer = setTimeout(() => {
+        this.drawTimer = 0;
+        this.drawnAt = performance.now();
+        if (this.app) this.app.update(doc);
+      }, Math.max(0, due - now));
+    }
+  }
+
+  stopDrawing() {
+    clearTimeout(this.drawTimer);
+    this.drawTimer = 0;
+  }
+
   finish(d, failure) {
+    this.stopDrawing();
     this.docs.push(d.trace);
     this.index = this.docs.length - 1;
     this.mount(d.trace, false);
@@ -159,6 +182,7 @@ export class TraceBox {
   }
 
   end() {
+    this.stopDrawing();
     this.root.classList.remove("streaming");
     this.setBusy(null);
   }
