@@ -79,7 +79,7 @@ class Streamed:
 
     async def until(self, *names: str, timeout: float = 120) -> list[tuple[str, Any]]:
         """Events up to and including the first whose name is in `names`."""
-        seen = []
+        seen: list[tuple[str, Any]] = []
         while True:
             ev = await self.next_event(timeout)
             assert ev is not None, f"the stream ended before {names}; got {seen}"
@@ -88,7 +88,7 @@ class Streamed:
                 return seen
 
     async def rest(self, timeout: float = 120) -> list[tuple[str, Any]]:
-        seen = []
+        seen: list[tuple[str, Any]] = []
         while (ev := await self.next_event(timeout)) is not None:
             seen.append(ev)
         return seen

@@ -87,7 +87,7 @@ def live_text(events: list[tuple[str, Any]]) -> str:
     """The text the page builds from `steps` events alone (vocab labels of chosen tokens;
     the test prompts have no byte fragments)."""
     vocab: dict[int, str] = {}
-    out = []
+    out: list[str] = []
     for name, data in events:
         if name != "steps":
             continue

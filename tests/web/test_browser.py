@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +71,11 @@ def open_page(browser: Any, server: Served) -> Iterator[Callable[..., Page]]:
 
         ctx.route("**/*", route)
         p.page.on("pageerror", lambda e: p.errors.append(str(e)))
-        p.page.on("dialog", lambda d: (p.dialogs.append(d.message), d.dismiss()))
+        def dialog(d: Any) -> None:
+            p.dialogs.append(d.message)
+            d.dismiss()
+
+        p.page.on("dialog", dialog)
         p.go(hash_, ready)
         return p
 
@@ -138,21 +141,24 @@ def test_chat_streams_tokens_and_hover_shows_alternatives(open_page: Callable[..
     page = p.page
     assert "is a base model" in page.text_content("#chat-base-note")
     page.fill("#chat-sampling-max", "24")
+    # Inside the page: each time the answer being streamed shows more chips.
+    page.evaluate("""() => {
+      const log = document.querySelector('#chat-log');
+      window.__counts = [];
+      new MutationObserver(() => {
+        if (!log.querySelector('.tbox.streaming')) return;
+        const n = log.querySelectorAll('.turn-assistant .t').length;
+        const c = window.__counts;
+        if (n && n !== c[c.length - 1]) c.push(n);
+      }).observe(log, {childList: true, subtree: true});
+    }""")
     page.fill("#chat-input", "What is the capital of France?")
     page.press("#chat-input", "Enter")
     assert page.is_visible("#chat-stop")
-    page.wait_for_selector(".turn-assistant .t", timeout=120_000)
-    counts = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        n = page.eval_on_selector_all(".turn-assistant .t", "cs => cs.length")
-        counts.append(n)
-        if page.query_selector(".turn-assistant .tbox:not(.busy)"):
-            break
-        page.wait_for_timeout(15)
-    # Tokens appeared a few at a time, not all at once at the end.
-    growing = sorted(set(counts))
-    assert len(growing) >= 3, counts
+    page.wait_for_selector(".turn-assistant .tbox:not(.busy) .t", timeout=120_000)
+    counts = page.evaluate("() => window.__counts")
+    # Tokens appeared a few at a time as they were made, not all at once at the end.
+    assert len(counts) >= 3 and counts == sorted(counts), counts
     assert page.is_visible("#chat-send")
     trace = saved_trace(server, page)
     assert len(trace.steps) <= 24 and trace.request.mode == "chat"

@@ -80,6 +80,7 @@ async def test_fifty_clients_at_once(tmp_path: Path, llama: LlamaBackend,
     with serve(tmp_path, "--quiet", "--queue-size", str(QUEUE)) as served:
         results, health = await load(served.url)
         status, listed = served.call("GET", "/api/history?limit=500")
+    assert status == 200
     assert len(results) == CLIENTS
     answered = [r for r in results if r["status"] == 200]
     refused = [r for r in results if r["status"] != 200]

@@ -31,8 +31,8 @@ async def test_stop_keeps_the_tokens_and_saves_them(client: AsgiClient, app: Gua
     async with client.stream("POST", "/api/generate", LONG) as s:
         head = await s.until("started")
         job = head[-1][1]["job"]
-        seen = []
-        while sum(1 for n, _ in seen if n == "steps") < 3:
+        seen: list[tuple[str, Any]] = []
+        while [n for n, _ in seen].count("steps") < 3:
             ev = await s.next_event()
             assert ev is not None
             seen.append(ev)

@@ -26,11 +26,13 @@ def trace_payload(trace: Trace) -> dict[str, Any]:
 def comparison_payload(c: Comparison) -> dict[str, Any]:
     variants = []
     for v in c.variants:
-        stats = v.stats()
+        stats: dict[str, list[float] | None] = {}
+        for name, stat in v.stats().items():
+            stats[name] = None if stat is None else list(stat)
         variants.append({
             "label": v.label,
             "settings": v.settings,
-            "stats": {k: (list(stats[k]) if stats[k] is not None else None) for k in METRICS},
+            "stats": {k: stats[k] for k in METRICS},
             "traces": [encode_trace(t) for t in v.traces],
         })
     return {"id": c.id, "created": c.created, "answer": c.answer, "samples": c.samples,

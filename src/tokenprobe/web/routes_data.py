@@ -120,7 +120,7 @@ def history_entry(record_id: RecordId, st: State) -> dict[str, Any]:
     doc = st.store.document(rec.id)
     out: dict[str, Any] = {"record": record_payload(rec), "kind": rec.kind}
     if rec.kind == "trace":
-        tree = st.store.tree(rec.id)
+        tree: list[Trace] = list(st.store.tree(rec.id))
         out["traces"] = [trace_payload(t) for t in tree]
         out["index"] = next((i for i, t in enumerate(tree) if t.id == rec.id), 0)
     elif rec.kind == "comparison":

@@ -30,10 +30,12 @@ router = APIRouter(prefix="/api", tags=["run"])
 State = Annotated[AppState, Depends(get_state)]
 STOPPED = "stopped by the user"
 
-SSE = {200: {"description": "server-sent events: queued, started, trace, steps, summary, "
-                            "progress, then one of done, error, cancelled (docs/web.md)",
-             "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-       503: {"description": "the queue for this model is full"}}
+SSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "server-sent events: queued, started, trace, steps, summary, "
+                         "progress, then one of done, error, cancelled (docs/web.md)",
+          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    503: {"description": "the queue for this model is full"},
+}
 
 
 def _submit(st: AppState, kind: str, lane: str, work: Any) -> EventStreamResponse:
@@ -91,7 +93,7 @@ async def branch(body: BranchIn, st: State) -> EventStreamResponse:
             token_id = cand.id
         else:
             try:
-                token = cand.data.decode("utf-8")
+                token = bytes(cand.data or b"").decode("utf-8")
             except UnicodeDecodeError:
                 raise InputError("that alternative is part of a character; a server branch "
                                  "needs whole text") from None
@@ -117,7 +119,8 @@ async def score(body: ScoreIn, st: State) -> EventStreamResponse:
 @router.post("/compare", response_class=EventStreamResponse, responses=SSE)
 async def compare(body: CompareIn, st: State) -> EventStreamResponse:
     """Run variants side by side (every combination of the values given)."""
-    entries = [st.registry.get(m) for m in (body.models or [None])]
+    wanted: list[str | None] = list(body.models) if body.models else [None]
+    entries = [st.registry.get(m) for m in wanted]
     lane = next((e.lane for e in entries if e.local), entries[0].lane)
     kwargs = {"prompts": body.prompts, "systems": body.systems,
               "temperatures": body.temperatures,
