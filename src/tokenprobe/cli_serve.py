@@ -3,7 +3,8 @@
 The socket is bound here, before uvicorn starts, so that a port in use or an address that
 cannot be had is a one-line error. A non-loopback address is refused without a token
 (web/config.py). Logs go to stderr; the access log shows method, path and status, and no
-request carries a key or token in its path or query.
+request carries a key or token in its path or query. On Ctrl-C the running generations are
+stopped first, so that their traces are saved and their pages get what was made.
 
 It leaves out the app itself (web/).
 """
@@ -102,7 +103,15 @@ def serve(
         err.print(f"warning: {warning}", style="yellow", markup=False)
     shown = f"[{host}]" if ":" in host else host
     err.print(f"tokenprobe: serving on http://{shown}:{port}/ (Ctrl-C to stop)", markup=False)
-    server = uvicorn.Server(uvicorn.Config(
-        asgi, log_config=_log_config(quiet), timeout_graceful_shutdown=3,
-        server_header=False))
+    scheduler = asgi.app.state.tp.scheduler  # type: ignore[attr-defined]
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Stop the jobs first, so that their pages get the tokens made so far and the
+            # traces are saved, before uvicorn waits for the connections to close.
+            await scheduler.stop_all("the server stopped", wait=5.0)
+            await super().shutdown(sockets)
+
+    server = Server(uvicorn.Config(asgi, log_config=_log_config(quiet),
+                                   timeout_graceful_shutdown=3, server_header=False))
     server.run(sockets=[sock])

@@ -3,7 +3,11 @@ never show a token or a key."""
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
+import threading
+import urllib.request
 from pathlib import Path
 
 from tests.helpers import run_cli
@@ -55,3 +59,37 @@ def test_no_token_or_key_in_the_logs(tmp_path: Path) -> None:
     assert '"POST /api/generate HTTP/1.1" 200' in out  # the access log is on
     for secret in (TOKEN, KEY, "wrong-token-value-123"):
         assert secret not in out
+
+
+def test_stopping_the_server_saves_the_generations_in_flight(tmp_path: Path) -> None:
+    got: list[str] = []
+    with serve(tmp_path) as s:
+        req = urllib.request.Request(
+            s.url + "/api/generate", method="POST", headers={"Content-Type":
+                                                             "application/json"},
+            data=json.dumps({"prompt": "Once upon a time", "max_tokens": 2000,
+                             "temperature": 0}).encode())
+
+        def read() -> None:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                for line in r:
+                    got.append(line.decode())
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        while sum(1 for line in got if line.startswith("event: steps")) < 3:
+            assert reader.is_alive()
+            threading.Event().wait(0.05)
+        s.proc.send_signal(signal.SIGINT)
+        s.proc.wait(timeout=60)
+        reader.join(timeout=30)
+    # The page got the end of its stream, with the tokens made.
+    ends = [line for line in got if line.startswith("event: ")]
+    assert ends[-1] == "event: done\n"
+    with serve(tmp_path) as again:
+        _, listed = again.call("GET", "/api/history")
+        (rec,) = listed["records"]
+        _, entry = again.call("GET", f"/api/history/{rec['id']}")
+    trace = entry["traces"][0]
+    assert trace["complete"] is False and trace["error"] == "the server stopped"
+    assert 3 <= trace["steps"]["n"] < 2000

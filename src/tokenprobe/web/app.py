@@ -29,6 +29,7 @@ from tokenprobe.web.security import Guard
 from tokenprobe.web.state import AppState
 
 STATIC = Path(__file__).parent / "static"
+STOPPING = "the server stopped"
 VIEWER = Path(__file__).parent.parent / "views" / "static"
 
 
@@ -49,6 +50,7 @@ def create_app(config: ServerConfig | None = None) -> Guard:
         if config.preload:
             state.warm_up()
         yield
+        await state.scheduler.stop_all(STOPPING, wait=5.0)
 
     app = FastAPI(title="tokenprobe", version=tokenprobe.__version__, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,

@@ -171,6 +171,16 @@ class Scheduler:
                 job.emit("queued", {"job": job.id, "position": i + 1,
                                     "waiting": len(lane.waiting), "running": len(lane.running)})
 
+    async def stop_all(self, reason: str, wait: float) -> None:
+        """Stop every job (the server is shutting down), and give the running ones up to
+        `wait` seconds to end and save what they made."""
+        for job_id in list(self.jobs):
+            if job_id in self.jobs:
+                self.cancel(job_id, reason)
+        deadline = time.monotonic() + wait
+        while self.jobs and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: {"running": len(lane.running), "waiting": len(lane.waiting),
                        "slots": lane.slots, "max_waiting": self.max_waiting}
