@@ -576,7 +576,8 @@
   };
 
   App.prototype.buildNotices = function (doc) {
-    if (doc.complete === false || doc.error) {
+    // A live trace is incomplete only because it is still being made.
+    if (!this.opts.live && (doc.complete === false || doc.error)) {
       this.notice.appendChild(el("p", "tp-note tp-note-warn",
         "This generation did not complete" + (doc.error ? ": " + String(doc.error).replace(/\.?$/, ".") : ".") +
         " The tokens received are shown."));
