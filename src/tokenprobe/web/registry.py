@@ -166,7 +166,8 @@ class Registry:
                 path = trace.source.get("path")
                 if e.spec is None and trace.model == EMBEDDED_NAME:
                     return e
-                if e.spec and path and Path(e.spec).expanduser().resolve() == Path(path):
+                if e.spec and path and (Path(e.spec).expanduser().resolve()
+                                        == Path(path).expanduser().resolve()):
                     return e
             elif not e.local and e.prefix == trace.backend:
                 name = parse_model_spec(e.spec)[1]
