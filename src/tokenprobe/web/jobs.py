@@ -60,10 +60,6 @@ class Job:
         self.submitted = time.perf_counter()
         self.started: float | None = None
 
-    @property
-    def stopping(self) -> bool:
-        return self.stop_reason is not None
-
     def emit(self, event: str, data: dict[str, Any]) -> None:
         """Send one event to the page; callable from any thread. The JSON is written here,
         in the sender's thread, so that the event loop only forwards text."""
