@@ -158,7 +158,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for stream in (False, True):
                 for c in (1, 4, 16, 64):
-                    n = max(8, c * (3 if args.quick else 6))
+                    n = max(8, c * (5 if args.quick else 20))
                     rate, _ = measure(base, c, n, Path(tmp), stream)
                     ideal = c / DELAY
                     kind = "streamed" if stream else "whole"

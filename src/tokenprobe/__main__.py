@@ -2,4 +2,6 @@
 
 from tokenprobe.cli import main
 
-main()
+# Guarded: a worker process started by multiprocessing imports this module again.
+if __name__ == "__main__":
+    main()

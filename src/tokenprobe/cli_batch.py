@@ -25,7 +25,6 @@ from tokenprobe.cli import (
 )
 from tokenprobe.errors import TokenprobeError
 from tokenprobe.ops.batch import Item, read_prompts, run_batch
-from tokenprobe.trace import Trace
 
 
 @app.command()
@@ -63,7 +62,7 @@ def batch(
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("batch", total=len(items))
 
-        def progress(item: Item, trace: Trace | None, error: str | None) -> None:
+        def progress(item: Item, error: str | None) -> None:
             bar.advance(task)
             if error is not None:
                 bar.console.print(f"failed {item.id}: {error}", markup=False, style="red")

@@ -135,3 +135,29 @@ def test_bad_prompt_files(tmp_path: Path, line: str, message: str) -> None:
     p.write_text('{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n')
     with pytest.raises(FormatError, match="appears twice"):
         read_prompts(p, {})
+
+
+@pytest.mark.slow
+def test_answers_read_in_worker_processes(llama_server: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Large batches read whole answers in worker processes: the same traces as in-loop.
+    import tokenprobe.ops.batch as batch_mod
+
+    prompts = tmp_path / "p.jsonl"
+    write_prompts(prompts, PROMPTS[:4])
+    items = read_prompts(prompts, {"max_tokens": 3, "temperature": 0.0, "alternatives": 3})
+    backend = OpenAIBackend.from_spec("gemma", BackendOptions(base_url=llama_server))
+    inline = asyncio.run(run_batch(backend, items, tmp_path / "inline.jsonl", 2))
+    monkeypatch.setattr(batch_mod, "POOL_MIN_PROMPTS", 1)
+    assert batch_mod._reader_pool(backend, len(items), stream=False) is not None
+    pooled = asyncio.run(run_batch(backend, items, tmp_path / "pooled.jsonl", 2))
+    assert (inline.done, pooled.done) == (4, 4)
+
+    def by_id(path: Path) -> dict[str, dict[str, object]]:
+        return {d["source"]["batch_id"]: d for d in read_out(path)}  # type: ignore[index]
+
+    a, b = by_id(tmp_path / "inline.jsonl"), by_id(tmp_path / "pooled.jsonl")
+    assert a.keys() == b.keys()
+    for k in a:
+        for field in ("text", "steps", "complete", "finish_reason", "request"):
+            assert a[k][field] == b[k][field], (k, field)
