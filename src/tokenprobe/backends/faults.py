@@ -153,3 +153,52 @@ def retry_delay(headers: Mapping[str, str], attempt: int) -> float:
     if value is None or value < 0:
         value = min(0.5 * 2**attempt, 8.0)
     return min(value, MAX_RETRY_WAIT)
+
+
+def check_cover(emitted: bytes, text: str, where: str) -> None:
+    """The tokens must spell the server's text, or run past it (a stop word the server cut
+    from its text); tokens for only part of the text make an incomplete answer."""
+    ours = emitted.decode("utf-8", "replace")
+    if not text or ours == text or ours.startswith(text):
+        return
+    if text.startswith(ours):
+        raise ServerError(f"{where} sent logprobs for only the first {len(ours)} of the "
+                          f"{len(text)} characters of its answer")
+    at = next((k for k, (a, b) in enumerate(zip(ours, text)) if a != b), len(ours))
+    raise ServerError(f"{where} sent tokens that do not spell its answer's text (they "
+                      f"differ at character {at})")
+
+
+def parse_json(text: str, where: str) -> Any:
+    """A body as JSON, or the one-line error for a body that is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        snippet = " ".join(text.split())[:80]
+        raise ServerError(f"{where} sent a body that is not JSON (it begins {snippet!r}); "
+                          "the answer may have been cut off") from None
+
+
+def reason(e: BaseException) -> str:
+    """A transport failure in a few words: refused, reset, unknown host, cut off."""
+    text = str(e) or type(e).__name__
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "reset" in low:
+        return "connection reset"
+    if "name or service not known" in low or "nodename nor servname" in low:
+        return "unknown host"
+    if "without sending a response" in low or "disconnected" in low:
+        return "it closed the connection without answering"
+    if "incomplete chunked read" in low or "peer closed" in low:
+        return "the body was cut off"
+    return " ".join(text.split())[:200]
+
+
+def is_transport_error(e: BaseException) -> bool:
+    """A failure of the HTTP transport (httpx, or its fork httpx2 in newer openai SDKs),
+    which reaches us unwrapped while a stream is being read."""
+    module = type(e).__module__.split(".")[0]
+    return module in ("httpx", "httpx2", "httpcore", "httpcore2") or isinstance(
+        e, (ConnectionError, TimeoutError))

@@ -15,7 +15,7 @@ It leaves out reading a chunk's format (formats/openai_chat.py and friends).
 
 from __future__ import annotations
 
-from tokenprobe.formats._common import UNKNOWN_LABEL, Piece, fit_to_text, sort_top
+from tokenprobe.formats._common import Piece, fit_to_text, name_hidden_chosen
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Step
 
@@ -72,7 +72,7 @@ class LiveFitter:
             if fitted is not None:
                 step.bytes = data
                 step.token = token_label(data)
-                _name_hidden_alternative(step)
+                name_hidden_chosen(step)
         for s in out:
             self.emitted += s.data
         self._pieces, self._steps, self._pending_text = [], [], []
@@ -88,15 +88,3 @@ def trim_top(step: Step, alternatives: int | None) -> None:
              if c.logprob == step.logprob and (c.id == step.id or c.data == step.data)]
     if extra:
         step.top = step.top[:alternatives]
-
-
-def _name_hidden_alternative(step: Step) -> None:
-    # The chosen token is listed among the alternatives under the same hidden label; now
-    # that its bytes are known, that alternative is the same token and gets them too.
-    for c in step.top:
-        if c.token == UNKNOWN_LABEL and c.logprob == step.logprob and (
-                c.id is None or c.id == step.id):
-            c.bytes = step.bytes
-            c.token = step.token
-            step.top = sort_top(step.top)
-            return

@@ -37,8 +37,15 @@ from typing import Any
 import httpx
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
-from tokenprobe.backends.faults import ServerError, body_message, no_logprobs, public_url
-from tokenprobe.backends.nativehttp import NativeHttp, check_cover, parse_json
+from tokenprobe.backends.faults import (
+    ServerError,
+    body_message,
+    check_cover,
+    no_logprobs,
+    parse_json,
+    public_url,
+)
+from tokenprobe.backends.nativehttp import NativeHttp
 from tokenprobe.errors import FormatError, InputError, ModelError
 from tokenprobe.formats import llamacpp as fmt
 from tokenprobe.trace import Request, Step, Trace

@@ -9,13 +9,12 @@ while the body streams says the connection broke part-way (the backend's TraceSt
 the tokens already received). The transport is injectable (httpx), so tests replay
 recorded responses through an httpx.MockTransport.
 
-`check_cover` is the last check on a streamed answer: its tokens must spell the server's
-text. It leaves out reading the lines (formats/llamacpp.py, formats/ollama.py).
+It leaves out reading the lines (formats/llamacpp.py, formats/ollama.py) and the checks on
+a whole answer (faults.check_cover).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,9 @@ from tokenprobe.backends.faults import (
     RETRY_STATUSES,
     ServerError,
     body_message,
+    parse_json,
     public_url,
+    reason,
     retry_delay,
     scrub,
     status_error,
@@ -75,7 +76,7 @@ class NativeHttp:
             raise ServerError(self.timeout_message()) from None
         except httpx.TransportError as e:
             raise ServerError(f"{self.where} broke the connection part-way "
-                              f"({self.scrub(_reason(e))})") from None
+                              f"({self.scrub(reason(e))})") from None
         finally:
             response.close()
 
@@ -88,7 +89,7 @@ class NativeHttp:
             raise ServerError(self.timeout_message()) from None
         except httpx.TransportError as e:
             raise ServerError(f"{self.where} broke the connection part-way "
-                              f"({self.scrub(_reason(e))})") from None
+                              f"({self.scrub(reason(e))})") from None
         finally:
             response.close()
         return parse_json(text, self.where)
@@ -108,7 +109,7 @@ class NativeHttp:
                     attempt += 1
                     continue
                 raise ServerError(f"cannot reach {self.where}: "
-                                  f"{self.scrub(_reason(e))}") from None
+                                  f"{self.scrub(reason(e))}") from None
             if response.status_code < 400:
                 return response
             try:
@@ -132,42 +133,3 @@ class NativeHttp:
 
     def timeout_message(self) -> str:
         return f"{self.where} did not answer within {self.timeout:g} s (timeout)"
-
-
-def check_cover(emitted: bytes, text: str, where: str) -> None:
-    """The tokens must spell the server's text, or run past it (a stop word the server cut
-    from its text); tokens for only part of the text make an incomplete answer."""
-    ours = emitted.decode("utf-8", "replace")
-    if not text or ours == text or ours.startswith(text):
-        return
-    if text.startswith(ours):
-        raise ServerError(f"{where} sent logprobs for only the first {len(ours)} of the "
-                          f"{len(text)} characters of its answer")
-    at = next((k for k, (a, b) in enumerate(zip(ours, text)) if a != b), len(ours))
-    raise ServerError(f"{where} sent tokens that do not spell its answer's text (they "
-                      f"differ at character {at})")
-
-
-def parse_json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        snippet = " ".join(text.split())[:80]
-        raise ServerError(f"{where} sent a body that is not JSON (it begins {snippet!r}); "
-                          "the answer may have been cut off") from None
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e) or type(e).__name__
-    low = text.lower()
-    if "refused" in low:
-        return "connection refused"
-    if "reset" in low:
-        return "connection reset"
-    if "name or service not known" in low or "nodename nor servname" in low:
-        return "unknown host"
-    if "without sending a response" in low or "disconnected" in low:
-        return "it closed the connection without answering"
-    if "incomplete chunked read" in low or "peer closed" in low:
-        return "the body was cut off"
-    return " ".join(text.split())[:200]

@@ -36,9 +36,16 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
-from tokenprobe.backends.faults import ServerError, body_message, no_logprobs, public_url
+from tokenprobe.backends.faults import (
+    ServerError,
+    body_message,
+    check_cover,
+    no_logprobs,
+    parse_json,
+    public_url,
+)
 from tokenprobe.backends.livefit import LiveFitter
-from tokenprobe.backends.nativehttp import NativeHttp, check_cover, parse_json
+from tokenprobe.backends.nativehttp import NativeHttp
 from tokenprobe.errors import FormatError, ModelError
 from tokenprobe.formats import ollama as fmt
 from tokenprobe.formats._common import finish_reason

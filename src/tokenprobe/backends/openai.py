@@ -29,7 +29,6 @@ It leaves out the native llama.cpp and Ollama APIs (llamacpp.py, ollama.py).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -39,8 +38,12 @@ from tokenprobe.backends.base import Backend, BackendOptions
 from tokenprobe.backends.faults import (
     ServerError,
     body_message,
+    check_cover,
+    is_transport_error,
     no_logprobs,
+    parse_json,
     public_url,
+    reason,
     scrub,
     status_error,
 )
@@ -175,18 +178,18 @@ class OpenAIBackend(Backend):
         except openai.APIConnectionError as e:
             cause = e.__cause__ or e
             raise ServerError(f"cannot reach {self.where}: "
-                              f"{scrub(_reason(cause), self._secrets())}") from None
+                              f"{scrub(reason(cause), self._secrets())}") from None
         except openai.OpenAIError as e:
             raise ServerError(f"{self.where}: {scrub(str(e), self._secrets())}") from None
         except Exception as e:
             # Failures while reading a stream come from the SDK's HTTP transport (httpx, or
             # its fork httpx2 in newer SDKs) unwrapped; match them by where they come from.
-            if not _is_transport_error(e):
+            if not is_transport_error(e):
                 raise
             if "timeout" in type(e).__name__.lower():
                 raise ServerError(self._timeout_message()) from None
             raise ServerError(f"{self.where} broke the connection part-way "
-                              f"({scrub(_reason(e), self._secrets())})") from None
+                              f"({scrub(reason(e), self._secrets())})") from None
 
     def _timeout_message(self) -> str:
         timeout = self.client.timeout
@@ -208,7 +211,7 @@ class OpenAIBackend(Backend):
 
     def _whole(self, endpoint: Any, params: dict[str, Any]) -> dict[str, Any]:
         raw = endpoint.with_raw_response.create(**params)
-        doc = _json(raw.http_response.text, self.where)
+        doc = parse_json(raw.http_response.text, self.where)
         if not isinstance(doc, dict):
             raise ServerError(f"{self.where} answered with JSON that is not an object")
         return doc
@@ -325,7 +328,7 @@ class OpenAIBackend(Backend):
         failure: TokenprobeError | None = None
         try:
             with self._errors(request):
-                steps += reader.feed(_json(body, self.where))
+                steps += reader.feed(parse_json(body, self.where))
                 steps += reader.fitter.finish()
                 finish = reader.end(True)
         except TokenprobeError as e:
@@ -519,18 +522,18 @@ class _Reader:
                               "answer was stopped part-way)")
         if self.fitter.server_text and not self.seen_logprobs:
             raise no_logprobs(where)
-        _check_cover(self.fitter, where)
+        check_cover(bytes(self.fitter.emitted), self.fitter.server_text, where)
         return finish_reason(self.finish)
 
 
 def _sse_line(line: str, where: str) -> tuple[Any, bool]:
     """(document or None, whether the stream is done) for one line of an SSE stream."""
     if not line.startswith("data:"):
-        return (_json(line, where) if line.startswith("{") else None), False
+        return (parse_json(line, where) if line.startswith("{") else None), False
     data = line[5:].strip()
     if data == "[DONE]":
         return None, True
-    return (_json(data, where) if data else None), False
+    return (parse_json(data, where) if data else None), False
 
 
 def _replay(backend: Backend, request: Request, steps: list[Step], finish: str | None,
@@ -583,45 +586,3 @@ def _read_choice(choice: dict[str, Any], chat: bool, where: str,
         return text, [], [], False
     pieces, steps = reader.completion_logprobs(lp, f"{where}.logprobs")
     return text, pieces, steps, True
-
-
-def _check_cover(fitter: LiveFitter, where: str) -> None:
-    """The tokens must spell the server's text, or run past it (a stop string the server cut
-    from its text); logprobs for only part of the text make an incomplete answer."""
-    text = fitter.server_text
-    ours = fitter.emitted.decode("utf-8", "replace")
-    if not text or ours == text or ours.startswith(text):
-        return
-    if text.startswith(ours):
-        raise ServerError(f"{where} sent logprobs for only the first {len(ours)} of the "
-                          f"{len(text)} characters of its answer")
-    at = next((k for k, (a, b) in enumerate(zip(ours, text)) if a != b), len(ours))
-    raise ServerError(f"{where} sent tokens that do not spell its answer's text (they "
-                      f"differ at character {at})")
-
-
-def _json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        snippet = " ".join(text.split())[:80]
-        raise ServerError(f"{where} sent a body that is not JSON (it begins {snippet!r}); "
-                          "the answer may have been cut off") from None
-
-
-def _is_transport_error(e: BaseException) -> bool:
-    module = type(e).__module__.split(".")[0]
-    return module in ("httpx", "httpx2", "httpcore", "httpcore2") or isinstance(
-        e, (ConnectionError, TimeoutError))
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e) or type(e).__name__
-    low = text.lower()
-    if "refused" in low:
-        return "connection refused"
-    if "reset" in low:
-        return "connection reset"
-    if "name or service not known" in low or "nodename nor servname" in low:
-        return "unknown host"
-    return " ".join(text.split())[:200]

@@ -450,7 +450,7 @@ def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
             step.bytes = data
             step.token = token_label(data)
         if piece.hidden is not None:
-            _name_hidden_chosen(step)
+            name_hidden_chosen(step)
             blank += not data
     guessed = _guessed_runs(prompt_pieces + pieces, datas)
     if guessed:
@@ -519,7 +519,8 @@ def _fit_or_labels(pieces: list[Piece], text: str | None) -> list[bytes]:
     return [p.data for p in pieces]
 
 
-def _name_hidden_chosen(step: Step) -> None:
+def name_hidden_chosen(step: Step) -> None:
+    """Give the chosen token's newly known bytes to its own entry among the alternatives."""
     # The chosen token also appears among the alternatives under the same hidden label; now
     # that its bytes are known, that alternative is the same token and gets them too.
     for c in step.top:
