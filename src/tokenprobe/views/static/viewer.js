@@ -7,7 +7,9 @@
  *
  * Sections: math (temperature re-normalisation, a port of distribution.py), bytes (labels
  * and glyph groups, a port of textbytes.py), the trace model and its live form, and the
- * views (reading view with its popover, step view, summary and chart). */
+ * views (reading view with its popover, step view, summary and chart). The pages of
+ * operations (comparison, choice, sweep, branch tree) are drawn by ops*.js, which register
+ * themselves in pageViews and mount this viewer for each trace they show. */
 (function () {
   "use strict";
 
@@ -280,7 +282,8 @@
       n: n, tok: c.tok || [], lp: numCol(c.lp, n), slp: numCol(c.slp, n), H: numCol(c.H, n),
       Hx: c.Hx || [], rank: c.rank || [], chosen: c.chosen || [],
       topStart: topStart, topTok: c.top_tok || [], topLp: undelta(c.top_lp || [], topStart, n),
-      tailN: c.tail_n || new Array(n).fill(0), tailStart: tailStart, tail: undelta(c.tail || [], tailStart, n)
+      tailN: c.tail_n || new Array(n).fill(0), tailStart: tailStart, tail: undelta(c.tail || [], tailStart, n),
+      forced: c.forced || null
     };
     sc.groups = glyphGroups(sc, vocab);
     var G = sc.groups.length - 1;
@@ -412,7 +415,9 @@
   // summary and chart beside the text, the default; "none": the text alone, the host may
   // draw the panel elsewhere with renderPanel), live (an empty trace is waiting for its first
   // token), measure (the first colouring), onPick(pick) (alternatives of generated tokens
-  // can be clicked: pick = {step, candidate, token}), pickHint (the text saying so).
+  // can be clicked: pick = {step, candidate, token}), pickHint (the text saying so), slot (an
+  // element of the host's, shown between the header and the trace; with chrome only),
+  // genLabel (the heading over the generated text), summaryTitle (the summary card's).
   function App(root, page, opts) {
     this.root = root;
     this.page = page;
@@ -479,7 +484,7 @@
     append(head, [el("div", "tp-head-text", [brand, this.titleEl, this.metaEl]), themeBtn]);
     this.switcher = el("nav", "tp-switcher");
     this.switcher.setAttribute("aria-label", "Traces in this page");
-    append(this.root, [head, this.switcher, this.body]);
+    append(this.root, [head, this.switcher, this.opts.slot || null, this.body]);
     this.syncThemeButton();
     if (window.matchMedia) {
       var mq = window.matchMedia("(prefers-color-scheme: dark)");
@@ -764,7 +769,7 @@
     }
     if (tr.gen.n || !tr.prompt.n) {
       var gbox = el("div", "tp-gen");
-      if (tr.prompt.n || (showPrompt && (req.prompt || req.messages))) gbox.appendChild(el("div", "tp-section-label", "Generated"));
+      if (tr.prompt.n || (showPrompt && (req.prompt || req.messages))) gbox.appendChild(el("div", "tp-section-label", this.opts.genLabel || "Generated"));
       var gt = el("div", "tp-text tp-text-gen");
       if (tr.gen.n) gt.appendChild(this.buildChips(tr.gen, 1));
       else if (this.opts.live) gt.appendChild(el("span", "tp-empty tp-waiting", "\u2026"));
@@ -835,6 +840,13 @@
     span._k = base + g; span._p = p; span._s = s;
     return span;
   }
+
+  // The chip (glyph group) that shows generated step i, for hosts that mark places in the text.
+  App.prototype.chipOfStep = function (i) {
+    var sc = this.tr && this.tr.gen;
+    if (!sc || !sc.chips || i < 0 || i >= sc.n) return null;
+    return sc.chips[sc.stepGroup[i]];
+  };
 
   App.prototype.chipRef = function (k) {
     var tr = this.tr, sc = tr.prompt.n && k < tr.prompt.chipBase + tr.prompt.G && tr.prompt.chips ? tr.prompt : tr.gen;
@@ -1032,6 +1044,8 @@
     if (!isNaN(sc.slp[s]) && tr.request.temperature !== 1) stat("when sampled" + (typeof tr.request.temperature === "number" ? " (T " + tr.request.temperature + ")" : ""),
       fmtPct(Math.exp(sc.slp[s])));
     box.appendChild(stats);
+    if (sc.forced && sc.forced[s]) box.appendChild(el("p", "tp-forced-note",
+      "Put in place, not chosen by the model: the probability is the one the model gave it."));
     if (!len) { box.appendChild(el("p", "tp-none", "Alternatives " + NR + ".")); return box; }
     box.appendChild(this.bars(sc, s, view, T));
     return box;
@@ -1109,7 +1123,7 @@
   App.prototype.buildSummary = function (side) {
     var self = this, tr = this.tr, s = tr.summary;
     var box = el("section", "tp-card tp-summary");
-    box.appendChild(el("h2", "tp-card-title", tr.main === tr.gen ? "Summary" : "Summary of the scored text"));
+    box.appendChild(el("h2", "tp-card-title", this.opts.summaryTitle || (tr.main === tr.gen ? "Summary" : "Summary of the scored text")));
     if (!s) { box.appendChild(el("p", "tp-none", "Summary " + NR + ".")); side.appendChild(box); return; }
     var dl = el("dl", "tp-metrics");
     function metric(k, v, hint) {
@@ -1435,7 +1449,7 @@
 
   // A trace being made: starts from the server's encoding of the empty trace and appends
   // each batch of steps (encode.LiveEncoder: new vocabulary entries and step columns).
-  var PER_STEP = { tok: 0, lp: null, slp: null, rank: null, chosen: -1, H: null, Hx: 0, top_n: 0, tail_n: 0 };
+  var PER_STEP = { tok: 0, lp: null, slp: null, rank: null, chosen: -1, H: null, Hx: 0, top_n: 0, tail_n: 0, forced: 0 };
   var FLAT = ["top_tok", "top_lp", "tail"];
   function LiveDoc(head) {
     var doc = {};
@@ -1472,9 +1486,28 @@
     return app;
   }
 
+  // Pages of operations (a comparison, a choice, a sweep, a branch tree) are drawn by page
+  // views that other files register here: {match(page), render(root, page)}; boot() gives
+  // the page to the first that matches, and to the plain viewer when none does.
+  var pageViews = [];
+
   window.TokenprobeViewer = {
     mount: mount, LiveDoc: LiveDoc, PAGE_FORMAT: PAGE_FORMAT, SCHEMA: SCHEMA,
-    format: { pct: fmtPct, num: fmtNum, plural: plural, tokenNode: tokenNode, el: el }
+    format: { pct: fmtPct, num: fmtNum, plural: plural, tokenNode: tokenNode, el: el },
+    dom: { el: el, append: append, attrs: attrs, button: button, svg: svg, clear: clear },
+    theme: {
+      current: currentTheme,
+      set: function (v) { document.documentElement.setAttribute("data-theme", v); storeTheme(v); },
+      restore: function () {
+        var t = storedTheme();
+        if (t === "light" || t === "dark") document.documentElement.setAttribute("data-theme", t);
+      }
+    },
+    schemaProblem: schemaProblem,
+    // The trace model (columns as typed arrays, glyph groups) for page views that draw
+    // numbers of a trace outside a mounted viewer.
+    loadTrace: loadTrace,
+    pageViews: pageViews
   };
 
   // ------------------------------------------------------------------------------------
@@ -1500,6 +1533,12 @@
       return;
     }
     try {
+      for (var i = 0; i < pageViews.length; i++) {
+        if (pageViews[i].match(page)) {
+          window.tokenprobeViewer = pageViews[i].render(root, page);
+          return;
+        }
+      }
       var app = new App(root, page);
       app.start();
       window.tokenprobeViewer = app;
