@@ -2,7 +2,9 @@
 
 Every request that is not file://, data: or about: is aborted and recorded, so a test can
 assert that a page asked for nothing outside itself. Dialogs (alert, confirm) are recorded
-and dismissed: a page that opens one has run model text as code.
+and dismissed: a page that opens one has run model text as code. The operations' pages
+are tested on a comparison, a choice, a sweep and a branch tree made once per session on
+the real embedded model.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 from tests.views.browser import ARTIFACTS, close_shared_browser, shared_browser
 
 from tokenprobe.trace import Trace
-from tokenprobe.views.html import write_html
+from tokenprobe.views.html import render_html
 
 
 @dataclass
@@ -36,14 +38,15 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def open_trace(browser: Any, tmp_path: Path) -> Iterator[Any]:
-    """open_trace(traces, scheme="light", **kw) -> Opened: export, then open with no network."""
+def open_html(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """open_html(page_text, scheme="light", width=1280, height=860) -> Opened: the text
+    written to a file, then opened with no network."""
     contexts: list[Any] = []
 
-    def _open(traces: list[Trace], scheme: str = "light", width: int = 1280,
-              height: int = 860, title: str | None = None) -> Opened:
+    def _open(text: str, scheme: str = "light", width: int = 1280,
+              height: int = 860) -> Opened:
         path = tmp_path / f"page{len(contexts)}.html"
-        write_html(traces, path, title=title)
+        path.write_text(text, "utf-8")
         ctx = browser.new_context(viewport={"width": width, "height": height},
                                   color_scheme=scheme)
         contexts.append(ctx)
@@ -69,7 +72,68 @@ def open_trace(browser: Any, tmp_path: Path) -> Iterator[Any]:
         ctx.close()
 
 
+@pytest.fixture
+def open_trace(open_html: Any) -> Any:
+    """open_trace(traces, scheme="light", **kw) -> Opened: export, then open with no network."""
+
+    def _open(traces: list[Trace], scheme: str = "light", width: int = 1280,
+              height: int = 860, title: str | None = None) -> Opened:
+        return open_html(render_html(traces, title=title), scheme, width, height)  # type: ignore[no-any-return]
+
+    return _open
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- operations on the real embedded model, made once per session for the pages' tests ---
+
+PROMPT = "The capital of France is"
+EVIL_TEXT = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="session")
+def fixed_comparison(llama: Any) -> Any:
+    """One answer scored under three prompts, one of them markup."""
+    from tokenprobe.ops.compare import compare
+
+    return compare([PROMPT, "The largest city in Germany is", EVIL_TEXT + " The capital is"],
+                   answer=" Paris, a city on the Seine.")
+
+
+@pytest.fixture(scope="session")
+def sampled_comparison(llama: Any) -> Any:
+    """Two temperatures, three samples each."""
+    from tokenprobe.ops.compare import compare
+
+    return compare(["Once upon a time"], temperatures=[0.4, 1.3], samples=3, max_tokens=10)
+
+
+@pytest.fixture(scope="session")
+def choice(llama: Any) -> Any:
+    from tokenprobe.ops.choose import choose
+
+    return choose(PROMPT, [" Paris", " Lyon", " Berlin", " " + EVIL_TEXT])
+
+
+@pytest.fixture(scope="session")
+def temperature_sweep(llama: Any) -> Any:
+    from tokenprobe.ops.sweep import sweep
+
+    return sweep(PROMPT, [0, 0.5, 1, 1.5], max_tokens=6)
+
+
+@pytest.fixture(scope="session")
+def branch_tree(llama: Any) -> list[Trace]:
+    """A root, two branches at its second token, and a branch of the first branch."""
+    import tokenprobe
+    from tokenprobe.ops.branch import branch
+
+    root = tokenprobe.generate(PROMPT, temperature=0.8, seed=5, max_tokens=12)
+    b1 = branch(root, 1, " Lyon")
+    b2 = branch(root, 1, " the")
+    b3 = branch(b1, 5, " and")
+    return [root, b1, b2, b3]

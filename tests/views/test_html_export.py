@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.views.traces import EVIL, evil_trace, local_trace, newer_trace, server_trace
 
 from tokenprobe.views.encode import PAGE_FORMAT
-from tokenprobe.views.html import render_html, render_notebook, write_html
+from tokenprobe.views.html import SCRIPTS, render_html, render_notebook, write_html
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "tokenprobe" / "views" / "static"
 
@@ -30,19 +30,22 @@ def test_page_refers_to_nothing_outside_itself() -> None:
     assert "://" not in rest
     assert not re.search(r"\b(src|href|action)\s*=", rest, re.I)
     assert "@import" not in rest and "url(" not in rest
-    for name in ("viewer.js", "viewer.css", "viewer.html"):
+    for name in (*SCRIPTS, "viewer.css", "ops.css", "viewer.html"):
         text = (STATIC / name).read_text("utf-8").replace("http://www.w3.org/2000/svg", "")
         assert "://" not in text, name
         assert "innerHTML" not in text and "insertAdjacentHTML" not in text, name
 
 
-def test_csp_allows_exactly_the_inlined_script() -> None:
+def test_csp_allows_exactly_the_inlined_scripts() -> None:
     page = render_html([local_trace()])
     scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
-    assert len(scripts) == 1
-    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
-    assert f"script-src 'sha256-{digest}'" in page
+    assert scripts == [(STATIC / name).read_text("utf-8") for name in SCRIPTS]
+    digests = ["'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+               for s in scripts]
+    assert f"script-src {' '.join(digests)};" in page
     assert "default-src 'none'" in page
+    # Every <script> element is one of those, or the data (which is never run).
+    assert page.count("<script") == len(scripts) + 1
 
 
 def test_model_text_cannot_end_or_open_elements() -> None:

@@ -24,6 +24,7 @@ from tests.views.traces import (
 )
 
 from tokenprobe.distribution import step_at_temperature
+from tokenprobe.views.html import SCRIPTS
 
 GEN = ".tp-text-gen .t"
 
@@ -254,7 +255,8 @@ def test_model_text_is_never_markup(open_trace: Any) -> None:
     o = open_trace([t], title='<img src=x onerror=alert("title")>')
     page = o.page
     assert page.evaluate("document.querySelectorAll('img, b#injected-model, iframe').length") == 0
-    assert page.evaluate("document.scripts.length") == 2
+    # The data element and the page's own scripts, nothing the model wrote.
+    assert page.evaluate("document.scripts.length") == 1 + len(SCRIPTS)
     assert page.eval_on_selector_all(GEN, "cs => cs.map(c => c.textContent)") == EVIL
     assert page.text_content(".tp-title") == '<img src=x onerror=alert("title")>'
     assert '<b id="injected-model">m</b>' in page.text_content(".tp-meta")

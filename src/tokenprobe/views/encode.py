@@ -144,7 +144,7 @@ def chosen_index(step: Step) -> int:
 def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
     cols: dict[str, list[Any]] = {k: [] for k in (
         "tok", "lp", "slp", "rank", "chosen", "H", "Hx", "top_n", "top_tok", "top_lp",
-        "tail_n", "tail")}
+        "tail_n", "tail", "forced")}
     for s in steps:
         cols["tok"].append(vocab[s])
         cols["lp"].append(_q(s.logprob))
@@ -159,11 +159,14 @@ def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
         tail = s.tail_logsumexp or []
         cols["tail_n"].append(len(tail))
         cols["tail"].extend(_deltas(list(tail)))
+        cols["forced"].append(1 if s.forced else 0)
     out: dict[str, Any] = {"n": len(steps), **cols}
     if not any(cols["tail_n"]):
         del out["tail_n"], out["tail"]
     if all(v is None for v in cols["slp"]):
         del out["slp"]
+    if not any(cols["forced"]):
+        del out["forced"]
     return out
 
 
@@ -211,8 +214,15 @@ def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
 
 
 def encode_page(traces: list[Trace], title: str | None = None) -> dict[str, Any]:
-    return {"format": PAGE_FORMAT, "title": title,
-            "traces": [encode_trace(t) for t in traces]}
+    """A page of traces; traces linked by `parent` also get the page's `tree` field."""
+    from tokenprobe.views.encode_ops import encode_tree  # it builds on this module
+
+    page: dict[str, Any] = {"format": PAGE_FORMAT, "title": title,
+                            "traces": [encode_trace(t) for t in traces]}
+    tree = encode_tree(traces)
+    if tree is not None:
+        page["tree"] = tree
+    return page
 
 
 def embed_json(doc: dict[str, Any]) -> str:
