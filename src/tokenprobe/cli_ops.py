@@ -47,12 +47,11 @@ def _write_doc(doc: dict[str, Any], output: Path | None, as_json: bool) -> None:
         sys.stdout.write(text + "\n")
 
 
-def _write_html(traces: list[Trace], html: Path | None, title: str) -> None:
-    if html is not None:
-        from tokenprobe.views.html import write_html
+def _write_page(page: str, html: Path) -> None:
+    from tokenprobe.views.html import write_page
 
-        write_html(traces, html, title=title)
-        err.print(f"wrote {html}", style="dim")
+    write_page(page, html)
+    err.print(f"wrote {html}", style="dim")
 
 
 @app.command()
@@ -98,7 +97,10 @@ def compare(
                                 text=answer or "")
             err.print(f"saved as {c.id[:8]}", style="dim")
         _write_doc(doc, output, as_json)
-        _write_html([t for v in c.variants for t in v.traces], html, "comparison")
+        if html is not None:
+            from tokenprobe.views.html import render_comparison
+
+            _write_page(render_comparison(c), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     if not as_json:
@@ -115,6 +117,7 @@ def choose(
     system: Annotated[str | None, typer.Option("--system")] = None,
     alternatives: AltOpt = 10,
     as_json: JsonOpt = False,
+    html: HtmlOpt = None,
     no_save: NoSaveOpt = False,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
@@ -137,6 +140,10 @@ def choose(
                                 text=" | ".join(option))
             err.print(f"saved as {ch.id[:8]}", style="dim")
         _write_doc(doc, None, as_json)
+        if html is not None:
+            from tokenprobe.views.html import render_choice
+
+            _write_page(render_choice(ch), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     if not as_json:
@@ -172,7 +179,12 @@ def branch(
             err.print(f"saved as {trace.id[:8]} (branch of {parent.id[:8]})", style="dim")
         if output is not None:
             trace.save(output)
-        _write_html([parent, trace], html, "branch")
+        if html is not None:
+            from tokenprobe.views.html import render_html
+
+            # The whole tree when the history has it, else the parent and this branch.
+            tree = store.tree(trace.id) if store is not None else [parent, trace]
+            _write_page(render_html(tree), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     if as_json:
@@ -190,6 +202,7 @@ def sweep(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     model: ModelOpt = None,
     alternatives: AltOpt = 10,
+    html: HtmlOpt = None,
 ) -> None:
     """One prompt's step-by-step distributions at several temperatures, side by side."""
     from tokenprobe.ops.sweep import sweep as run_sweep
@@ -204,6 +217,10 @@ def sweep(
         with err.status("sweeping…", spinner="dots"):
             sw = run_sweep(prompt, temps, model=model, max_tokens=max_tokens, seed=seed,
                            alternatives=alternatives)
+        if html is not None:
+            from tokenprobe.views.html import render_sweep
+
+            _write_page(render_sweep(sw), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     out.print(sweep_view(sw))
@@ -282,9 +299,12 @@ def history_export(
         elif format == "jsonl":
             text = traces_to_jsonl(traces)
         elif format == "html":
-            from tokenprobe.views.html import render_html
+            from tokenprobe.views.html import render_document
 
-            text = render_html(traces, title=rec.title[:80] or rec.kind)
+            # A comparison or a choice gets its own page; a trace, its branch tree.
+            text = render_document(rec.kind, doc, traces,
+                                   title=None if rec.kind in ("comparison", "choice")
+                                   else rec.title[:80] or None)
         else:
             raise InputError(f"--format must be json, jsonl or html (got {format!r})")
         if output is None:
