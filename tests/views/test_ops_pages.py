@@ -242,7 +242,12 @@ def test_fork_menu_closes_and_keyboard_reaches_it(open_html: Any,
     page.focus('.ops-fork[data-step="1"]')
     page.keyboard.press("Enter")
     page.wait_for_selector(".ops-fork-menu:not([hidden])")
-    assert page.evaluate("document.activeElement.classList.contains('ops-fork-opt')")
+    assert page.evaluate("document.activeElement.dataset.trace") == "0"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.trace") == "2"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.trace") == "0"
     page.keyboard.press("Escape")
     assert page.is_hidden(".ops-fork-menu")
     assert page.evaluate("document.activeElement.classList.contains('ops-fork')")

@@ -57,7 +57,17 @@
       if (!menu.hidden && !menu.contains(e.target) && !(e.target.closest && e.target.closest(".ops-fork"))) closeMenu();
     });
     document.addEventListener("keydown", function (e) { if (e.key === "Escape" && !menu.hidden) closeMenu(true); });
-    window.addEventListener("resize", closeMenu);
+    // Up and down move between the continuations.
+    menu.addEventListener("keydown", function (e) {
+      if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+      var opts = Array.prototype.slice.call(menu.querySelectorAll(".ops-fork-opt"));
+      var at = opts.indexOf(document.activeElement), step = e.key === "ArrowDown" ? 1 : -1;
+      opts[(at + step + opts.length) % opts.length].focus();
+      e.preventDefault();
+    });
+    // The menu follows its marker when the page moves, and closes once the marker is gone.
+    window.addEventListener("resize", function () { closeMenu(); });
+    window.addEventListener("scroll", function () { if (!menu.hidden) place(); });
 
     // The outline: each trace under the one it left, in the order of the page.
     var kids = {}, items = [];
@@ -78,6 +88,12 @@
       menu.hidden = true;
       if (refocus && opener) opener.focus();
       opener = null;
+    }
+    function place() {
+      var r = opener.getBoundingClientRect(), w = menu.offsetWidth, h = menu.offsetHeight;
+      if (r.bottom < 0 || r.top > window.innerHeight) { closeMenu(); return; }
+      menu.style.left = Math.max(8, Math.min(r.left, window.innerWidth - w - 8)) + "px";
+      menu.style.top = (r.bottom + 6 + h > window.innerHeight - 8 ? Math.max(8, r.top - 6 - h) : r.bottom + 6) + "px";
     }
     function openMenu(marker, fork) {
       clear(menu);
@@ -101,9 +117,7 @@
       });
       menu.appendChild(el("p", "ops-fork-foot", "The probability is the one the model gave that token there."));
       menu.hidden = false;
-      var r = marker.getBoundingClientRect(), w = menu.offsetWidth, h = menu.offsetHeight;
-      menu.style.left = Math.max(8, Math.min(r.left, window.innerWidth - w - 8)) + "px";
-      menu.style.top = (r.bottom + 6 + h > window.innerHeight - 8 ? Math.max(8, r.top - 6 - h) : r.bottom + 6) + "px";
+      place();
       var first = menu.querySelector(".ops-fork-opt");
       if (first) first.focus();
     }
