@@ -279,6 +279,7 @@ def test_sweep_bars_are_the_sweeps_numbers(open_html: Any, temperature_sweep: Sw
         assert [r["token"] for r in rows] == [c.token for c in listed]
         heads = texts(page, ".ops-sweep-grid .ops-th-h")
         tails = texts(page, ".ops-sweep-tail td.ops-scell")
+        accuracy = texts(page, ".ops-sweep-acc .ops-acc")
         for n, col in enumerate(sw.columns):
             view = col.views[k]
             h = col.entropies[k]
@@ -296,6 +297,7 @@ def test_sweep_bars_are_the_sweeps_numbers(open_html: Any, temperature_sweep: Sw
                 assert cell["drawn"] == (here and cand.data == col.sample.steps[k].data)
             tail = view.tail if view is not None else 0.0
             assert tails[n].startswith(pct(tail))
+            assert accuracy[n].startswith(view.accuracy if view is not None else "greedy")
         # At T = 0 all the mass is on the greedy token; a finite T spreads it.
         assert rows[0]["cells"][0]["p"] == (1.0 if listed[0].data == step.data else 0.0)
     assert texts(page, ".ops-sample-t") == [f"T = {col.temperature:g}" for col in sw.columns]

@@ -135,10 +135,18 @@
       cell.dataset.column = String(c);
       if (col.drawn[k] === -1) { cell.appendChild(el("span", "ops-drawn", " \u25cf not listed")); }
       tail.appendChild(cell);
-      acc.appendChild(el("td", "ops-acc", st ? st.accuracy + (st.accuracy === "approximate" ? " (no tail sums)" : "") : "greedy (T = 0)"));
+      acc.appendChild(el("td", "ops-acc", accuracyText(st, tr, sc, k)));
     });
     t.appendChild(el("tfoot", null, [tail, acc]));
     return t;
+  }
+
+  // The viewer's words for how the re-normalised numbers were made.
+  function accuracyText(st, tr, sc, k) {
+    if (!st) return "greedy (T = 0)";
+    if (st.accuracy !== "approximate") return st.accuracy + " over the whole vocabulary";
+    return tr.grid && sc.tailN[k] > 0 ? "approximate (outside the stored temperatures)"
+      : "approximate over the top-" + (sc.topStart[k + 1] - sc.topStart[k]);
   }
 
   // One line per temperature over the steps; a click picks the step.
