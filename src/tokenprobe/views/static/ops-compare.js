@@ -49,7 +49,9 @@
     var fixed = c.answer !== null && c.answer !== undefined;
     root.appendChild(Ops.header({
       kind: "comparison",
-      title: page.title || (fixed ? "One answer under " + n + " variants" : n + " variants, " + F.plural(c.samples, "sample", "samples") + " each"),
+      title: page.title || (fixed ? (c.answer.trim().length <= 60 && c.answer.indexOf("\n") < 0
+        ? "\u201c" + c.answer.trim() + "\u201d under " + n + " variants" : "One answer under " + n + " variants")
+        : n + " variants, " + F.plural(c.samples, "sample", "samples") + " each"),
       meta: [["variants", n], fixed ? ["on a fixed answer", F.plural(stepsOfVariant(c, traces, 0).length, "token", "tokens")]
         : ["samples per variant", c.samples], ["model", models.join(", ")], ["", Ops.created(c.created)]]
     }));
