@@ -341,14 +341,9 @@ def _show_history(ref: str, steps: bool, dist: str, html: Path | None, as_json: 
 
         out.print(ops_terminal.comparison_view(Comparison.from_dict(doc)))
     else:
-        from tokenprobe.ops.choose import Choice, OptionScore
+        from tokenprobe.ops.choose import Choice
 
-        ch = Choice(prompt=doc["prompt"], model=doc["model"], id=doc["id"],
-                    created=doc["created"], options=[
-                        OptionScore(o["option"], o["total_logprob"], o["n_tokens"],
-                                    o["probability"], Trace.from_dict(o["trace"]))
-                        for o in doc["options"]])
-        out.print(ops_terminal.choice_view(ch))
+        out.print(ops_terminal.choice_view(Choice.from_dict(doc)))
 
 
 @app.command("import")

@@ -15,7 +15,6 @@ from tokenprobe.trace import Request, Step, Trace
 from tokenprobe.views.encode import encode_page
 from tokenprobe.views.encode_ops import encode_choice, encode_comparison, encode_sweep, encode_tree
 from tokenprobe.views.html import (
-    choice_from_dict,
     render_choice,
     render_comparison,
     render_document,
@@ -72,7 +71,7 @@ def test_choice_carries_the_library_figures(choice: Choice) -> None:
             (o.option, o.probability, o.total_logprob, o.n_tokens)
         assert page["traces"][e["trace"]]["id"] == o.trace.id
     # A saved choice gives the same page as the live one.
-    again = choice_from_dict(json.loads(json.dumps(choice.to_dict())))
+    again = Choice.from_dict(json.loads(json.dumps(choice.to_dict())))
     assert render_choice(again) == render_choice(choice)
     assert render_document("choice", choice.to_dict(), []) == render_choice(choice)
 

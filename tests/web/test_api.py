@@ -117,6 +117,10 @@ async def test_compare_two_system_prompts_and_a_fixed_answer(client: AsgiClient)
     saved = last(fixed, "done")["saved"]
     entry = (await client.get(f"/api/history/{saved}")).json()
     assert entry["kind"] == "comparison" and entry["comparison"]["deltas"] == fc["deltas"]
+    # Exported as HTML it is the comparison page (variants side by side), not a plain list.
+    page = (await client.get(f"/api/history/{saved}/export?format=html")).body.decode()
+    data = json.loads(page.split('id="tp-data">')[1].split("</script>")[0])
+    assert data["comparison"]["answer"] == "Paris" and len(data["comparison"]["variants"]) == 2
 
 
 async def test_branch_from_an_alternative_streams_and_joins_the_tree(
@@ -154,6 +158,10 @@ async def test_choose_gives_probabilities_that_sum_to_one(client: AsgiClient) ->
     assert ch["best"] == direct.best().option
     assert [o["total_logprob"] for o in ch["options"]] == pytest.approx(
         [o.total_logprob for o in direct.options])
+    saved = last(events, "done")["saved"]
+    page = (await client.get(f"/api/history/{saved}/export?format=html")).body.decode()
+    data = json.loads(page.split('id="tp-data">')[1].split("</script>")[0])
+    assert [o["option"] for o in data["choice"]["options"]] == [" Paris", " Berlin"]
 
 
 async def test_models_keep_keys_on_the_server(client: AsgiClient, app: Guard) -> None:

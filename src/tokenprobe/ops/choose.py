@@ -53,6 +53,15 @@ class Choice:
                          "trace": o.trace.to_dict()} for o in self.options],
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Choice:
+        """A `tokenprobe/choice@1` document back, with its figures as they were saved."""
+        return cls(prompt=d["prompt"], model=d.get("model", ""), id=d["id"],
+                   created=d["created"],
+                   options=[OptionScore(o["option"], float(o["total_logprob"]),
+                                        int(o["n_tokens"]), float(o["probability"]),
+                                        Trace.from_dict(o["trace"])) for o in d["options"]])
+
 
 def validate_options(options: list[str]) -> None:
     if len(options) < 2:

@@ -135,19 +135,10 @@ def render_document(kind: str, doc: dict[str, Any], traces: list[Trace],
 
         return render_comparison(Comparison.from_dict(doc), title)
     if kind == "choice":
-        return render_choice(choice_from_dict(doc), title)
+        from tokenprobe.ops.choose import Choice
+
+        return render_choice(Choice.from_dict(doc), title)
     return render_html(traces, title)
-
-
-def choice_from_dict(d: dict[str, Any]) -> Choice:
-    """A `tokenprobe/choice@1` document back as a Choice (the figures as they were saved)."""
-    from tokenprobe.ops.choose import Choice, OptionScore
-
-    return Choice(prompt=d["prompt"], model=d.get("model", ""), id=d["id"],
-                  created=d["created"],
-                  options=[OptionScore(o["option"], float(o["total_logprob"]),
-                                       int(o["n_tokens"]), float(o["probability"]),
-                                       Trace.from_dict(o["trace"])) for o in d["options"]])
 
 
 def write_html(traces: list[Trace], path: str | os.PathLike[str], title: str | None = None) -> None:

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 import tokenprobe
 from tokenprobe.errors import InputError
-from tokenprobe.ops.choose import Choice, OptionScore
+from tokenprobe.ops.choose import Choice
 from tokenprobe.ops.compare import Comparison
 from tokenprobe.store import Record
 from tokenprobe.trace import Trace, traces_to_jsonl
@@ -97,14 +97,6 @@ def _traces_of(st: AppState, rec: Record, doc: dict[str, Any]) -> list[Trace]:
     return []
 
 
-def _choice(doc: dict[str, Any]) -> Choice:
-    return Choice(prompt=doc["prompt"], model=doc.get("model", ""), id=doc["id"],
-                  created=doc["created"],
-                  options=[OptionScore(o["option"], o["total_logprob"], o["n_tokens"],
-                                       o["probability"], Trace.from_dict(o["trace"]))
-                           for o in doc["options"]])
-
-
 @router.get("/history")
 def history(st: State, search: Annotated[str | None, Query(max_length=200)] = None,
             kind: Literal["trace", "comparison", "choice"] | None = None,
@@ -126,7 +118,7 @@ def history_entry(record_id: RecordId, st: State) -> dict[str, Any]:
     elif rec.kind == "comparison":
         out["comparison"] = comparison_payload(Comparison.from_dict(doc))
     elif rec.kind == "choice":
-        out["choice"] = choice_payload(_choice(doc))
+        out["choice"] = choice_payload(Choice.from_dict(doc))
     return out
 
 
@@ -149,9 +141,10 @@ def export_entry(record_id: RecordId, st: State,
     elif format == "jsonl":
         body, media = traces_to_jsonl(_traces_of(st, rec, doc)), "application/x-ndjson"
     else:
-        from tokenprobe.views.html import render_html
+        from tokenprobe.views.html import render_document
 
-        body = render_html(_traces_of(st, rec, doc), title=rec.title[:80] or rec.kind)
+        body = render_document(rec.kind, doc, _traces_of(st, rec, doc),
+                               title=rec.title[:80] or rec.kind)
         media = "text/html"
     return Response(body, media_type=f"{media}; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
