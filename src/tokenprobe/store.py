@@ -147,6 +147,14 @@ class Store:
                 "INSERT OR REPLACE INTO records (id, kind, created, model, backend, mode, title,"
                 " text, parent_id, root_id, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
 
+    def find(self, record_id: str) -> Record | None:
+        """The record with exactly this id, or None (no prefix matching)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT id, kind, created, model, backend, mode, title, text, parent_id, root_id"
+                " FROM records WHERE id = ?", (record_id,)).fetchone()
+        return Record(*row) if row else None
+
     def _root_of(self, record_id: str) -> str | None:
         with self._connect() as conn:
             row = conn.execute("SELECT root_id FROM records WHERE id = ?",
@@ -181,12 +189,16 @@ class Store:
             return [Record(*r) for r in conn.execute(sql, args).fetchall()]
 
     def get(self, ref: str) -> Record:
-        """A record by id or by a unique id prefix (at least 4 characters)."""
+        """A record by id or by a unique id prefix (at least 4 characters).
+
+        The prefix is compared character for character (ids are lower-case hex): a LIKE
+        pattern would read `_` and `%` as wildcards and ignore case.
+        """
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT id, kind, created, model, backend, mode, title, text, parent_id, root_id"
-                " FROM records WHERE id = ? OR (length(?) >= 4 AND id LIKE ? || '%')",
-                (ref, ref, ref)).fetchall()
+                " FROM records WHERE id = ? OR (length(?) >= 4 AND substr(id, 1, length(?)) = ?)",
+                (ref, ref, ref, ref)).fetchall()
         exact = [r for r in rows if r[0] == ref]
         if exact:
             return Record(*exact[0])

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from tests.helpers import run_cli
 
+from tokenprobe.errors import InputError
 from tokenprobe.store import Store, StoreError
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
@@ -35,6 +36,21 @@ def test_save_list_search_get_delete(tmp_path: Path) -> None:
     store.delete(ids[1])
     with pytest.raises(Exception, match="no history entry"):
         store.get(ids[1])
+
+
+def test_an_id_prefix_is_compared_character_for_character(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h.sqlite3")
+    t = _trace(0)
+    t.id = "0a1b2c3d4e5f67890a1b2c3d4e5f6789"  # letters in its first characters
+    only = store.save_trace(t)
+    # LIKE would read these as wildcards (and ignore case) and find the only record.
+    for ref in ("____", "%%%%", "%", only[:6].upper(), only[:3] + "_" + only[4:8]):
+        with pytest.raises(InputError, match="no history entry"):
+            store.get(ref)
+        with pytest.raises(InputError, match="no history entry"):
+            store.delete(ref)
+    assert store.get(only[:4]).id == only and store.find(only[:4]) is None
+    assert store.find(only) is not None and [r.id for r in store.list()] == [only]
 
 
 def test_branch_tree_is_kept_together(tmp_path: Path) -> None:
@@ -70,20 +86,49 @@ def test_newer_store_is_refused(tmp_path: Path) -> None:
         Store(p)
 
 
+# The writer saves big traces in a loop through the real Store; the last save pauses right
+# after its INSERT, inside the open transaction, and says so on stdout. Its `_connect`
+# hands the Store its real SQLite connection, with `execute` watched.
 _WRITER = """
-import sys
+import sys, time
+from contextlib import contextmanager
 from tokenprobe.store import Store
 from tokenprobe.trace import Candidate, Request, Step, Trace
-store = Store(sys.argv[1])
-i = 0
-while True:
+
+class Watched:
+    def __init__(self, conn, pause):
+        self.conn, self.pause = conn, pause
+    def __enter__(self):
+        return self.conn.__enter__()
+    def __exit__(self, *exc):
+        return self.conn.__exit__(*exc)
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+    def execute(self, sql, *args):
+        cur = self.conn.execute(sql, *args)
+        if self.pause and sql.lstrip().upper().startswith("INSERT"):
+            assert self.conn.in_transaction
+            print("in transaction", flush=True)
+            time.sleep(600)
+        return cur
+
+class PausingStore(Store):
+    pause = False
+    @contextmanager
+    def _connect(self):
+        with super()._connect() as conn:
+            yield Watched(conn, self.pause)
+
+store = PausingStore(sys.argv[1])
+for i in range(4):
+    store.pause = i == 3
     steps = [Step(f" w{k}", -0.5, k, top=[Candidate(f" c{j}", -1.0, j) for j in range(50)])
              for k in range(400)]
     t = Trace(backend="llama", model="m", request=Request(prompt=f"kill {i}"), steps=steps)
     t.rebuild_text()
-    store.save_trace(t)
     print(t.id, flush=True)
-    i += 1
+    store.save_trace(t)
+    print("saved", flush=True)
 """
 
 
@@ -93,13 +138,20 @@ def test_killed_in_the_middle_of_a_save_loses_nothing_saved(tmp_path: Path) -> N
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(p)], stdout=subprocess.PIPE,
                             text=True)
     assert proc.stdout is not None
-    done = [proc.stdout.readline().strip() for _ in range(3)]
-    time.sleep(0.05)  # the writer is now inside another save
-    os.kill(proc.pid, signal.SIGKILL)
+    lines = []
+    while not lines or lines[-1] != "in transaction":
+        line = proc.stdout.readline().strip()
+        assert line, f"the writer ended before its last save: {lines}"
+        lines.append(line)
+    os.kill(proc.pid, signal.SIGKILL)  # the INSERT is made, the COMMIT is not
     proc.wait()
+    done = [x for x, nxt in itertools.pairwise(lines) if nxt == "saved"]
+    in_flight = lines[-2]
+    assert len(done) == 3
     store = Store(p)
     ids = {r.id for r in store.list(limit=1000)}
-    assert set(earlier) <= ids and set(done) <= ids
+    assert ids == set(earlier) | set(done)  # the save in flight left nothing behind
+    assert in_flight not in ids
     for i in earlier + done:
         t = store.trace(i)
         assert t.text and len(t.steps) in (3, 400)
