@@ -45,9 +45,12 @@ def test_compare_samples_and_stats(llama: LlamaBackend) -> None:
     assert [v.label for v in c.variants] == ["T=0.3", "T=1.2"]
     for v in c.variants:
         assert len(v.traces) == 3
-        assert len({tuple(s.id for s in t.steps) for t in v.traces}) >= 1
         mean, sd = v.stats()["mean_logprob"]  # type: ignore[misc]
         assert sd >= 0 and mean < 0
+    # At T = 1.2 the three seeds draw different answers (so the spread is sampling noise).
+    hot = c.variants[1]
+    assert len({tuple(s.id for s in t.steps) for t in hot.traces}) >= 2
+    assert hot.stats()["mean_logprob"][1] > 0  # type: ignore[index]
     assert [t.request.seed for t in c.variants[0].traces] == [0, 1, 2]
 
 
