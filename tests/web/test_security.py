@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from tests.web.asgi import AsgiClient
 
+from tokenprobe.backends import BackendOptions
 from tokenprobe.web.config import check_binding, is_loopback
-from tokenprobe.web.security import Guard
+from tokenprobe.web.registry import ModelEntry
+from tokenprobe.web.security import PAGE_CSP, Guard
 
 TOKEN = "correct-horse-battery-staple"
 VIEWER = Path(__file__).resolve().parents[2] / "src" / "tokenprobe" / "views" / "static"
@@ -84,6 +86,28 @@ async def test_page_headers_and_files(make_app: Callable[..., Guard]) -> None:
         assert "://" not in text and "import(" not in text and "url(" not in text
         assert "innerHTML" not in text and "insertAdjacentHTML" not in text
         assert "eval(" not in text
+
+
+async def test_every_html_answer_gets_the_page_policy(make_app: Callable[..., Guard]) -> None:
+    client = AsgiClient(make_app())
+    for path in ("/", "/static/index.html"):
+        r = await client.get(path)
+        assert r.status == 200 and r.headers["content-type"].startswith("text/html"), path
+        assert r.headers.get("content-security-policy") == PAGE_CSP, path
+    js = await client.get("/static/app.js")
+    assert "content-security-policy" not in js.headers  # only pages need one
+
+
+def test_backend_options_keep_the_key_out_of_repr() -> None:
+    key = "sk-test-NOTINREPR0123456789"
+    opts = BackendOptions(base_url="http://bob:pw12345@127.0.0.1:9/v1", api_key=key)
+    for text in (repr(opts), str(opts), f"{[opts]}", repr(ModelEntry("m", "openai:x", "x",
+                                                                     opts))):
+        assert key not in text and "pw12345" not in text and "bob" not in text, text
+    assert "http://127.0.0.1:9/v1" in repr(opts) and "api_key=(set)" in repr(opts)
+    assert "api_key" not in repr(BackendOptions())
+    # A URL that does not even parse shows nothing of itself.
+    assert "pw12345" not in repr(BackendOptions(base_url="http://u:pw12345@h:abc/v1"))
 
 
 def test_binding_rule() -> None:

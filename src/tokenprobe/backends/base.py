@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from tokenprobe.backends.faults import public_url
 from tokenprobe.errors import InputError, ModelError, TokenprobeError
 from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import Request, Step, Trace
@@ -26,15 +27,34 @@ _CLOSED_EARLY = "stopped before the end"
 
 @dataclass
 class BackendOptions:
-    """Settings that select or reach a model, shared by all backends (unused ones ignored)."""
+    """Settings that select or reach a model, shared by all backends (unused ones ignored).
+
+    Its repr (which a log line or a traceback may print) leaves out the API key and shows
+    the base URL without user:password.
+    """
 
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     extra_body: dict[str, Any] | None = None
     n_ctx: int | None = None
     n_threads: int | None = None
     timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "base_url" and value is not None:
+                try:
+                    value = public_url(value)
+                except ValueError:  # not a URL that parses: nothing of it is shown
+                    value = "(not a valid URL)"
+            parts.append(f"{f.name}={value!r}")
+        key = ", api_key=(set)" if self.api_key else ""
+        return f"BackendOptions({', '.join(parts)}{key})"
 
 
 class GenerationError(TokenprobeError):

@@ -10,8 +10,9 @@
 - Bodies: a POST body must be JSON (`Content-Type: application/json`, 415 otherwise: this
   also keeps cross-site form posts out), say its length (411) and be at most MAX_BODY
   bytes (413); uvicorn reads no more than the length said.
-- Headers: nosniff, no referrer, no framing; the page gets a Content-Security-Policy that
-  allows only its own scripts, styles and API (nothing from the network).
+- Headers: nosniff, no referrer, no framing; every HTML answer (the page under any of its
+  paths) gets a Content-Security-Policy that allows only its own scripts, styles and API
+  (nothing from the network).
 
 It leaves out what the routes check (schemas.py) and binding (config.py, cli_serve.py).
 """
@@ -72,6 +73,12 @@ def _body_problem(scope: Scope) -> tuple[int, str] | None:
     return None
 
 
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type"
+               and v.split(b";")[0].strip().lower() in (b"text/html", b"application/xhtml+xml")
+               for k, v in headers)
+
+
 class Guard:
     """ASGI middleware applying the module's checks and headers."""
 
@@ -127,13 +134,12 @@ class Guard:
             if problem is not None:
                 await _refuse(send, *problem)
                 return
-        page = path in ("/", "/index.html")
-
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += _COMMON
-                if page:
+                # Every HTML answer, whatever its path (/, /static/index.html, an export).
+                if _is_html(headers):
                     headers.append((b"content-security-policy", PAGE_CSP.encode()))
                 message = {**message, "headers": headers}
             await send(message)
