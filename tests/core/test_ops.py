@@ -106,6 +106,26 @@ def test_choose_bad_options(options: list[str], message: str) -> None:
         choose(PROMPT, options)
 
 
+def test_choose_reports_progress_and_stops_when_it_raises(llama: LlamaBackend) -> None:
+    options = [" Paris", " Lyon", " Berlin"]
+    seen: list[tuple[int, int]] = []
+    ch = choose(PROMPT, options, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)] and len(ch.options) == 3
+
+    class Stop(Exception):
+        pass
+
+    calls: list[int] = []
+
+    def stop(done: int, total: int) -> None:
+        calls.append(done)
+        raise Stop
+
+    with pytest.raises(Stop):
+        choose(PROMPT, options, progress=stop)
+    assert calls == [1]  # stopped after the first option, not after all three
+
+
 def test_sweep(llama: LlamaBackend) -> None:
     sw = sweep(PROMPT, [0.0, 0.5, 1.0, 1.5, 2.0], max_tokens=6)
     zero = sw.columns[0].sample

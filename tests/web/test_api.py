@@ -14,6 +14,7 @@ from tokenprobe.api import build_request
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.ops.choose import choose
 from tokenprobe.trace import Trace
+from tokenprobe.views.html import render_document
 from tokenprobe.web.security import Guard
 
 PROMPT = "The capital of France is"
@@ -97,7 +98,8 @@ async def test_score_reports_progress_and_the_scored_tokens(client: AsgiClient,
         rel=1e-6)
 
 
-async def test_compare_two_system_prompts_and_a_fixed_answer(client: AsgiClient) -> None:
+async def test_compare_two_system_prompts_and_a_fixed_answer(client: AsgiClient,
+                                                             app: Guard) -> None:
     body = {"prompts": ["What is the capital of France?"],
             "systems": ["Answer briefly.", "Answer like a pirate."], "max_tokens": 4,
             "alternatives": 3}
@@ -121,6 +123,11 @@ async def test_compare_two_system_prompts_and_a_fixed_answer(client: AsgiClient)
     page = (await client.get(f"/api/history/{saved}/export?format=html")).body.decode()
     data = json.loads(page.split('id="tp-data">')[1].split("</script>")[0])
     assert data["comparison"]["answer"] == "Paris" and len(data["comparison"]["variants"]) == 2
+    # It names itself as the CLI's export does (from the answer), not by the record's title.
+    assert data["title"] is None
+    cli_page = render_document("comparison", state_of(app).store.document(saved), [])
+    assert page.split("<title>")[1].split("</title>")[0] == \
+        cli_page.split("<title>")[1].split("</title>")[0]
 
 
 async def test_branch_from_an_alternative_streams_and_joins_the_tree(
@@ -162,6 +169,7 @@ async def test_choose_gives_probabilities_that_sum_to_one(client: AsgiClient) ->
     page = (await client.get(f"/api/history/{saved}/export?format=html")).body.decode()
     data = json.loads(page.split('id="tp-data">')[1].split("</script>")[0])
     assert [o["option"] for o in data["choice"]["options"]] == [" Paris", " Berlin"]
+    assert data["title"] is None  # the choice page names itself
 
 
 async def test_models_keep_keys_on_the_server(client: AsgiClient, app: Guard) -> None:
@@ -208,6 +216,13 @@ async def test_history_search_export_and_delete(client: AsgiClient) -> None:
     assert [r["id"] for r in (await client.get("/api/history")).json()["records"]] == [b]
     gone = await client.get(f"/api/history/{a}")
     assert gone.status == 404 and "no history entry" in gone.detail
+    # What a server hands the route for /api/history/%25%25%25%25 (the path decoded), with
+    # one entry left: wildcards and an upper-case prefix name no entry.
+    upper = b[:8].upper()
+    for ref in ["%%%%", "____"] + ([upper] if upper != b[:8] else []):
+        assert (await client.get(f"/api/history/{ref}")).status == 404, ref
+        assert (await client.delete(f"/api/history/{ref}")).status == 404, ref
+    assert [r["id"] for r in (await client.get("/api/history")).json()["records"]] == [b]
 
 
 async def test_every_get_leaves_the_state_as_it_was(client: AsgiClient, app: Guard) -> None:

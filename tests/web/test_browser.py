@@ -19,6 +19,7 @@ import pytest
 from tests.servers.faultserver import chat_stream, fault_server, sse
 from tests.web.serve import Served, serve
 
+from tokenprobe.metrics import summarize
 from tokenprobe.trace import Trace
 
 CHIP = ".t"
@@ -279,6 +280,38 @@ def test_queue_position_is_shown_and_a_cancel_frees_the_place(
     assert "tokens made are kept" in a.page.text_content("#complete-result .tbox-note")
     a.clean()
     b.clean()
+
+
+def test_score_names_its_unscored_first_token_and_choose_stops(
+        open_page: Callable[..., Page], server: Served) -> None:
+    p = open_page("#/score")
+    page = p.page
+    page.fill("#score-text", "Roses are red.")
+    page.click("#score-go")
+    page.wait_for_selector("#score-status:has-text('Perplexity')", timeout=120_000)
+    trace = saved_trace(server, page)
+    first, rest = trace.prompt_steps[0], trace.prompt_steps[1:]
+    assert first.logprob is None and all(s.logprob is not None for s in rest)
+    # The wording comes from the trace: its first token's own label, and the count scored.
+    assert page.text_content("#score-status").startswith(
+        f"Perplexity {summarize(trace).perplexity:.2f} over {len(rest)} scored tokens "
+        f"(the first, {json.dumps(first.token)}, is not scored: nothing comes before it).")
+    # A long choice reports its progress and stops when asked, between two options.
+    page.fill("#choose-options", "\n".join(f" option {k}: " + "a long tail of words " * 40
+                                           for k in range(20)))
+    page.click("#choose-go")
+    page.wait_for_selector("#choose-status:has-text('of 20 done')", timeout=120_000)
+    assert page.is_visible("#choose-stop") and page.is_hidden("#choose-go")
+    page.click("#choose-stop")
+    page.wait_for_selector("#choose-status:text-is('Stopped.')", timeout=60_000)
+    assert page.is_visible("#choose-go") and page.is_hidden("#choose-stop")
+    assert page.text_content("#choose-result") == ""
+    # The engine is free again: a short choice runs to its end.
+    page.fill("#choose-options", " Paris\n Lyon")
+    page.click("#choose-go")
+    page.wait_for_selector("#choose-result .choice-row", timeout=120_000)
+    assert page.is_hidden("#choose-stop")
+    p.clean()
 
 
 def test_a_failing_server_model_keeps_the_tokens(open_page: Callable[..., Page]) -> None:

@@ -48,6 +48,23 @@ async def test_stop_keeps_the_tokens_and_saves_them(client: AsgiClient, app: Gua
     assert saved["complete"] is False and saved["steps"]["n"] == trace["steps"]["n"]
 
 
+async def test_stop_ends_a_choice_between_two_options(client: AsgiClient, app: Guard) -> None:
+    options = [f" option {k}: " + "a long tail of words " * 40 for k in range(20)]
+    async with client.stream("POST", "/api/choose", {"prompt": "Pick one:",
+                                                    "options": options}) as s:
+        job = (await s.until("started"))[-1][1]["job"]
+        r = await client.post(f"/api/jobs/{job}/cancel")
+        assert r.status == 200 and r.json()["state"] == "stopping"
+        rest = await s.rest()
+    assert names(rest)[-1] == "cancelled" and "done" not in names(rest)
+    assert last(rest, "cancelled")["reason"] == "stopped by the user"
+    progress = [d for n, d in rest if n == "progress"]
+    assert len(progress) < 20 and all(p["total"] == 20 for p in progress)
+    await idle(app)  # the local slot is free again
+    assert (await client.get("/api/health")).json()["queues"]["local"]["running"] == 0
+    assert (await client.get("/api/history")).json()["records"] == []  # nothing saved
+
+
 async def test_a_closed_page_stops_its_generation(client: AsgiClient, app: Guard) -> None:
     async with client.stream("POST", "/api/generate", LONG) as s:
         await s.until("steps")

@@ -6,6 +6,8 @@ options' probabilities are those totals normalised across the options (a softmax
 sum to 1 and answer "which of these would the model say", with the raw totals and the
 per-token detail kept. Options that share a prefix are each scored in full; the shared
 tokens carry the same numbers in each, so the comparison is of what differs.
+`progress(done, total)`, when given, is called after each option (the web app shows it, and
+stops a choice by raising from it).
 
 It leaves out display (views/).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,12 +87,19 @@ def choose(
     system: str | None = None,
     alternatives: int = 10,
     backend_options: BackendOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Choice:
+    """Score each option after the prompt; `progress(done, total)` is called after each
+    option (raising from it stops the choice there, as `compare` does)."""
     validate_options(options)
     request = build_request(prompt, chat=chat, system=system, temperature=1.0,
                             alternatives=alternatives)
     backend = get_backend(model, backend_options)
-    traces = [backend.score_continuation(request, o, alternatives) for o in options]
+    traces: list[Trace] = []
+    for o in options:
+        traces.append(backend.score_continuation(request, o, alternatives))
+        if progress is not None:
+            progress(len(traces), len(options))
     totals: list[float] = []
     for o, t in zip(options, traces):
         if any(s.logprob is None for s in t.steps):

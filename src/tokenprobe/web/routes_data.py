@@ -143,8 +143,11 @@ def export_entry(record_id: RecordId, st: State,
     else:
         from tokenprobe.views.html import render_document
 
+        # As the CLI's export: a comparison or a choice names its own page (from its
+        # answer, prompt and options); a trace's tree is named by its prompt.
         body = render_document(rec.kind, doc, _traces_of(st, rec, doc),
-                               title=rec.title[:80] or rec.kind)
+                               title=None if rec.kind in ("comparison", "choice")
+                               else rec.title[:80] or None)
         media = "text/html"
     return Response(body, media_type=f"{media}; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -6,7 +6,8 @@
   is kept; a server that fails part-way leaves the tokens received. Every trace is saved to
   the history, whole or not.
 - `score_text`, `run_compare`, `run_choose`: the library's operation with `progress`
-  events; a stop request ends it between two pieces of work.
+  events (positions, runs, options); a stop request ends it between two pieces of work
+  (the progress callback raises), and nothing is saved.
 
 Each ends with exactly one terminal event: `done`, `error` or `cancelled` (docs/web.md).
 It leaves out queueing (jobs.py) and the HTTP layer.
@@ -144,7 +145,7 @@ def run_compare(job: Job, get_model: Callable[[str | None], Backend], store: Sto
 
 def run_choose(job: Job, store: Store | None, **kwargs: Any) -> None:
     def op(progress: Callable[[int, int], None]) -> dict[str, Any]:
-        ch = choose(**kwargs)
+        ch = choose(progress=progress, **kwargs)
         saved = _save(store, lambda s: s.save_document(
             ch.id, "choice", ch.created, ch.prompt, ch.to_dict(), model=ch.model,
             text=" | ".join(o.option for o in ch.options)))

@@ -2,7 +2,7 @@
 
 Every body forbids unknown fields (a misspelt setting is an error, not silently ignored).
 Range checks name the limit; the messages reach the client as one-line 422 errors
-(validation.py). Checks that need the server's state (is this model offered, does this
+(errors.py). Checks that need the server's state (is this model offered, does this
 trace exist) are made by the routes; checks that need the model (does the prompt fit its
 context) by the library, in the job.
 

@@ -69,9 +69,7 @@ export function initScore() {
       done(d) {
         end();
         show(d.trace);
-        const s = d.trace.summary;
-        status(line, "Perplexity " + fmt.num(s.perplexity, 2) + " over " + fmt.plural(s.tokens, "token", "tokens") +
-          " (the first, <bos>, has no probability). The most surprising tokens are listed beside the text.");
+        status(line, scoreLine(d.trace) + " The most surprising tokens are listed beside the text.");
         if (d.saved) mark("score", d.saved);
       },
       error(d) { end(); status(line, d.message, "error"); },
@@ -83,19 +81,28 @@ export function initScore() {
 
   // Choose: which of several complete options the model believes.
   const cform = $("choose-form"), cline = $("choose-status"), cres = $("choose-result");
+  const cgo = $("choose-go"), cstop = $("choose-stop");
+  let cjob = null;
   cform.addEventListener("submit", (e) => {
     e.preventDefault();
+    if (cjob) return;
     const options = $("choose-options").value.split("\n").filter((o) => o.length > 0);
     const m = currentModel();
-    status(cline, "Scoring the options\u2026");
+    cgo.hidden = true; cstop.hidden = false;
+    status(cline, "Sending\u2026");
     clear(cres);
-    runJob("/api/choose", { prompt: $("choose-prompt").value, options, model: m ? m.id : undefined }, {
+    const end = () => { cjob = null; cgo.hidden = false; cstop.hidden = true; };
+    cjob = runJob("/api/choose", { prompt: $("choose-prompt").value, options, model: m ? m.id : undefined }, {
       queued(d) { status(cline, "Waiting in the queue: position " + d.position, "queue"); },
-      done(d) { status(cline, ""); drawChoice(cres, d.choice); },
-      error(d) { status(cline, d.message, "error"); },
-      refused(err) { status(cline, err.message, "error"); },
+      started() { status(cline, "Scoring the options\u2026"); },
+      progress(d) { status(cline, "Scoring the options\u2026 " + d.done + " of " + d.total + " done"); },
+      done(d) { end(); status(cline, ""); drawChoice(cres, d.choice); if (d.saved) mark("score", d.saved); },
+      error(d) { end(); status(cline, d.message, "error"); },
+      cancelled() { end(); status(cline, "Stopped.", "muted"); },
+      refused(err) { end(); status(cline, err.message, "error"); },
     });
   });
+  cstop.addEventListener("click", () => { if (cjob) cjob.stop(); });
 
   return {
     open(entry) {
@@ -106,6 +113,22 @@ export function initScore() {
     },
     focus() { text.focus(); },
   };
+}
+
+// What a scoring's perplexity is over, in the trace's own words: the tokens with a
+// logprob, and why the first prompt token has none when it has none (nothing comes before
+// it to predict it from; its label is whatever the model starts a text with).
+function scoreLine(tr) {
+  const s = tr.summary, ps = tr.prompt_steps;
+  const text = "Perplexity " + fmt.num(s.perplexity, 2) + " over " + fmt.plural(s.reported, "scored token", "scored tokens");
+  const notes = [];
+  let missing = s.missing;
+  if (s.scope === "prompt_steps" && ps && ps.n && ps.lp[0] === null) {
+    notes.push("the first, " + JSON.stringify(tr.vocab[ps.tok[0]]) + ", is not scored: nothing comes before it");
+    missing -= 1;
+  }
+  if (missing > 0) notes.push(fmt.plural(missing, "other token has", "other tokens have") + " no reported logprob");
+  return text + (notes.length ? " (" + notes.join("; ") + ")." : ".");
 }
 
 export function drawChoice(host, ch) {
