@@ -14,13 +14,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
+from playwright.sync_api import expect
 from tests.servers.faultserver import chat_stream, fault_server, sse
 from tests.web.serve import Served, serve
 
 from tokenprobe.metrics import summarize
-from tokenprobe.trace import Trace
+from tokenprobe.store import Store
+from tokenprobe.trace import Candidate, Request, Step, Trace
 
 CHIP = ".t"
 SIZES = {"desktop": (1280, 860), "phone": (390, 844)}
@@ -366,6 +369,36 @@ def test_history_survives_a_reload_and_a_restart(open_page: Callable[..., Page],
         p.page.click("#token-form button")
         p.page.wait_for_selector(".hist-row")
         assert "Name a colour." in p.page.text_content(".hist-row .hist-prompt")
+        p.clean()
+
+
+def test_an_id_with_odd_characters_opens_and_deletes(open_page: Callable[..., Page],
+                                                     tmp_path: Path) -> None:
+    """An imported trace keeps its file's id, any text: the page's addresses encode it."""
+    odd = "odd id?#&%41"
+    steps = [Step(" blue", -0.4, 1, top=[Candidate(" blue", -0.4, 1)])]
+    t = Trace(backend="llama", model="m", request=Request(prompt="The sky is"), steps=steps)
+    t.rebuild_text()
+    t.id = odd
+    Store(tmp_path / "history.sqlite3").save_trace(t)
+    with serve(tmp_path) as s:
+        p = open_page("#/history", url=s.url)
+        page = p.page
+        page.wait_for_selector(".hist-row")
+        page.click(".hist-row .hist-title")
+        expect(page.locator("#complete-prompt")).to_have_value("The sky is")
+        assert unquote(page.url.split("#", 1)[1]) == "/complete/" + odd
+        assert page.query_selector(".wa-notice.wa-error") is None
+        # The address alone reopens it, in a new tab.
+        other = open_page("#/complete/" + quote(odd, safe=""), url=s.url)
+        expect(other.page.locator("#complete-prompt")).to_have_value("The sky is")
+        other.clean()
+        p.go("#/history")
+        page.wait_for_selector(".hist-row")
+        page.click(".hist-row .wa-danger")
+        page.click(".hist-row .wa-danger")  # confirm
+        page.wait_for_selector(".hist-row", state="detached")
+        assert s.call("GET", "/api/history")[1]["records"] == []
         p.clean()
 
 

@@ -110,6 +110,31 @@ def test_backend_options_keep_the_key_out_of_repr() -> None:
     assert "pw12345" not in repr(BackendOptions(base_url="http://u:pw12345@h:abc/v1"))
 
 
+STATIC = Path(__file__).resolve().parents[2] / "src" / "tokenprobe" / "web" / "static"
+ENCODED = re.compile(r"^encodeURIComponent\(")
+
+
+def test_every_address_the_page_builds_encodes_what_it_puts_in() -> None:
+    """Addresses built in the page's scripts (API paths and #/mode/ID) put every value
+    through encodeURIComponent (URLSearchParams encodes a query by itself)."""
+    checked = 0
+    for path in sorted([*STATIC.glob("*.js"), *VIEWER.glob("*.js")]):
+        text = path.read_text("utf-8")
+        for lit in re.findall(r"`([^`]*)`", text):
+            if not lit.startswith(("/", "#/")):
+                continue  # not an address (a CSS selector, a message)
+            for expr in re.findall(r"\$\{([^}]*)\}", lit):
+                checked += 1
+                assert ENCODED.match(expr.strip()), f"{path.name}: `{lit}`"
+        for lit, expr in re.findall(r"[\"']((?:/api/|/|#/)[^\"']*)[\"']\s*\+\s*([^\s,;]+)",
+                                    text):
+            if expr.startswith(("mode", "q.toString()")):
+                continue  # the page's own mode names; URLSearchParams' encoded query
+            checked += 1
+            assert ENCODED.match(expr), f"{path.name}: '{lit}' + {expr}"
+    assert checked >= 6  # the scan saw the history's, the job's and the address's ids
+
+
 def test_binding_rule() -> None:
     for host in ("127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"):
         assert is_loopback(host) and check_binding(host, None) is None

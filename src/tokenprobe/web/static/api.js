@@ -140,7 +140,7 @@ export function runJob(path, body, on) {
     stop() {
       if (ended) return;
       if (jobId) {
-        post(`/api/jobs/${jobId}/cancel`).catch(() => ctrl.abort());
+        post(`/api/jobs/${encodeURIComponent(jobId)}/cancel`).catch(() => ctrl.abort());
       } else ctrl.abort();
     },
   };

@@ -130,7 +130,8 @@ const views = {};
 async function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/");
   const mode = MODES.includes(parts[0]) ? parts[0] : "chat";
-  const id = parts[1] || null;
+  let id = parts.slice(1).join("/") || null;
+  try { id = id && decodeURIComponent(id); } catch (e) { /* not encoded by us: as it is */ }
   for (const m of MODES) {
     $("view-" + m).hidden = m !== mode;
     const link = document.querySelector(`.wa-modes a[data-mode="${m}"]`);

@@ -1,5 +1,7 @@
 // History mode: every saved trace, comparison and choice, newest first; search by text,
-// reopen in its mode, export (JSON, HTML), delete. Leaves out drawing what is reopened.
+// reopen in its mode, export (JSON, HTML), delete. Ids go into addresses encoded: an
+// imported trace keeps the id its file gave it, any text. Leaves out drawing what is
+// reopened.
 
 import { del, download, get } from "./api.js";
 import { go } from "./state.js";
@@ -54,8 +56,8 @@ export function initHistory() {
     title.addEventListener("click", open);
     const actions = el("div", "hist-actions", [
       button("Open", "wa-small-btn", open),
-      button("JSON", "wa-small-btn", () => download(`/api/history/${r.id}/export?format=json`, r.id + ".json").catch(alertIn)),
-      button("HTML", "wa-small-btn", () => download(`/api/history/${r.id}/export?format=html`, r.id + ".html").catch(alertIn)),
+      button("JSON", "wa-small-btn", () => download(`/api/history/${encodeURIComponent(r.id)}/export?format=json`, r.id + ".json").catch(alertIn)),
+      button("HTML", "wa-small-btn", () => download(`/api/history/${encodeURIComponent(r.id)}/export?format=html`, r.id + ".html").catch(alertIn)),
       button("Delete", "wa-small-btn wa-danger", () => confirmDelete())]);
     const item = el("div", "hist-row", [
       el("div", "hist-meta", [el("span", "hist-kind k-" + kindName, kindName),
@@ -67,7 +69,7 @@ export function initHistory() {
     function confirmDelete() {
       clear(actions).append(el("span", "wa-small", "Delete this entry? "),
         button("Delete", "wa-small-btn wa-danger", async () => {
-          try { await del(`/api/history/${r.id}`); item.remove(); } catch (e) { alertIn(e); }
+          try { await del(`/api/history/${encodeURIComponent(r.id)}`); item.remove(); } catch (e) { alertIn(e); }
         }),
         button("Keep", "wa-small-btn", () => load()));
     }

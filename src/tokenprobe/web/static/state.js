@@ -26,13 +26,14 @@ export function selectModel(id) {
   state.listeners.forEach((fn) => fn());
 }
 
-// Go to a mode, optionally showing a saved entry there: #/mode or #/mode/ID.
+// Go to a mode, optionally showing a saved entry there: #/mode or #/mode/ID (the id
+// encoded: app.js decodes it).
 export function go(mode, id) {
-  const hash = "#/" + mode + (id ? "/" + id : "");
+  const hash = "#/" + mode + (id ? "/" + encodeURIComponent(id) : "");
   if (location.hash !== hash) location.hash = hash;
 }
 
 // Record in the address which entry a mode shows, without a new history step.
 export function mark(mode, id) {
-  history.replaceState(null, "", "#/" + mode + (id ? "/" + id : ""));
+  history.replaceState(null, "", "#/" + mode + (id ? "/" + encodeURIComponent(id) : ""));
 }
