@@ -158,23 +158,47 @@ def branch(
     token: Annotated[str | None, typer.Option("--token", help="the text to put there")] = None,
     token_id: Annotated[int | None, typer.Option("--id", help="or a token id")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="default: the parent's")] = None,
-    model: ModelOpt = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="where to continue (default: the trace's own model and server, "
+        "with no API key unless that server is your OPENAI_BASE_URL)")] = None,
     as_json: JsonOpt = False,
     output: OutOpt = None,
     html: HtmlOpt = None,
     no_save: NoSaveOpt = False,
+    base_url: BaseUrlOpt = None,
+    extra_body: ExtraBodyOpt = None,
 ) -> None:
     """Continue a generation from a step with another token forced in its place."""
-    from tokenprobe.ops.branch import branch_stream
+    from tokenprobe.ops.branch import branch_stream, trace_options
 
     try:
         parent = resolve_trace(trace_ref)
+        # A file's parent joins the history (so the tree stays whole), unless the history
+        # has it already: that copy, with its place in its tree, stays as it is.
+        from_file = Path(trace_ref).exists()
         store = open_store_unless(no_save)
-        stream = branch_stream(parent, at, token, token_id, model=model, seed=seed)
+        save_parent = False
+        if store is not None and from_file:
+            known = store.find(parent.id)
+            if known is not None and known.kind != "trace":
+                raise InputError(f"{trace_ref}: its id {parent.id[:8]} is a {known.kind} in "
+                                 "the history, not a trace; give the trace a new id")
+            save_parent = known is None
+        if model is None and base_url is None:
+            # The trace's own server: a URL from a file never gets the user's key.
+            options, note = trace_options(parent)
+            options.extra_body = backend_options(None, extra_body).extra_body
+            if note:
+                err.print(note, style="yellow", markup=False, highlight=False)
+        else:
+            options = backend_options(base_url, extra_body)
+        stream = branch_stream(parent, at, token, token_id, model=model, options=options,
+                               seed=seed)
         with err.status("branching…", spinner="dots"):
             trace = stream.run()
         if store is not None:
-            store.save_trace(parent)  # keep the tree whole when the parent came from a file
+            if save_parent:
+                store.save_trace(parent)
             store.save_trace(trace)
             err.print(f"saved as {trace.id[:8]} (branch of {parent.id[:8]})", style="dim")
         if output is not None:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import run_cli
+from tests.servers.faultserver import fault_server, status
 
 import tokenprobe
+from tokenprobe.backends import BackendOptions
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.distribution import TAIL_TEMPERATURES, entropy_at_temperature
 from tokenprobe.errors import InputError
-from tokenprobe.ops.branch import branch
+from tokenprobe.ops.branch import branch, trace_options
 from tokenprobe.ops.choose import choose
 from tokenprobe.ops.compare import compare
 from tokenprobe.ops.sweep import sweep
+from tokenprobe.trace import Candidate, Request, Step, Trace, load_trace_file
 
 PROMPT = "The capital of France is"
 
@@ -147,3 +153,82 @@ def test_entropy_at_temperature_matches_logits(llama: LlamaBackend) -> None:
         exact = float(-(p[p > 0] * np.log(p[p > 0])).sum())
         got = entropy_at_temperature(t.steps[0], temp, list(TAIL_TEMPERATURES))
         assert got == pytest.approx(exact, rel=5e-3)  # F' comes from the interpolant
+
+
+# --- a branch reaches the server its trace names without the user's key -----------------
+
+KEY = "sk-test-NEVERTOATRACEURL0123456789"
+
+
+def _server_trace(backend: str, base_url: str, tmp_path: Path) -> Path:
+    steps = [Step(" blue", -0.4, None, top=[Candidate(" blue", -0.4, None),
+                                             Candidate(" red", -1.6, None)])]
+    t = Trace(backend=backend, model="m", request=Request(prompt="The sky is", max_tokens=4),
+              steps=steps, source={"base_url": base_url})
+    t.rebuild_text()
+    path = tmp_path / f"{backend}.json"
+    t.save(path)
+    return path
+
+
+REFUSED = status(400, {"error": {"message": "no thanks"}})  # no retry, no tokens
+
+
+@pytest.mark.parametrize("backend", ["llamacpp", "openai"])
+def test_cli_branch_sends_no_key_to_a_url_from_a_trace(backend: str, tmp_path: Path) -> None:
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "", "TOKENPROBE_HOME": str(tmp_path)}
+    with fault_server(REFUSED, REFUSED, REFUSED) as fs:
+        url = fs.base_url.removesuffix("/v1") if backend == "llamacpp" else fs.base_url
+        path = _server_trace(backend, url, tmp_path)
+        r = run_cli(["branch", str(path), "--at", "0", "--token", " red", "--no-save"],
+                    env=env)
+        assert r.code != 0 and "no thanks" in r.stderr, r.stderr
+        assert f"note: sending no API key to {url}" in r.stderr
+        assert fs.headers, "the branch reached no server"
+        for h in fs.headers:
+            # The OpenAI SDK always sends a placeholder; llama.cpp's client sends nothing.
+            assert KEY not in json.dumps(h)
+            if backend == "llamacpp":
+                assert "authorization" not in h
+        # The user's own server (OPENAI_BASE_URL) gets the user's key: the listener sees it.
+        fs.headers.clear()
+        r = run_cli(["branch", str(path), "--at", "0", "--token", " red", "--no-save"],
+                    env={**env, "OPENAI_BASE_URL": fs.base_url})
+        assert "no API key" not in r.stderr
+        assert fs.headers and fs.headers[0]["authorization"] == f"Bearer {KEY}"
+        # And so does a server named on the command line, as for generate.
+        fs.headers.clear()
+        fs.script.append(REFUSED)
+        r = run_cli(["branch", str(path), "--at", "0", "--token", " red", "--no-save",
+                     "--base-url", url], env=env)
+        assert "no API key" not in r.stderr
+        assert fs.headers and fs.headers[0]["authorization"] == f"Bearer {KEY}"
+
+
+def test_trace_options_give_a_key_only_to_the_users_own_server(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OLLAMA_API_KEY", "ollama-key-0123456789")
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://10.0.0.5:8000/v1")
+    elsewhere = load_trace_file(_server_trace("openai", "http://evil.example/v1", tmp_path))
+    opts, note = trace_options(elsewhere)
+    assert opts.api_key == "" and opts.base_url == "http://evil.example/v1"
+    assert note is not None and "no API key" in note and KEY not in repr(opts)
+    mine = load_trace_file(_server_trace("openai", "http://10.0.0.5:8000/v1/", tmp_path))
+    assert trace_options(mine) == (BackendOptions(base_url="http://10.0.0.5:8000/v1",
+                                                  api_key=KEY), None)
+    # llama.cpp traces record the server's root; its OpenAI URL ends in /v1.
+    root = load_trace_file(_server_trace("llamacpp", "http://10.0.0.5:8000", tmp_path))
+    assert trace_options(root)[0].api_key == KEY
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    openai_own = load_trace_file(_server_trace("openai", "https://api.openai.com/v1", tmp_path))
+    assert trace_options(openai_own)[0].api_key == KEY  # where the key goes by default
+    # Ollama reads its key by itself: another server is refused while that key is set.
+    other = load_trace_file(_server_trace("ollama", "http://evil.example:11434", tmp_path))
+    with pytest.raises(InputError, match="give --base-url"):
+        trace_options(other)
+    local = load_trace_file(_server_trace("ollama", "http://127.0.0.1:11434", tmp_path))
+    assert trace_options(local)[0].api_key == "ollama-key-0123456789"
+    monkeypatch.delenv("OLLAMA_API_KEY")
+    assert trace_options(other)[0].api_key == ""

@@ -194,3 +194,44 @@ def test_cli_compare_choose_branch_errors(tmp_path: Path) -> None:
     r = run_cli(["branch", tid, "--at", "7", "--token", " x"], env=env)
     assert r.code == 2 and "outside the trace" in r.stderr
     assert run_cli(["history"], env=env).stdout.count("trace") == 1  # nothing lost or added
+
+
+def test_cli_branch_keeps_the_history_as_it_is(tmp_path: Path) -> None:
+    """A parent from the history is not saved again (its place in its tree stays); a parent
+    from a file joins the history once; a file whose id is another kind of record is refused."""
+    env = {"TOKENPROBE_HOME": str(tmp_path)}
+
+    def branch(ref: str, at: int, token: str) -> str:
+        r = run_cli(["branch", ref, "--at", str(at), "--token", token, "--json"], env=env)
+        assert r.code == 0, r.stderr
+        return str(json.loads(r.stdout)["id"])
+
+    g = run_cli(["generate", "The capital of France is", "-t", "0", "--max-tokens", "5",
+                 "--json"], env=env)
+    root = json.loads(g.stdout)["id"]
+    child = branch(root, 1, " Lyon")
+    grandchild = branch(child, 2, " and")
+    assert run_cli(["history", "rm", child], env=env).code == 0
+    great = branch(grandchild, 3, " the")  # its parent's own parent is gone
+    store = Store(tmp_path / "history.sqlite3")
+    assert store.get(grandchild).root_id == root  # not re-saved under a wrong root
+    assert [t.id for t in store.tree(great)] == [root, grandchild, great]
+    # From a file: saved once when the history lacks it, left alone when it has it.
+    fresh = store.trace(root)
+    fresh.id, fresh.parent = "f" * 32, None
+    fresh.save(tmp_path / "fresh.json")
+    branch(str(tmp_path / "fresh.json"), 1, " Lyon")
+    assert store.get("f" * 32).root_id == "f" * 32
+    store.trace(grandchild).save(tmp_path / "known.json")
+    branch(str(tmp_path / "known.json"), 1, " Nice")
+    assert store.get(grandchild).root_id == root
+    # A file whose id is a comparison's: refused before anything runs, the record intact.
+    store.save_document("c" * 32, "comparison", "2026-01-01T00:00:00Z", "a | b", {"x": 1})
+    fresh.id = "c" * 32
+    fresh.save(tmp_path / "clash.json")
+    before = len(store.list(limit=1000))
+    r = run_cli(["branch", str(tmp_path / "clash.json"), "--at", "1", "--token", " x"],
+                env=env)
+    assert r.code == 2 and "is a comparison in the history" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert store.document("c" * 32) == {"x": 1} and len(store.list(limit=1000)) == before

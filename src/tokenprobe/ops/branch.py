@@ -6,17 +6,84 @@ then generates on with the parent's settings (and seed, unless another is given)
 records its parent (`trace.parent = {"id", "step", "token"}`); the branches of one root form
 a tree that the history store keeps together.
 
+A trace from a server names that server (`source.base_url`), and a trace is a file anyone
+may send: the server it names never gets the user's API key unless it is the user's own
+server (`trace_options`).
+
 It leaves out how a tree is shown (views/) and stored (store.py).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Generator
+from urllib.parse import urlsplit
 
 from tokenprobe.backends import Backend, BackendOptions, TraceStream, get_backend
+from tokenprobe.backends.faults import public_url
 from tokenprobe.errors import InputError
 from tokenprobe.trace import Request, Step, Trace
+
+
+def _own_server(backend: str) -> tuple[str | None, str]:
+    """The server the user's environment sends this backend's requests (and key) to, and
+    the variable holding that key."""
+    if backend == "ollama":
+        from tokenprobe.backends.ollama import DEFAULT_HOST
+
+        return os.environ.get("OLLAMA_HOST") or DEFAULT_HOST, "OLLAMA_API_KEY"
+    if backend == "openai":
+        from tokenprobe.backends.openai import DEFAULT_BASE_URL
+
+        return os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL, "OPENAI_API_KEY"
+    return os.environ.get("OPENAI_BASE_URL"), "OPENAI_API_KEY"  # llamacpp and others
+
+
+def _same_server(a: str, b: str, drop_v1: bool) -> bool:
+    """Whether two URLs reach the same endpoint: scheme, host and port (the scheme's
+    default when not written) and path, ignoring credentials, case and a trailing slash
+    (and a trailing /v1 for llama.cpp, whose native endpoints live beside it)."""
+    try:
+        pa, pb = urlsplit(a if "://" in a else "http://" + a), urlsplit(
+            b if "://" in b else "http://" + b)
+        ports = [p.port or {"http": 80, "https": 443}.get(p.scheme.lower()) for p in (pa, pb)]
+    except ValueError:
+        return False
+
+    def path(p: str) -> str:
+        p = p.rstrip("/")
+        return p[:-3] if drop_v1 and p.endswith("/v1") else p
+
+    return (pa.scheme.lower() == pb.scheme.lower() and pa.hostname == pb.hostname
+            and ports[0] == ports[1] and path(pa.path) == path(pb.path))
+
+
+def trace_options(parent: Trace) -> tuple[BackendOptions, str | None]:
+    """How to reach the server `parent` came from, and a note when no key goes there.
+
+    The trace's `source.base_url` is used with the user's key only when it is the user's
+    own server (OPENAI_BASE_URL, or OpenAI's own URL when that is unset; for Ollama,
+    OLLAMA_HOST and OLLAMA_API_KEY); any other URL gets no key at all, and the note says
+    so. An Ollama backend reads OLLAMA_API_KEY by itself whenever it is given none, so an
+    Ollama trace naming another server is refused while that variable is set.
+    """
+    url = parent.source.get("base_url")
+    if parent.backend in ("llama", "import", "") or not url:
+        return BackendOptions(), None
+    url = str(url)
+    own, key_var = _own_server(parent.backend)
+    if own and _same_server(url, own, drop_v1=parent.backend == "llamacpp"):
+        return BackendOptions(base_url=own, api_key=os.environ.get(key_var)), None
+    shown = public_url(url)
+    if parent.backend == "ollama" and os.environ.get(key_var):
+        raise InputError(f"the trace names the Ollama server {shown}, not your OLLAMA_HOST, "
+                         f"and {key_var} is set: give --base-url to say where to continue "
+                         "(the key goes only to your own server)")
+    note = (f"note: sending no API key to {shown}, the server the trace names (not your "
+            f"own); give --base-url to continue on your server with your key")
+    # "" (not None): no key, rather than the backend's default from the environment.
+    return BackendOptions(base_url=url, api_key=""), note
 
 
 def model_spec_of(trace: Trace) -> str | None:
@@ -42,7 +109,11 @@ def branch_stream(
     seed: int | None = None,
     max_tokens: int | None = None,
 ) -> TraceStream:
-    """A live branch of `parent` at `step`; iterate it, or call `.run()` for the trace."""
+    """A live branch of `parent` at `step`; iterate it, or call `.run()` for the trace.
+
+    `model` and `options` say where to continue (as for generate); with neither, the
+    parent's own model and server (`trace_options`: no key unless it is the user's own).
+    """
     n = len(parent.steps)
     if not 0 <= step < n:
         raise InputError(
@@ -51,11 +122,8 @@ def branch_stream(
     if (token is None) == (token_id is None):
         raise InputError("give the token to put in place: --token TEXT or --id N")
     before = parent.steps[:step]
-    if options is None and parent.source.get("base_url"):
-        import os
-
-        options = BackendOptions(base_url=str(parent.source["base_url"]),
-                                 api_key=os.environ.get("OPENAI_API_KEY"))
+    if options is None and model is None:
+        options = trace_options(parent)[0]
     backend: Backend = get_backend(model if model is not None else model_spec_of(parent),
                                    options)
     req = Request.from_dict(parent.request.to_dict())
