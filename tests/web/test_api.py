@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 import pytest
+from tests.servers.faultserver import fault_server, silence, status
 from tests.web.asgi import AsgiClient
 from tests.web.conftest import last, live_text, names, state_of
 
 from tokenprobe.api import build_request
+from tokenprobe.backends import evict, get_backend
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.ops.choose import choose
-from tokenprobe.trace import Trace
+from tokenprobe.trace import Candidate, Request, Step, Trace
 from tokenprobe.views.html import render_document
 from tokenprobe.web.security import Guard
 
@@ -193,6 +195,81 @@ async def test_models_keep_keys_on_the_server(client: AsgiClient, app: Guard) ->
     assert len((await client.get("/api/models")).json()["models"]) == 1
     builtin = await client.delete("/api/models/embedded")
     assert builtin.status == 422 and "only models added in the page" in builtin.detail
+
+    # A password in the spec's own URL: never in a label, an id, a queue's name or an error.
+    secret = "pw12345"
+    r = await client.post("/api/models", {"spec": f"llamacpp:http://bob:{secret}@127.0.0.1:9"})
+    assert r.status == 201 and secret not in r.body.decode() and "bob" not in r.body.decode()
+    lc = r.json()
+    assert lc["base_url"] == "http://127.0.0.1:9" and lc["label"] == "llamacpp:http://127.0.0.1:9"
+    events = await run(client, "/api/generate", {"prompt": "x", "model": lc["id"],
+                                                 "max_tokens": 1})
+    assert names(events)[-1] == "error" and secret not in json.dumps(events)
+    health = await client.get("/api/health")
+    assert secret not in health.body.decode() and "bob" not in health.body.decode()
+    assert lc["id"] in health.json()["queues"]  # the lane is named by the entry's id
+    unknown = await client.post("/api/generate", {"prompt": "x", "model": "nope"})
+    assert unknown.status == 422 and lc["id"] in unknown.detail
+    assert secret not in unknown.body.decode()
+    assert secret not in (await client.get("/api/models")).body.decode()
+    # A URL no request can go to is refused at once, in one line, and the list still works.
+    for bad in ({"spec": "openai:m", "base_url": f"http://u:{secret}@host:abc/v1"},
+                {"spec": f"llamacpp:http://u:{secret}@host:abc"},
+                {"spec": "openai:m", "base_url": f"http://u:{secret}@host:99999/v1"},
+                {"spec": "openai:m", "base_url": f"ftp://u:{secret}@host/v1"},
+                {"spec": f"nope:http://u:{secret}@host"}):
+        refused = await client.post("/api/models", bad)
+        assert refused.status == 422, bad
+        assert secret not in refused.body.decode() and "\n" not in refused.detail, bad
+    listed = await client.get("/api/models")
+    assert listed.status == 200 and len(listed.json()["models"]) == 2
+
+
+async def test_removing_a_model_unloads_it_when_no_job_uses_it(client: AsgiClient,
+                                                               app: Guard) -> None:
+    st = state_of(app)
+    with fault_server(silence(1.5)) as fs:
+        root = fs.base_url.removesuffix("/v1")
+        mid = (await client.post("/api/models", {"spec": f"llamacpp:{root}"})).json()["id"]
+        entry = st.registry.get(mid)
+        async with client.stream("POST", "/api/generate", {"prompt": "x", "model": mid,
+                                                           "max_tokens": 1}) as s:
+            await s.until("started")
+            busy = await client.delete(f"/api/models/{mid}")
+            assert busy.status == 422 and "1 job(s) waiting or running" in busy.detail
+            await s.rest()
+        backend = get_backend(entry.spec, entry.options)  # the one the job loaded
+        assert st.registry.backend(mid) is backend
+        assert (await client.delete(f"/api/models/{mid}")).status == 200
+    assert backend.http.client.is_closed  # type: ignore[attr-defined]
+    assert get_backend(entry.spec, entry.options) is not backend  # forgotten: loaded anew
+    assert evict(entry.spec, entry.options)
+
+
+async def test_a_branch_goes_only_to_an_offered_model(client: AsgiClient, app: Guard,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A saved trace may come from a file: the server it names gets no key of this
+    server's, and nothing at all until that server is offered as a model."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SERVERSOWNKEY0123456789")
+    refused = status(400, {"error": {"message": "no thanks"}})
+    with fault_server(refused) as fs:
+        root = fs.base_url.removesuffix("/v1")
+        steps = [Step(" blue", -0.4, None, top=[Candidate(" blue", -0.4, None),
+                                                 Candidate(" red", -1.6, None)])]
+        t = Trace(backend="llamacpp", model="m", request=Request(prompt="The sky is"),
+                  steps=steps, source={"base_url": root})
+        t.rebuild_text()
+        state_of(app).store.save_trace(t)
+        r = await client.post("/api/branch", {"trace_id": t.id, "step": 0, "candidate": 1})
+        assert r.status == 422 and "does not offer" in r.detail
+        assert r.json()["add_model"] == {"spec": f"llamacpp:{root}", "base_url": None}
+        assert fs.headers == []  # nothing was sent
+        added = await client.post("/api/models", r.json()["add_model"])
+        events = await run(client, "/api/branch", {"trace_id": t.id, "step": 0,
+                                                   "candidate": 1})
+        assert names(events)[-1] == "error" and "no thanks" in last(events, "error")["message"]
+        assert len(fs.headers) == 1 and "authorization" not in fs.headers[0]
+        assert (await client.delete(f"/api/models/{added.json()['id']}")).status == 200
 
 
 async def test_history_search_export_and_delete(client: AsgiClient) -> None:

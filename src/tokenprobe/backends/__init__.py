@@ -6,7 +6,8 @@
 entry-point group "tokenprobe.backends" (name = prefix, value = "module:Class").
 
 Loaded backends are kept for the life of the process, so a notebook or the web app pays for
-loading a model once. It leaves out what each backend does (one module each).
+loading a model once; `evict` closes and forgets one (the web app, when a model is removed).
+It leaves out what each backend does (one module each).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "BackendOptions",
     "GenerationError",
     "TraceStream",
+    "evict",
     "get_backend",
     "parse_model_spec",
     "validate_request",
@@ -81,11 +83,17 @@ def _load_class(target: str) -> type[Backend]:
     return getattr(module, cls_name)  # type: ignore[no-any-return]
 
 
-def get_backend(model: str | None = None, options: BackendOptions | None = None) -> Backend:
-    """The backend for `model`, loaded once per process and per set of options."""
+def _key(model: str | None, options: BackendOptions | None
+         ) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
     prefix, rest = parse_model_spec(model)
     opts = options or BackendOptions()
-    key = (prefix, rest, tuple(sorted((k, repr(v)) for k, v in vars(opts).items())))
+    return prefix, rest, tuple(sorted((k, repr(v)) for k, v in vars(opts).items()))
+
+
+def get_backend(model: str | None = None, options: BackendOptions | None = None) -> Backend:
+    """The backend for `model`, loaded once per process and per set of options."""
+    prefix, rest, _ = key = _key(model, options)
+    opts = options or BackendOptions()
     with _lock:
         backend = _cache.get(key)
         if backend is None:
@@ -93,6 +101,18 @@ def get_backend(model: str | None = None, options: BackendOptions | None = None)
             backend = cls.from_spec(rest, opts)  # type: ignore[attr-defined]
             _cache[key] = backend
         return backend
+
+
+def evict(model: str | None = None, options: BackendOptions | None = None) -> bool:
+    """Close and forget the loaded backend for `model` and `options` (a model no longer
+    offered frees its memory or connections); returns whether one was loaded. The caller
+    makes sure nothing is still using it."""
+    with _lock:
+        backend = _cache.pop(_key(model, options), None)
+    if backend is None:
+        return False
+    backend.close()
+    return True
 
 
 def clear_cache() -> None:

@@ -2,7 +2,8 @@
 
 Every error body is `{"detail": "one line"}`; a validation error adds `errors`, one entry
 per field (`{"field": "messages[2].content", "message": "..."}`), and `detail` is the first
-of them. Values the client sent are never echoed back (a field may hold an API key).
+of them; a branch of a trace whose model is not offered adds `add_model`. Values the
+client sent are never echoed back (a field may hold an API key).
 
 Statuses: 422 bad input (pydantic's checks, and the library's InputError, or a
 ModelError for a model that cannot be offered, such as a missing GGUF file); 404 no such
@@ -26,6 +27,15 @@ from tokenprobe.web.jobs import QueueFull, UnknownJob
 
 class NotFound(TokenprobeError):
     """No such history entry."""
+
+
+class NoModelFor(InputError):
+    """No offered model is the one a saved trace came from (a 422 whose body adds
+    `add_model: {spec, base_url}`, the model the page offers to add)."""
+
+    def __init__(self, message: str, spec: str | None, base_url: str | None) -> None:
+        super().__init__(message)
+        self.suggest = {"spec": spec, "base_url": base_url}
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -116,4 +126,7 @@ def install(app: FastAPI) -> None:
             status, headers = 503, {"Retry-After": "2"}
         else:
             status = 400
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        body: dict[str, Any] = {"detail": str(exc)}
+        if isinstance(exc, NoModelFor):
+            body["add_model"] = exc.suggest
+        return JSONResponse(body, status_code=status, headers=headers)

@@ -47,16 +47,19 @@ class UnknownJob(TokenprobeError):
 class Job:
     """One request's work and the events it sends to its page."""
 
-    def __init__(self, kind: str, lane: str, work: Callable[[Job], None]) -> None:
+    def __init__(self, kind: str, lane: str, work: Callable[[Job], None],
+                 models: tuple[str, ...] = ()) -> None:
         self.id = uuid.uuid4().hex
         self.kind = kind
         self.lane = lane
         self.work = work
+        self.models = models  # the offered models (ids) it runs on: not removable meanwhile
         self.loop = asyncio.get_running_loop()
         self.events: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.state = "queued"  # queued | running | finished
         self.position: int | None = None
         self.stop_reason: str | None = None
+        self.ended = False  # its terminal event is sent: it no longer uses its model
         self.submitted = time.perf_counter()
         self.started: float | None = None
 
@@ -64,6 +67,8 @@ class Job:
         """Send one event to the page; callable from any thread. The JSON is written here,
         in the sender's thread, so that the event loop only forwards text."""
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        if event in TERMINAL:
+            self.ended = True
         self.call(self.events.put_nowait, (event, text))
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -176,6 +181,10 @@ class Scheduler:
         deadline = time.monotonic() + wait
         while self.jobs and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+
+    def using(self, model_id: str) -> int:
+        """How many jobs (waiting or running) run on the offered model `model_id`."""
+        return sum(1 for job in self.jobs.values() if model_id in job.models and not job.ended)
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: {"running": len(lane.running), "waiting": len(lane.waiting),

@@ -6,7 +6,11 @@ An entry is a `--model` value (`None` for the embedded default, a GGUF path, `op
 set, and a note (the embedded model is a base model that chats poorly). Entries come from
 `tokenprobe serve --model …` and from the page ("add a model"); the embedded default is
 always offered. Loading is lazy, through the library's backend registry (one load per
-process).
+process); removing the last entry of a model closes and forgets its loaded backend.
+
+Credentials stay inside the entry: a URL (the base URL, or the one in `llamacpp:URL`) is
+checked before the entry is kept, and shown only through `public_url` (ids, labels,
+messages); the queue knows an entry by its id (its lane), never by its spec or URL.
 
 It leaves out running anything on a model (jobs.py, runs.py).
 """
@@ -20,14 +24,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tokenprobe.backends import Backend, BackendOptions, get_backend, parse_model_spec
-from tokenprobe.backends.faults import public_url
+from tokenprobe.backends import Backend, BackendOptions, evict, get_backend, parse_model_spec
+from tokenprobe.backends.faults import public_url, scrub
 from tokenprobe.backends.llama import EMBEDDED_NAME
-from tokenprobe.errors import InputError
+from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace
 from tokenprobe.web.config import ModelConfig
 
 EMBEDDED_ID = "embedded"
+LOCAL_LANE = "local"  # every local model shares it; no entry takes this id
+REMOTE = ("openai", "llamacpp", "ollama")
 EMBEDDED_NOTE = ("a base model (not instruction-tuned): it continues text well and chats "
                  "poorly; Complete mode shows what it does best")
 
@@ -51,13 +57,23 @@ class ModelEntry:
 
     @property
     def lane(self) -> str:
-        """Jobs on the same lane share its slots: every local model shares the machine."""
+        """Jobs on the same lane share its slots: every local model shares the machine; a
+        server model has its own lane, named by the entry's id (GET /api/health lists the
+        lanes, so a name made of the spec or URL could show a password)."""
+        return LOCAL_LANE if self.local else self.id
+
+    @property
+    def server_url(self) -> str | None:
+        """Where a server model's requests go, as given (credentials and all)."""
         if self.local:
-            return "local"
-        return f"{self.spec}@{self.options.base_url or ''}"
+            return None
+        rest = parse_model_spec(self.spec)[1]
+        if self.prefix == "llamacpp" and _looks_like_url(rest):
+            return rest
+        return self.options.base_url
 
     def public(self) -> dict[str, Any]:
-        base = self.options.base_url
+        base = self.server_url
         return {
             "id": self.id,
             "label": self.label,
@@ -73,6 +89,64 @@ class ModelEntry:
 def _slug(text: str) -> str:
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return s[:40] or "model"
+
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d+(/.*)?$|^\[[0-9A-Fa-f:]+\]:\d+(/.*)?$")
+
+
+def _looks_like_url(rest: str) -> bool:
+    """A `llamacpp:` value that names its server (a URL, host:port, or either with
+    user:password@), as the llamacpp backend reads it; anything else is a model name."""
+    return "://" in rest or "@" in rest or bool(_HOST_PORT.match(rest))
+
+
+def _with_scheme(url: str) -> str:
+    return url if "://" in url else "http://" + url
+
+
+def check_url(url: str, what: str) -> None:
+    """An InputError (one line, no credentials) for a URL no request can go to: not http or
+    https, no host, or a port that is not a number from 1 to 65535."""
+    shown = public_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError: not a number, or out of range
+    except ValueError:
+        raise InputError(f"{what} {shown!r} is not a valid URL: its port must be a number "
+                         "from 1 to 65535") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{what} must be http:// or https:// with a host (got {shown!r})")
+    if port == 0:
+        raise InputError(f"{what} {shown!r} has port 0: give a port from 1 to 65535")
+
+
+def public_spec(spec: str | None) -> str | None:
+    """The `--model` value as it may be shown: a server URL in it without user:password."""
+    if spec is None:
+        return None
+    prefix, rest = parse_model_spec(spec)
+    if prefix != "llamacpp" or not _looks_like_url(rest):
+        return spec
+    shown = public_url(_with_scheme(rest))
+    return f"{prefix}:{shown if '://' in rest else shown.split('://', 1)[1]}"
+
+
+def _secrets(spec: str | None, options: BackendOptions) -> list[str]:
+    """What an error message about this model must not contain."""
+    found: list[str] = []
+    for text in (options.base_url, spec):
+        # Every user:password@ in it, wherever it stands (a spec need not parse as a URL).
+        for user, password in re.findall(r"([^\s/:@]*):([^\s/@]+)@", text or ""):
+            found += [f"{user}:{password}", password]
+    return found + ([options.api_key] if options.api_key else [])
+
+
+def _scrubbed(e: TokenprobeError, secrets: list[str]) -> TokenprobeError:
+    """The same error, its message without `secrets` (longest first)."""
+    text = scrub(str(e), sorted(secrets, key=len, reverse=True))
+    if text != str(e):
+        e.args = (text,)
+    return e
 
 
 class Registry:
@@ -92,23 +166,29 @@ class Registry:
 
     def _make(self, spec: str | None, options: BackendOptions, label: str | None,
               added: bool) -> ModelEntry:
+        try:
+            return self._make_checked(spec, options, label, added)
+        except TokenprobeError as e:  # the spec or URL may be in the message
+            raise _scrubbed(e, _secrets(spec, options)) from None
+
+    def _make_checked(self, spec: str | None, options: BackendOptions, label: str | None,
+                      added: bool) -> ModelEntry:
         prefix, rest = parse_model_spec(spec)  # InputError for an unknown form
         if prefix == "llama" and rest:
             from tokenprobe.backends.llama import check_gguf
 
             check_gguf(Path(rest).expanduser())
+        if prefix == "llamacpp" and _looks_like_url(rest):
+            check_url(_with_scheme(rest), "the server's URL")
         if options.base_url is not None:
-            parts = urlsplit(options.base_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise InputError(f"the base URL must be http:// or https:// with a host "
-                                 f"(got {public_url(options.base_url)!r})")
+            check_url(options.base_url, "the base URL")
         if spec is None:
             mid, text, note = EMBEDDED_ID, "Gemma 3 270M (embedded)", EMBEDDED_NOTE
         else:
-            text = label or (Path(rest).stem if prefix == "llama" else spec)
+            text = label or (Path(rest).stem if prefix == "llama" else public_spec(spec) or "")
             mid, note = _slug(text), None
             n = 2
-            while mid in self._entries:
+            while mid in self._entries or mid == LOCAL_LANE:
                 mid = f"{_slug(text)}-{n}"
                 n += 1
         entry = ModelEntry(mid, spec, label or text, options, note, added)
@@ -130,6 +210,7 @@ class Registry:
             return self._make(spec, options, label, added=True)
 
     def remove(self, model_id: str) -> ModelEntry:
+        """Stop offering a model added in the page (see `release` for its loaded backend)."""
         with self._lock:
             entry = self._get(model_id)
             if not entry.added:
@@ -137,6 +218,16 @@ class Registry:
                                  "only models added in the page can be removed")
             del self._entries[model_id]
             return entry
+
+    def release(self, entry: ModelEntry) -> bool:
+        """Close and forget a removed entry's loaded backend, unless another entry still
+        offers the same model (same spec and options); returns whether it was closed.
+        Slow for a local model (it frees the weights): call it from a worker thread."""
+        with self._lock:
+            if any(e.spec == entry.spec and e.options == entry.options
+                   for e in self._entries.values()):
+                return False
+        return evict(entry.spec, entry.options)
 
     def _get(self, model_id: str) -> ModelEntry:
         entry = self._entries.get(model_id)
@@ -156,7 +247,10 @@ class Registry:
     def backend(self, model_id: str | None) -> Backend:
         """The loaded backend (loads it on first use: call from a worker thread)."""
         entry = self.get(model_id)
-        return get_backend(entry.spec, entry.options)
+        try:
+            return get_backend(entry.spec, entry.options)
+        except TokenprobeError as e:  # a backend's message may name the spec as given
+            raise _scrubbed(e, _secrets(entry.spec, entry.options)) from None
 
     def for_trace(self, trace: Trace) -> ModelEntry | None:
         """The offered model a saved trace came from, if it is still offered."""
@@ -170,8 +264,22 @@ class Registry:
                                         == Path(path).expanduser().resolve()):
                     return e
             elif not e.local and e.prefix == trace.backend:
+                url = e.server_url
+                shown = public_url(url).rstrip("/") if url else None
+                if e.prefix == "llamacpp":
+                    # One server, one model: the trace names the server's root.
+                    if shown and base and _root(shown) == _root(str(base)):
+                        return e
+                    continue
                 name = parse_model_spec(e.spec)[1]
-                url = public_url(e.options.base_url) if e.options.base_url else None
-                if name == trace.model and (base is None or url is None or url == base):
+                if name == trace.model and (base is None or shown is None
+                                            or shown == str(base).rstrip("/")):
                     return e
         return None
+
+
+def _root(url: str) -> str:
+    """A llama.cpp server's root as its backend records it (scheme added, /v1 dropped)."""
+    from tokenprobe.backends.llamacpp import server_root
+
+    return server_root(url)

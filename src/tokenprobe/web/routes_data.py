@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 import tokenprobe
 from tokenprobe.errors import InputError
@@ -70,9 +71,18 @@ def add_model(body: ModelIn, st: State) -> dict[str, Any]:
 
 
 @router.delete("/models/{model_id}")
-def remove_model(model_id: Annotated[str, Path(max_length=200)], st: State) -> dict[str, str]:
-    """Stop offering a model that was added in the page."""
-    return {"removed": st.registry.remove(model_id).id}
+async def remove_model(model_id: Annotated[str, Path(max_length=200)],
+                       st: State) -> dict[str, str]:
+    """Stop offering a model that was added in the page, and unload it (422 while a job
+    waits for it or runs on it)."""
+    # On the event loop's thread, where jobs are queued: none can start on it in between.
+    busy = st.scheduler.using(model_id)
+    if busy:
+        raise InputError(f"the model {model_id!r} has {busy} job(s) waiting or running: "
+                         "stop them, then remove it")
+    entry = st.registry.remove(model_id)
+    await run_in_threadpool(st.registry.release, entry)
+    return {"removed": entry.id}
 
 
 # --- history ----------------------------------------------------------------------------

@@ -16,11 +16,12 @@ from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
 from tokenprobe.backends import TraceStream, validate_request
+from tokenprobe.backends.faults import public_url
 from tokenprobe.errors import InputError
 from tokenprobe.ops.branch import branch_stream
-from tokenprobe.trace import Request
+from tokenprobe.trace import Request, Trace
+from tokenprobe.web.errors import NoModelFor
 from tokenprobe.web.jobs import Job
-from tokenprobe.web.registry import ModelEntry
 from tokenprobe.web.runs import run_choose, run_compare, score_text, stream_trace
 from tokenprobe.web.schemas import BranchIn, ChooseIn, CompareIn, GenerateIn, ScoreIn
 from tokenprobe.web.sse import EventStreamResponse, job_events
@@ -38,8 +39,9 @@ SSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _submit(st: AppState, kind: str, lane: str, work: Any) -> EventStreamResponse:
-    job = Job(kind, lane, work)
+def _submit(st: AppState, kind: str, lane: str, work: Any,
+            models: tuple[str, ...] = ()) -> EventStreamResponse:
+    job = Job(kind, lane, work, models)
     st.scheduler.submit(job)
     return EventStreamResponse(job_events(job, st.scheduler, st.config.heartbeat))
 
@@ -69,7 +71,7 @@ async def generate(body: GenerateIn, st: State) -> EventStreamResponse:
         return st.registry.backend(entry.id).stream(request)
 
     return _submit(st, "generate", entry.lane,
-                   lambda job: stream_trace(job, open_stream, st.store))
+                   lambda job: stream_trace(job, open_stream, st.store), (entry.id,))
 
 
 @router.post("/branch", response_class=EventStreamResponse, responses=SSE)
@@ -79,8 +81,12 @@ async def branch(body: BranchIn, st: State) -> EventStreamResponse:
     n = len(parent.steps)
     if not 0 <= body.step < n:
         raise InputError(f"step {body.step} is outside the trace (it has {n} steps)")
-    entry: ModelEntry | None = st.registry.for_trace(parent)
-    local = entry.local if entry else parent.backend == "llama"
+    # Only an offered model, with its own server and key: a saved trace may come from a
+    # file, and the server it names gets nothing from this server's keys.
+    entry = st.registry.for_trace(parent)
+    if entry is None:
+        raise _no_model_for(parent)
+    local = entry.local
     token, token_id = body.token, None
     if body.candidate is not None:
         top = parent.steps[body.step].top
@@ -97,15 +103,35 @@ async def branch(body: BranchIn, st: State) -> EventStreamResponse:
             except UnicodeDecodeError:
                 raise InputError("that alternative is part of a character; a server branch "
                                  "needs whole text") from None
-    lane = entry.lane if entry else ("local" if local else f"trace:{parent.backend}")
 
     def open_stream() -> TraceStream:
-        return branch_stream(parent, body.step, token, token_id,
-                             model=entry.spec if entry else None,
-                             options=entry.options if entry else None,
-                             seed=body.seed, max_tokens=body.max_tokens)
+        return branch_stream(parent, body.step, token, token_id, model=entry.spec,
+                             options=entry.options, seed=body.seed,
+                             max_tokens=body.max_tokens)
 
-    return _submit(st, "branch", lane, lambda job: stream_trace(job, open_stream, st.store))
+    return _submit(st, "branch", entry.lane,
+                   lambda job: stream_trace(job, open_stream, st.store), (entry.id,))
+
+
+def _no_model_for(parent: Trace) -> NoModelFor:
+    """The 422 for a trace whose model is not offered, with the model to add."""
+    url = parent.source.get("base_url")
+    shown = public_url(str(url)) if url else None
+    if parent.backend in ("import", ""):
+        return NoModelFor("this trace was imported without the model that made it: there "
+                          "is no model to continue it with", None, None)
+    if parent.backend == "llama":
+        spec = parent.source.get("path")
+        where = f"the GGUF file {spec}" if spec else f"the model {parent.model!r}"
+        spec = str(spec) if spec else None
+    elif parent.backend == "llamacpp" and shown:
+        spec, where = f"llamacpp:{shown}", f"the llama.cpp server at {shown}"
+    else:
+        spec = f"{parent.backend}:{parent.model}"
+        where = f"{parent.backend} model {parent.model!r}" + (f" at {shown}" if shown else "")
+    return NoModelFor(f"this trace came from {where}, which this server does not offer: add "
+                      "it (with its key, if it needs one) to continue the trace",
+                      spec, shown if parent.backend != "llamacpp" else None)
 
 
 @router.post("/score", response_class=EventStreamResponse, responses=SSE)
@@ -113,7 +139,8 @@ async def score(body: ScoreIn, st: State) -> EventStreamResponse:
     """Score a given text: how surprising each of its tokens is to the model."""
     entry = st.registry.get(body.model)
     return _submit(st, "score", entry.lane, lambda job: score_text(
-        job, lambda: st.registry.backend(entry.id), body.text, body.alternatives, st.store))
+        job, lambda: st.registry.backend(entry.id), body.text, body.alternatives, st.store),
+        (entry.id,))
 
 
 @router.post("/compare", response_class=EventStreamResponse, responses=SSE)
@@ -129,7 +156,7 @@ async def compare(body: CompareIn, st: State) -> EventStreamResponse:
               "chat": body.chat, "max_tokens": body.max_tokens, "top_p": body.top_p,
               "alternatives": body.alternatives}
     return _submit(st, "compare", lane, lambda job: run_compare(
-        job, st.registry.backend, st.store, **kwargs))
+        job, st.registry.backend, st.store, **kwargs), tuple(e.id for e in entries))
 
 
 @router.post("/choose", response_class=EventStreamResponse, responses=SSE)
@@ -144,7 +171,7 @@ async def choose(body: ChooseIn, st: State) -> EventStreamResponse:
     return _submit(st, "choose", entry.lane, lambda job: run_choose(
         job, st.store, prompt=body.prompt, options=body.options, model=entry.spec,
         chat=body.chat, system=body.system, alternatives=body.alternatives,
-        backend_options=entry.options))
+        backend_options=entry.options), (entry.id,))
 
 
 JobId = Annotated[str, Path(max_length=64)]

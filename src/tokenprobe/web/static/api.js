@@ -22,14 +22,16 @@ function headers(json) {
   return h;
 }
 
+// An error answer: `status`, the one-line `message`, and the whole JSON `body` (a branch
+// the server has no model for names the model to add in `body.add_model`).
 export class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
+  constructor(status, detail, body) { super(detail); this.status = status; this.body = body || null; }
 }
 
 async function errorOf(resp) {
-  let detail = resp.statusText || "the server answered " + resp.status;
-  try { const body = await resp.json(); if (body && body.detail) detail = body.detail; } catch (e) { /* not JSON */ }
-  return new ApiError(resp.status, detail);
+  let detail = resp.statusText || "the server answered " + resp.status, body = null;
+  try { body = await resp.json(); if (body && body.detail) detail = body.detail; } catch (e) { /* not JSON */ }
+  return new ApiError(resp.status, detail, body);
 }
 
 // fetch, asking for the token and trying again when the server wants one.

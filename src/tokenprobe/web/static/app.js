@@ -78,11 +78,19 @@ async function loadModels(prefer) {
 select.addEventListener("change", () => selectModel(select.value));
 
 const modal = $("model-modal");
-$("add-model").addEventListener("click", () => {
+function openAddModel(want) {
   modal.hidden = false;
   $("model-error").hidden = true;
-  $("model-spec").focus();
-});
+  if (want) { // a trace's model, named by the server: its key, if any, is the user's to give
+    $("model-spec").value = want.spec || "";
+    $("model-url").value = want.base_url || "";
+    $("model-key").value = "";
+    $("model-label").value = "";
+  }
+  (want && want.spec ? $("model-key") : $("model-spec")).focus();
+}
+state.addModel = openAddModel;
+$("add-model").addEventListener("click", () => openAddModel(null));
 $("model-cancel").addEventListener("click", () => { modal.hidden = true; });
 $("model-form").addEventListener("submit", async (e) => {
   e.preventDefault();

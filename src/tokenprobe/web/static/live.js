@@ -3,6 +3,7 @@
 // Complete's result are each one TraceBox. Leaves out the forms that start a run.
 
 import { runJob } from "./api.js";
+import { state } from "./state.js";
 import { button, clear, el } from "./ui.js";
 
 const V = window.TokenprobeViewer;
@@ -138,7 +139,13 @@ export class TraceBox {
         }
       },
       cancelled() { restore(); box.say("Cancelled before it started.", "muted"); box.end(); },
-      refused(err) { box.say(err.message, "error"); box.end(); },
+      refused(err) {
+        // A branch of a trace whose model this server does not offer: offer to add it.
+        const want = err.body && err.body.add_model;
+        box.say(err.message, "error", want && state.addModel
+          ? button("Add this model\u2026", "wa-link tbox-add-model", () => state.addModel(want)) : null);
+        box.end();
+      },
     });
     this.setBusy(job);
     this.say("Sending\u2026", "queue");

@@ -6,6 +6,7 @@ export const state = {
   model: null, // the selected model's id
   info: null,
   listeners: [],
+  addModel: null, // set by app.js: ({spec, base_url}) opens "add a model" with these filled in
 };
 
 export function currentModel() {
