@@ -19,7 +19,7 @@ from tokenprobe.distribution import TAIL_TEMPERATURES, entropy_at_temperature
 from tokenprobe.errors import InputError
 from tokenprobe.ops.branch import branch, trace_options
 from tokenprobe.ops.choose import choose
-from tokenprobe.ops.compare import compare
+from tokenprobe.ops.compare import Comparison, Variant, compare
 from tokenprobe.ops.sweep import sweep
 from tokenprobe.trace import Candidate, Request, Step, Trace, load_trace_file
 
@@ -44,6 +44,33 @@ def test_compare_on_fixed_answer_gives_same_tokens_and_matches_score(
     assert all(d == 0 for d in deltas[0])
     paris = deltas[1][0]
     assert paris is not None and paris < 0  # " Paris" is less likely after Germany
+
+
+def _answer(pieces: list[tuple[str, float]]) -> Trace:
+    steps = [Step(tok, lp, None, forced=True) for tok, lp in pieces]
+    t = Trace(backend="openai", model="m", request=Request(prompt="Q"), steps=steps)
+    t.rebuild_text()
+    return t
+
+
+def test_token_deltas_pair_only_the_same_tokens() -> None:
+    """Two tokenizers split one answer differently: token k of one is not token k of the
+    other, so no difference is made between them (the totals still compare)."""
+    a = _answer([(" Par", -1.0), ("is", -0.5)])
+    b = _answer([(" Paris", -2.0)])  # the same text, one token
+    c = _answer([(" Par", -1.25), ("is", None)])  # type: ignore[list-item]
+    d = _answer([(" Pa", -1.0), ("ris", -0.5)])  # as many tokens as a, other bytes
+    comp = Comparison([Variant(f"v{i}", {}, [t]) for i, t in enumerate((a, b, c, d))],
+                      answer=" Paris")
+    assert [t.text for t in (a, b, c, d)] == [" Paris"] * 4
+    assert comp.token_groups() == [0, 1, 0, 3]
+    assert comp.token_deltas(0) == [[0.0, 0.0], None, [-0.25, None], None]
+    assert comp.token_deltas(1) == [None, [0.0], None, None]
+    assert comp.token_deltas(3) == [None, None, None, [0.0, 0.0]]
+    assert comp.same_tokens(0, 2) and not comp.same_tokens(0, 1)
+    assert not comp.same_tokens(0, 3)
+    with pytest.raises(InputError, match="fixed answer"):
+        Comparison(comp.variants).token_deltas()
 
 
 def test_compare_samples_and_stats(llama: LlamaBackend) -> None:

@@ -105,6 +105,14 @@ def fixed_comparison(llama: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
+def split_comparison(fixed_comparison: Any) -> Any:
+    """The fixed comparison with variant 2 split into other tokens (another tokenizer)."""
+    from tests.views.traces import split_differently
+
+    return split_differently(fixed_comparison, 1)
+
+
+@pytest.fixture(scope="session")
 def sampled_comparison(llama: Any) -> Any:
     """Two temperatures, three samples each."""
     from tokenprobe.ops.compare import compare

@@ -4,9 +4,12 @@ lets the reader switch branches."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
+
+from rich.console import Console
 
 from tokenprobe.ops.choose import Choice
 from tokenprobe.ops.compare import METRICS, Comparison
@@ -21,6 +24,7 @@ from tokenprobe.views.html import (
     render_html,
     render_sweep,
 )
+from tokenprobe.views.ops_terminal import comparison_view
 
 
 def _data(page: str) -> dict[str, Any]:
@@ -53,6 +57,27 @@ def test_comparison_carries_the_library_figures(fixed_comparison: Comparison) ->
     assert page["traces"][0]["steps"]["forced"] == [1] * len(c.variants[0].traces[0].steps)
     # Through JSON (the page's embedding) the floats come back the same.
     assert _data(render_comparison(c))["comparison"] == json.loads(json.dumps(enc))
+
+
+def test_a_comparison_split_into_other_tokens_pairs_none_of_them(
+        split_comparison: Comparison) -> None:
+    c = split_comparison
+    assert c.variants[1].traces[0].text == c.variants[0].traces[0].text == c.answer
+    assert len(c.variants[1].traces[0].steps) == len(c.variants[0].traces[0].steps) - 1
+    enc = encode_comparison(c)["comparison"]
+    assert [v["answer_group"] for v in enc["variants"]] == c.token_groups() == [0, 1, 0]
+    assert c.token_deltas(0)[1] is None and c.token_deltas(1) == [
+        None, [0.0] * len(c.variants[1].traces[0].steps), None]
+    # The terminal table leaves the other split's cells empty and says why.
+    console = Console(width=160, file=io.StringIO(), color_system=None)
+    console.print(comparison_view(c))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    n = len(c.variants[1].traces[0].steps)
+    assert f"B ({n} tokens): the answer split into other tokens than A's" in text
+    table = text.split("Δ logprob vs A")[1]
+    rows = [line.split("│") for line in table.splitlines() if line.startswith("│ ")]
+    assert len(rows) == len(c.variants[0].traces[0].steps)
+    assert all(r[3].strip() == "—" and r[2].strip() != "—" for r in rows)
 
 
 def test_generated_comparison_has_no_answer_logprobs(sampled_comparison: Comparison) -> None:

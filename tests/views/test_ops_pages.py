@@ -79,6 +79,8 @@ def test_fixed_answer_differences_are_token_deltas(open_html: Any,
     page = o.page
     steps = [v.traces[0].steps for v in c.variants]
     totals = [v.stats()["total_logprob"][0] for v in c.variants]  # type: ignore[index]
+    assert "exactly the same answer tokens" in page.text_content(".ops-lede")
+    assert page.is_hidden(".ops-split")  # every variant has the same tokens
     for base in range(len(c.variants)):
         page.click(f".ops-delta-card .ops-seg .tp-seg-btn >> nth={base}")
         want = c.token_deltas(base)
@@ -108,6 +110,46 @@ def test_fixed_answer_differences_are_token_deltas(open_html: Any,
     tip = page.text_content(".ops-tip:not([hidden])")
     assert delta(c.token_deltas(0)[1][0]) in tip
     assert pct(math.exp(steps[1][0].logprob)) in tip  # type: ignore[arg-type]
+    clean(o)
+
+
+def test_tokens_split_differently_are_never_paired(open_html: Any,
+                                                  split_comparison: Comparison) -> None:
+    c = split_comparison
+    o = open_html(render_comparison(c))
+    page = o.page
+    steps = [v.traces[0].steps for v in c.variants]
+    lede = page.text_content(".ops-lede")
+    assert "exactly the same answer tokens" not in lede
+    assert "not every variant split it into the same tokens" in lede
+    for base, other in ((0, [1]), (1, [0, 2])):
+        page.click(f".ops-delta-card .ops-seg .tp-seg-btn >> nth={base}")
+        want = c.token_deltas(base)
+        note = page.text_content(".ops-split")
+        assert note.startswith(("Variant " if len(other) == 1 else "Variants ") + ", ".join(
+            f"{j + 1} ({len(steps[j])} tokens)" for j in other))
+        assert "other tokens than the baseline" in note
+        # The table's rows are the baseline's tokens; another split has no cells there.
+        table = page.eval_on_selector_all(".ops-deltas tbody tr", """rows => rows.map(r =>
+            Array.from(r.querySelectorAll('td.num')).map(td => [td.textContent,
+              (td.querySelector('.ops-delta') || {textContent: null}).textContent]))""")
+        assert len(table) == len(steps[base])
+        for k, row in enumerate(table):
+            for j, (text, d) in enumerate(row):
+                if j in other:
+                    assert want[j] is None and text == "\u2014" and d is None
+                else:
+                    assert d == (None if j == base else delta(want[j][k]))  # type: ignore[index]
+        classes = page.eval_on_selector_all(".ops-strip", """ss => ss.map(s =>
+            Array.from(s.querySelectorAll('.ops-dchip')).map(c => c.classList[1]))""")
+        for j in other:
+            assert classes[j] == ["other"] * len(steps[j])  # no colour of a Δ
+        # Its total still compares: the strip's head gives the difference of the totals.
+        head = page.text_content(f'.ops-strip[data-variant="{other[0]}"] .ops-strip-sum')
+        totals = [v.stats()["total_logprob"][0] for v in c.variants]  # type: ignore[index]
+        assert "other tokens" in head and delta(totals[other[0]] - totals[base]) in head
+    page.hover('.ops-strip[data-variant="0"] .ops-dchip >> nth=0')
+    assert "split into other tokens" in page.text_content(".ops-tip:not([hidden])")
     clean(o)
 
 

@@ -7,6 +7,7 @@ and `Trace.at_temperature` start from the very same values.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from tokenprobe.distribution import TAIL_TEMPERATURES
 from tokenprobe.trace import Candidate, Request, Step, Trace
@@ -136,3 +137,23 @@ def newer_trace() -> Trace:
     t = local_trace()
     t.schema = "tokenprobe/trace@2"
     return t
+
+
+def split_differently(c: Any, j: int) -> Any:
+    """`c` (a comparison on a fixed answer) with variant j's answer split as another
+    tokenizer would: its first two tokens are one token there (the same bytes, with the
+    two logprobs' sum, the probability of both). The same text, other tokens."""
+    from tokenprobe.ops.compare import Comparison, Variant
+
+    t = Trace.from_dict(c.variants[j].traces[0].to_dict())
+    a, b = t.steps[0], t.steps[1]
+    lp = None if a.logprob is None or b.logprob is None else a.logprob + b.logprob
+    merged = Step(a.token + b.token, lp, None, bytes=a.data + b.data, forced=True,
+                  top=[Candidate(a.token + b.token, lp, None, bytes=a.data + b.data)])
+    t.steps = [merged, *t.steps[2:]]
+    t.model = "another-tokenizer"
+    t.rebuild_text()
+    variants = [Variant(v.label, dict(v.settings),
+                        [t] if i == j else [Trace.from_dict(x.to_dict()) for x in v.traces])
+                for i, v in enumerate(c.variants)]
+    return Comparison(variants, answer=c.answer, samples=c.samples)

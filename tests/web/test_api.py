@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from tests.servers.faultserver import fault_server, silence, status
+from tests.views.traces import split_differently
 from tests.web.asgi import AsgiClient
 from tests.web.conftest import last, live_text, names, state_of
 
@@ -15,6 +16,7 @@ from tokenprobe.api import build_request
 from tokenprobe.backends import evict, get_backend
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.ops.choose import choose
+from tokenprobe.ops.compare import compare
 from tokenprobe.trace import Candidate, Request, Step, Trace
 from tokenprobe.views.html import render_document
 from tokenprobe.web.security import Guard
@@ -130,6 +132,17 @@ async def test_compare_two_system_prompts_and_a_fixed_answer(client: AsgiClient,
     cli_page = render_document("comparison", state_of(app).store.document(saved), [])
     assert page.split("<title>")[1].split("</title>")[0] == \
         cli_page.split("<title>")[1].split("</title>")[0]
+
+
+async def test_a_variant_split_into_other_tokens_gets_no_deltas(client: AsgiClient,
+                                                                app: Guard) -> None:
+    c = split_differently(compare([PROMPT, "The largest city in Germany is"],
+                                  answer=" Paris, a city"), 1)
+    state_of(app).store.save_document(c.id, "comparison", c.created, "split", c.to_dict(),
+                                      text=c.answer or "")
+    got = (await client.get(f"/api/history/{c.id}")).json()["comparison"]
+    assert got["deltas"] == c.token_deltas() and got["deltas"][1] is None
+    assert got["deltas"][0] == [0.0] * len(c.variants[0].traces[0].steps)
 
 
 async def test_branch_from_an_alternative_streams_and_joins_the_tree(

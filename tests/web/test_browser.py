@@ -19,9 +19,11 @@ from urllib.parse import quote, unquote
 import pytest
 from playwright.sync_api import expect
 from tests.servers.faultserver import chat_stream, fault_server, sse
+from tests.views.traces import split_differently
 from tests.web.serve import Served, serve
 
 from tokenprobe.metrics import summarize
+from tokenprobe.ops.compare import compare
 from tokenprobe.store import Store
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
@@ -258,6 +260,26 @@ def test_compare_two_system_prompts(open_page: Callable[..., Page], server: Serv
     tokens = page.eval_on_selector_all(".cmp-deltas tbody tr td:first-child",
                                        "ts => ts.map(t => t.textContent)")
     assert "".join(tokens) == "Paris"
+    p.clean()
+
+
+def test_compare_says_when_a_variant_split_the_answer_into_other_tokens(
+        open_page: Callable[..., Page], server: Served, llama: Any) -> None:
+    c = split_differently(compare(["The capital of France is", "Paris is the capital of"],
+                                  answer=" Paris, a city"), 1)
+    Store(server.log.parent / "history.sqlite3").save_document(
+        c.id, "comparison", c.created, "split", c.to_dict(), text=c.answer or "")
+    p = open_page("#/compare/" + c.id)
+    page = p.page
+    page.wait_for_selector(".cmp-deltas tbody tr")
+    steps = [v.traces[0].steps for v in c.variants]
+    rows = page.eval_on_selector_all(".cmp-deltas tbody tr", """rs => rs.map(r =>
+        Array.from(r.querySelectorAll('td.num')).map(td => td.textContent))""")
+    assert len(rows) == len(steps[0])
+    assert all(row[1] == "\u2014" and row[0] != "\u2014" for row in rows)
+    note = page.text_content(".cmp-split-note")
+    assert f"variant 2 split it into {len(steps[1])} tokens against variant 1's " \
+        f"{len(steps[0])}" in note and "exactly these tokens" not in note
     p.clean()
 
 

@@ -6,8 +6,10 @@ Two ways, and the second is the rigorous one:
   metrics are reported per variant as mean ± spread over the samples, so that sampling
   noise is visible next to the difference between variants;
 - on a fixed answer (`answer=`): each variant scores the same answer by teacher forcing,
-  so every variant has exactly the same tokens and the comparison is of their
-  probabilities token by token (`token_deltas`).
+  and the comparison is of their probabilities token by token (`token_deltas`). Variants
+  of one model split the answer into the same tokens; models with other tokenizers may
+  not, and then token k of one is not token k of the other: their tokens are never set
+  side by side (`same_tokens`), only their totals compare.
 
 Variants are the product of the values given for each dimension; a comparison needs at
 least two. `progress(done, total)`, when given, is called after each run (the web app
@@ -65,17 +67,36 @@ class Comparison:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: str = field(default_factory=_now)
 
-    def token_deltas(self, base: int = 0) -> list[list[float | None]]:
-        """On a fixed answer: per variant, per token, logprob minus the base variant's."""
+    def same_tokens(self, i: int, j: int) -> bool:
+        """Whether variants i and j split the answer into the same tokens: the same bytes,
+        token by token (only then is token k of one the same piece of text as token k of
+        the other)."""
+        a, b = self.variants[i].traces[0].steps, self.variants[j].traces[0].steps
+        return len(a) == len(b) and all(x.data == y.data for x, y in zip(a, b))
+
+    def token_groups(self) -> list[int]:
+        """Per variant, the first variant with the same tokens (itself if none before it):
+        variants of one group can be compared token by token."""
+        groups: list[int] = []
+        for i in range(len(self.variants)):
+            groups.append(next(j for j in range(i + 1) if j == i or self.same_tokens(i, j)))
+        return groups
+
+    def token_deltas(self, base: int = 0) -> list[list[float | None] | None]:
+        """On a fixed answer: per variant, per token, its logprob minus the base variant's
+        (None where either was not reported); None for a whole variant whose tokens are
+        not the base variant's (`same_tokens`)."""
         if self.answer is None:
             raise InputError("token differences need a fixed answer (--answer)")
         ref = self.variants[base].traces[0].steps
-        out = []
-        for v in self.variants:
-            steps = v.traces[0].steps
+        out: list[list[float | None] | None] = []
+        for i, v in enumerate(self.variants):
+            if not self.same_tokens(i, base):
+                out.append(None)
+                continue
             out.append([
                 None if a.logprob is None or b.logprob is None else a.logprob - b.logprob
-                for a, b in zip(steps, ref)
+                for a, b in zip(v.traces[0].steps, ref)
             ])
         return out
 

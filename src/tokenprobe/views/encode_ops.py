@@ -7,7 +7,9 @@ library computed (docs/architecture.md, "The HTML viewer", lists every field):
 - `comparison`: the variants, each with its traces (indices into `traces`), its metrics as
   `Variant.stats()` gives them, and on a fixed answer each answer token's logprob at full
   precision, so the page's Δ between any two variants is the same subtraction as
-  `Comparison.token_deltas` (the same doubles give the same result in JavaScript);
+  `Comparison.token_deltas` (the same doubles give the same result in JavaScript), and
+  `answer_group` (`Comparison.token_groups`): Δ is made only between variants of one group,
+  which split the answer into the same tokens;
 - `choice`: the options with `OptionScore`'s probability, total logprob and token count;
 - `sweep`: per temperature the re-normalised candidates, tail and entropy of every step of
   the greedy base (`SweepColumn`), and its fresh sample (a trace index) with the steps at
@@ -44,7 +46,8 @@ def encode_comparison(c: Comparison, title: str | None = None) -> dict[str, Any]
 
     traces: list[Trace] = []
     variants = []
-    for v in c.variants:
+    groups = c.token_groups() if c.answer is not None else None
+    for n, v in enumerate(c.variants):
         first = len(traces)
         traces.extend(v.traces)
         stats = v.stats()
@@ -53,8 +56,9 @@ def encode_comparison(c: Comparison, title: str | None = None) -> dict[str, Any]
             "traces": list(range(first, len(traces))),
             "stats": {k: None if stats[k] is None else list(stats[k]) for k in METRICS},  # type: ignore[arg-type]
         }
-        if c.answer is not None:
+        if groups is not None:
             entry["answer_lp"] = [s.logprob for s in v.traces[0].steps]
+            entry["answer_group"] = groups[n]
         variants.append(entry)
     page = _page(traces, title)
     page["comparison"] = {"id": c.id, "created": c.created, "answer": c.answer,

@@ -71,7 +71,10 @@ def _pct_stat(stat: tuple[float, float] | None) -> tuple[float, float] | None:
 
 
 def token_delta_table(c: Comparison) -> Group:
-    """Per answer token: its probability under each variant, and the change vs the first."""
+    """Per answer token: its probability under each variant, and the change vs the first.
+
+    A variant that split the answer into other tokens (another tokenizer) gets no cells:
+    its token k is not A's token k. A line under the table names those variants."""
     deltas = c.token_deltas()
     # The heading goes above the table, not in its title: a title wraps to the table's
     # width, which for a short answer is narrow.
@@ -85,15 +88,25 @@ def token_delta_table(c: Comparison) -> Group:
     for k, step in enumerate(steps[0]):
         cells: list[Text | str] = [show_token(step.token)]
         for j in range(len(c.variants)):
+            row = deltas[j]
+            if row is None:
+                cells.append(Text("—", style="dim"))
+                continue
             s = steps[j][k]
             cell = Text(_pct(s.prob), style=prob_style(s.logprob))
-            d = deltas[j][k]
+            d = row[k]
             if j and d is not None:
                 cell.append(f" {d:+.2f}", style="green" if d > 0.05 else
                             "red" if d < -0.05 else "dim")
             cells.append(cell)
         t.add_row(*cells)
-    return Group(heading, t)
+    other = [j for j, row in enumerate(deltas) if row is None]
+    if not other:
+        return Group(heading, t)
+    names = ", ".join(f"{_letter(j)} ({len(steps[j])} tokens)" for j in other)
+    note = Text(f"{names}: the answer split into other tokens than A's (another tokenizer), "
+                "so no token lines up with A's; compare their totals above", style="yellow")
+    return Group(heading, t, note)
 
 
 def choice_view(ch: Choice) -> Table:

@@ -5,8 +5,11 @@
  * baseline the reader picks, and the table of probabilities and Δ logprob.
  *
  * Δ is the variant's logprob minus the baseline's, from the logprobs the page carries at
- * full precision: the very subtraction Comparison.token_deltas makes. Words and look follow
- * the web app's Compare view (variants numbered from 1). */
+ * full precision: the very subtraction Comparison.token_deltas makes, and only between
+ * variants that split the answer into the same tokens (`answer_group`, the library's
+ * Comparison.token_groups): models with other tokenizers may not, and their token k is
+ * another piece of text. Words and look follow the web app's Compare view (variants
+ * numbered from 1). */
 (function () {
   "use strict";
 
@@ -47,16 +50,19 @@
       if (m && models.indexOf(m) < 0) models.push(m);
     });
     var fixed = c.answer !== null && c.answer !== undefined;
+    var oneSplit = !fixed || c.variants.every(function (v, i) { return group(c, i) === group(c, 0); });
     root.appendChild(Ops.header({
       kind: "comparison",
       title: page.title || (fixed ? (c.answer.trim().length <= 60 && c.answer.indexOf("\n") < 0
         ? "\u201c" + c.answer.trim() + "\u201d under " + n + " variants" : "One answer under " + n + " variants")
         : n + " variants, " + F.plural(c.samples, "sample", "samples") + " each"),
-      meta: [["variants", n], fixed ? ["on a fixed answer", F.plural(stepsOfVariant(c, traces, 0).length, "token", "tokens")]
+      meta: [["variants", n], fixed ? ["on a fixed answer", oneSplit ? F.plural(stepsOfVariant(c, traces, 0).length, "token", "tokens")
+        : "split into different tokens by different variants"]
         : ["samples per variant", c.samples], ["model", models.join(", ")], ["", Ops.created(c.created)]]
     }));
-    root.appendChild(el("p", "ops-lede", fixed
+    root.appendChild(el("p", "ops-lede", fixed ? (oneSplit
       ? "Every variant scored exactly the same answer tokens (teacher forcing), so the variants differ only in how likely they made each token. This is the rigorous way to compare prompts."
+      : "Every variant scored the same answer text (teacher forcing), but not every variant split it into the same tokens (their models tokenize differently). Token by token, only variants with the same tokens are set side by side; the totals compare across all of them.")
       : "Each variant generated " + F.plural(c.samples, "time", "times") + (c.samples > 1
         ? " (seeds " + seedsOf(c, traces) + "); the figures are the mean \u00b1 standard deviation over the samples, so sampling noise shows beside the difference between variants."
         : "; with one sample per variant, part of any difference is sampling noise (--samples N shows how much).")));
@@ -68,6 +74,9 @@
     Ops.ready();
     return { comparison: c };
   }
+
+  // Variants with the same group split the answer into the same tokens (same bytes).
+  function group(c, i) { var g = c.variants[i].answer_group; return g === undefined || g === null ? 0 : g; }
 
   function seedsOf(c, traces) {
     var seeds = c.variants[0].traces.map(function (k) { return traces[k].request && traces[k].request.seed; });
@@ -121,8 +130,10 @@
 
   function deltaCard(c, traces) {
     var box = Ops.card("The same answer, token by token", null, "ops-delta-card");
-    box.appendChild(el("p", "ops-hint", ["Every variant scored exactly these tokens. \u0394 is a variant's logprob minus the baseline's (nats): ",
+    box.appendChild(el("p", "ops-hint", ["\u0394 is a variant's logprob minus the baseline's (nats), token by token: ",
       el("span", "ops-word-up", "positive"), ", the variant made the token more likely; ", el("span", "ops-word-down", "negative"), ", less likely."]));
+    var split = el("p", "ops-hint ops-split");
+    box.appendChild(split);
     var base = 0;
     var picker = Ops.seg(c.variants.map(function (v, i) { return { label: String(i + 1), title: v.label }; }), 0,
       function (i) { base = i; draw(); }, "Baseline variant");
@@ -135,8 +146,10 @@
     var steps = c.variants.map(function (v, i) { return stepsOfVariant(c, traces, i); });
 
     // Comparison.token_deltas: the variant's logprob minus the baseline's, null where
-    // either was not reported.
+    // either was not reported or the two split the answer into different tokens.
+    function same(j) { return group(c, j) === group(c, base); }
     function delta(j, k) {
+      if (!same(j)) return null;
       var a = c.variants[j].answer_lp[k], b = c.variants[base].answer_lp[k];
       return a === null || b === null || a === undefined || b === undefined ? null : a - b;
     }
@@ -144,17 +157,25 @@
 
     function draw() {
       clear(strips);
+      var others = [];
+      c.variants.forEach(function (v, j) { if (!same(j)) others.push(j); });
+      split.hidden = !others.length;
+      split.textContent = others.length ? (others.length === 1 ? "Variant " : "Variants ") +
+        others.map(function (j) { return String(j + 1) + " (" + F.plural(steps[j].length, "token", "tokens") + ")"; }).join(", ") +
+        (others.length === 1 ? " splits" : " split") + " the answer into other tokens than the baseline (" +
+        F.plural(steps[base].length, "token", "tokens") + "): another tokenizer. Its tokens do not line up with the baseline's, so there is no \u0394 per token; the totals compare." : "";
       c.variants.forEach(function (v, j) {
-        var row = el("div", "ops-strip" + (j === base ? " base" : ""));
+        var row = el("div", "ops-strip" + (j === base ? " base" : same(j) ? "" : " other"));
         row.dataset.variant = String(j);
         var tb = total(j), t0 = total(base), dt = tb === null || t0 === null ? null : tb - t0;
         var sum = j === base ? el("span", "ops-strip-sum", "baseline")
-          : el("span", "ops-strip-sum num " + deltaClass(dt), ["\u0394 total ", Ops.fmtDelta(dt), el("span", "ops-ratio", " " + Ops.fmtRatio(dt))]);
+          : el("span", "ops-strip-sum num " + deltaClass(dt), [same(j) ? "" : el("span", "ops-split-tag", "other tokens \u00b7 "),
+            "\u0394 total ", Ops.fmtDelta(dt), el("span", "ops-ratio", " " + Ops.fmtRatio(dt))]);
         row.appendChild(el("div", "ops-strip-head", [el("span", "ops-strip-name", variantName(v, j)), sum]));
         var text = el("div", "ops-strip-text");
         steps[j].forEach(function (s, k) {
           var d = j === base ? 0 : delta(j, k);
-          var chip = el("span", "ops-dchip " + (j === base ? "base" : band(d)), Ops.tokenText(s.label));
+          var chip = el("span", "ops-dchip " + (j === base ? "base" : same(j) ? band(d) : "other"), Ops.tokenText(s.label));
           chip.tabIndex = 0;
           chip.dataset.step = String(k);
           Ops.tip(chip, function (tipBox) { fillTip(tipBox, j, k); });
@@ -169,6 +190,11 @@
     function fillTip(box, j, k) {
       var s = steps[j][k], sb = steps[base][k] || { lp: NaN }, d = delta(j, k);
       box.appendChild(el("div", "ops-tip-head", [F.tokenNode(s.label), el("span", "ops-tip-where", "token " + (k + 1) + " of " + steps[j].length)]));
+      if (!same(j)) { // another split of the text: nothing of the baseline's lines up with it
+        box.appendChild(Ops.tipRows([[String(j + 1), F.pct(Math.exp(s.lp)) + "  \u00b7  " + F.num(s.lp, 3)],
+          ["baseline", "split into other tokens"]]));
+        return;
+      }
       var rows = [[(base + 1) + " (baseline)", F.pct(Math.exp(sb.lp)) + "  \u00b7  " + F.num(sb.lp, 3)]];
       if (j !== base) {
         rows.push([String(j + 1), F.pct(Math.exp(s.lp)) + "  \u00b7  " + F.num(s.lp, 3)]);
@@ -181,19 +207,24 @@
       var t = el("table", "ops-table ops-deltas");
       var head = el("tr", null, el("th", null, "token"));
       c.variants.forEach(function (v, j) {
-        var th = el("th", "num", [Ops.badge(j + 1), el("div", "ops-th-sub", j === base ? "baseline" : "\u0394 vs " + (base + 1))]);
+        var th = el("th", "num", [Ops.badge(j + 1), el("div", "ops-th-sub", j === base ? "baseline" : same(j) ? "\u0394 vs " + (base + 1) : "other tokens")]);
         th.title = v.label;
         head.appendChild(th);
       });
       t.appendChild(el("thead", null, head));
       var body = el("tbody");
-      steps[0].forEach(function (s0, k) {
+      steps[base].forEach(function (s0, k) {
         var row = el("tr", null, el("td", "ops-tok", F.tokenNode(s0.label)));
         row.dataset.step = String(k);
         c.variants.forEach(function (v, j) {
           var s = steps[j][k];
-          // Variants of different models may have different tokens: nothing to set beside.
-          if (!s) { row.appendChild(el("td", "num ops-none", "\u2014")); return; }
+          // A variant that split the answer into other tokens has no token k to set here.
+          if (!same(j)) {
+            var none = el("td", "num ops-none", "\u2014");
+            none.title = "variant " + (j + 1) + " split the answer into other tokens";
+            row.appendChild(none);
+            return;
+          }
           var cell = el("td", "num", el("span", "ops-p", F.pct(Math.exp(s.lp))));
           cell.title = "logprob " + F.num(s.lp, 3);
           if (j !== base) {

@@ -1,7 +1,8 @@
 // Compare mode: lists of prompts, system prompts, temperatures and models; every
 // combination is a variant (the library's compare). Results side by side: each variant's
 // figures (mean ± spread over samples), its answer as token chips, and with a fixed answer
-// the per-token differences. Leaves out the viewer and the stream.
+// the per-token differences (between variants with the same tokens only). Leaves out the
+// viewer and the stream.
 
 import { runJob } from "./api.js";
 import { currentModel, mark, onModelChange, state } from "./state.js";
@@ -157,17 +158,22 @@ export function initCompare() {
   };
 }
 
-// Per token of the fixed answer: each variant's logprob, and its difference from the first.
+// Per token of the fixed answer: each variant's logprob, and its difference from the
+// first. `c.deltas[i]` is null for a variant that split the answer into other tokens than
+// variant 1 (another tokenizer): its token k is another piece of text, so it gets no cells.
 function deltaTable(c) {
   const base = c.variants[0].traces[0];
+  const other = c.variants.map((v, i) => c.deltas[i] === null);
   const table = el("table", "cmp-deltas");
   const head = el("tr", null, [el("th", null, "token")]);
-  c.variants.forEach((v, i) => head.appendChild(el("th", null, [el("span", "cmp-n", String(i + 1)), " logprob", i ? " (\u0394 vs 1)" : ""])));
+  c.variants.forEach((v, i) => head.appendChild(el("th", null, [el("span", "cmp-n", String(i + 1)),
+    other[i] ? " other tokens" : " logprob", i && !other[i] ? " (\u0394 vs 1)" : ""])));
   table.appendChild(el("thead", null, head));
   const tbody = el("tbody");
   for (let s = 0; s < base.steps.n; s++) {
     const row = el("tr", null, el("td", null, fmt.tokenNode(base.vocab[base.steps.tok[s]])));
     c.variants.forEach((v, i) => {
+      if (other[i]) { row.appendChild(el("td", "num cmp-none", "\u2014")); return; }
       const t = v.traces[0], lp = t.steps.lp[s];
       const d = c.deltas[i][s];
       const cell = el("td", "num", lp === null ? "not reported" : fmt.num(lp / 1e4, 3));
@@ -180,8 +186,16 @@ function deltaTable(c) {
     tbody.appendChild(row);
   }
   table.appendChild(tbody);
+  const split = c.variants.map((v, i) => i).filter((i) => other[i]);
+  const words = split.length
+    ? "Every variant scored the same answer text (teacher forcing), but not as the same tokens: " +
+      split.map((i) => "variant " + (i + 1) + " split it into " + fmt.plural(c.variants[i].traces[0].steps.n, "token", "tokens")).join(", ") +
+      " against variant 1's " + base.steps.n + " (another tokenizer), so " +
+      (split.length === 1 ? "its tokens do not line up with these and only its total compares" : "their tokens do not line up with these and only their totals compare") +
+      ". For the others, a positive difference means the variant made the token more likely than variant 1 did."
+    : "Every variant scored exactly these tokens (teacher forcing); a positive difference means the variant made the token more likely than variant 1 did.";
   return el("section", "wa-card cmp-delta-card", [
     el("h2", "wa-card-title", "The same answer, token by token"),
-    el("p", "wa-muted wa-small", "Every variant scored exactly these tokens (teacher forcing); a positive difference means the variant made the token more likely than variant 1 did."),
+    el("p", "wa-muted wa-small cmp-split-note", words),
     el("div", "wa-scroll", table)]);
 }
