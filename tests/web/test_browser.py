@@ -216,6 +216,34 @@ def test_branch_from_an_alternative_and_switch_back(open_page: Callable[..., Pag
     p.clean()
 
 
+def test_a_branch_of_a_model_not_offered_asks_to_add_it(open_page: Callable[..., Page],
+                                                        server: Served) -> None:
+    with fault_server() as fs:  # the server the trace names: it must hear nothing
+        root = fs.base_url.removesuffix("/v1")
+        steps = [Step(" blue", -0.4, None, top=[Candidate(" blue", -0.4, None),
+                                                 Candidate(" red", -1.6, None)]),
+                 Step(" today", -0.2, None, top=[Candidate(" today", -0.2, None)])]
+        t = Trace(backend="llamacpp", model="m", request=Request(prompt="The sky is"),
+                  steps=steps, source={"base_url": root})
+        t.rebuild_text()
+        Store(server.log.parent / "history.sqlite3").save_trace(t)
+        p = open_page("#/complete/" + t.id)
+        page = p.page
+        page.wait_for_selector("#complete-result .t")
+        page.click("#complete-result .t >> nth=0")
+        page.wait_for_selector(".tp-pop.pinned")
+        page.click(".tp-pop .tp-bar-row.pick")
+        note = page.wait_for_selector("#complete-result .tbox-error")
+        assert note is not None and "does not offer" in note.text_content()
+        page.click("#complete-result .tbox-add-model")
+        page.wait_for_selector("#model-modal:not([hidden])")
+        assert page.input_value("#model-spec") == f"llamacpp:{root}"
+        assert page.input_value("#model-url") == "" and page.input_value("#model-key") == ""
+        page.click("#model-cancel")
+        assert fs.headers == []
+        p.clean()
+
+
 def test_temperature_slider_and_step_view_in_complete_mode(open_page: Callable[..., Page],
                                                            server: Served) -> None:
     p = open_page("#/complete")
@@ -433,7 +461,9 @@ def test_screenshots(open_page: Callable[..., Page], server: Served, artifacts: 
     records = listed["records"]
     by_mode: dict[str, str] = {}
     for r in records:
-        mode = {"comparison": "compare", "choice": "score"}.get(r["kind"]) or (
+        if r["kind"] == "choice":
+            continue  # Score mode shows a scored text here (a choice is drawn below it)
+        mode = {"comparison": "compare"}.get(r["kind"]) or (
             "chat" if r["mode"] == "chat" else "score" if r["mode"] == "score" else "complete")
         if r["parent_id"] is None and r["backend"] in ("llama", ""):
             by_mode.setdefault(mode, r["id"])
