@@ -163,7 +163,8 @@
       split.textContent = others.length ? (others.length === 1 ? "Variant " : "Variants ") +
         others.map(function (j) { return String(j + 1) + " (" + F.plural(steps[j].length, "token", "tokens") + ")"; }).join(", ") +
         (others.length === 1 ? " splits" : " split") + " the answer into other tokens than the baseline (" +
-        F.plural(steps[base].length, "token", "tokens") + "): another tokenizer. Its tokens do not line up with the baseline's, so there is no \u0394 per token; the totals compare." : "";
+        F.plural(steps[base].length, "token", "tokens") + "): another tokenizer. " + (others.length === 1 ? "Its tokens do" : "Their tokens do") +
+        " not line up with the baseline's, so there is no \u0394 per token; the totals compare." : "";
       c.variants.forEach(function (v, j) {
         var row = el("div", "ops-strip" + (j === base ? " base" : same(j) ? "" : " other"));
         row.dataset.variant = String(j);
