@@ -328,7 +328,7 @@ class Trace:
                 tail_temperatures=[float(t) for t in tail_t] if tail_t is not None else None,
                 parent=dict(d["parent"]) if isinstance(d.get("parent"), dict) else None,
             )
-        except (TypeError, ValueError, AttributeError) as e:
+        except (TypeError, ValueError, AttributeError, OverflowError) as e:
             raise FormatError(f"malformed trace: {e}") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -401,7 +401,7 @@ def _opt_int(x: Any) -> int | None:
         return None
     try:
         return int(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), as from 1e999
         return None
 
 

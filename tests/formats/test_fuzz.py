@@ -2,13 +2,15 @@
 
 Every format module's `parse` gets random JSON values and mutations of every fixture (a
 value replaced, a key dropped, a list cut, a string or number changed); so does detection.
-A trace that comes back must serialise (no NaN, no stray types).
+Every trace that comes back must serialise with `to_json()` (no NaN or Infinity, no stray
+types) into valid UTF-8, and read back the same.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ from tokenprobe.formats import modules, parse_document, read_documents
 from tokenprobe.trace import Trace
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-FOLDERS = ["openai", "wild", "vllm", "sglang", "gemini", "llama-cpp-python", "trace"]
+FOLDERS = ["openai", "wild", "vllm", "sglang", "gemini", "llama-cpp-python", "trace",
+           "llamacpp", "ollama"]
 DOCS = {f"{p.parent.name}/{p.name}": read_documents(p.read_text(encoding="utf-8"))
         for folder in FOLDERS for p in sorted((FIXTURES / folder).iterdir())
         if p.suffix in (".json", ".jsonl", ".sse") and p.name != "expected.json"}
@@ -40,7 +43,10 @@ json_values = st.recursive(
                          "logprob", "bytes", "top_logprobs", "tokens", "token_logprobs",
                          "text_offset", "text", "index", "object", "meta_info",
                          "output_token_logprobs", "candidates", "logprobsResult", "schema",
-                         "steps", "output", "type", "prompt_logprobs", "finish_reason"])
+                         "steps", "output", "type", "prompt_logprobs", "finish_reason",
+                         "completion_probabilities", "generation_settings", "temperature",
+                         "id", "response", "done", "done_reason", "source",
+                         "tail_temperatures", "tail_logsumexp"])
         | st.text(max_size=6), inner, max_size=5),
     max_leaves=25)
 
@@ -54,7 +60,9 @@ def outcome(fn: Any, *args: Any, **kwargs: Any) -> None:
     assert isinstance(traces, list)
     for t in traces:
         assert isinstance(t, Trace)
-        json.loads(t.to_json().encode("utf-8"))  # valid UTF-8: no lone surrogates
+        text = t.to_json()  # raises ValueError on NaN or Infinity (allow_nan=False)
+        back = json.loads(text.encode("utf-8"))  # valid UTF-8: no lone surrogates
+        assert Trace.from_dict(back).to_dict() == back
 
 
 @SETTINGS
@@ -131,3 +139,24 @@ def test_mutated_fixture(name: str, data: st.DataObject) -> None:
     outcome(parse_document, bad, "auto", name)
     for m in modules():
         outcome(m.parse, copy.deepcopy(bad), file=name)
+
+
+def number_paths(doc: Any) -> list[tuple[Any, ...]]:
+    out = []
+    for p in paths(doc):
+        value = doc
+        for k in p:
+            value = value[k]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(DOCS))
+def test_every_number_not_finite(name: str) -> None:
+    # JSON readers accept NaN and Infinity (Python servers write them): wherever one stands
+    # for a number, the file reads as traces that serialise, or is refused in one line.
+    doc = DOCS[name]
+    for where in number_paths(doc):
+        for value in (math.nan, math.inf, -math.inf):
+            outcome(parse_document, mutate(doc, where, "replace", value), "auto", name)

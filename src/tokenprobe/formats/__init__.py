@@ -70,7 +70,7 @@ def read_documents(text: str, where: str = "the file") -> Any:
         return _clean(stripped, json.loads(stripped))
     except ValueError as whole_error:
         first_error = whole_error
-    lines = [ln.strip() for ln in stripped.splitlines()]
+    lines = json_lines(stripped)
     if any(ln.startswith("data:") for ln in lines):
         return _clean(stripped, _sse(lines, where))
     docs = []
@@ -86,6 +86,17 @@ def read_documents(text: str, where: str = "the file") -> Any:
             raise FormatError(f"{where}: line {n} is not valid JSON ({_msg(e)})") from None
     return _clean(stripped, docs)
 
+
+def json_lines(text: str) -> list[str]:
+    """The lines of `text`, split at LF only (a CR before it dropped), without the blanks
+    around them. JSON written with `ensure_ascii=False` holds U+2028, U+2029 and U+0085
+    raw inside its strings, where `str.splitlines` would cut a document in two; a raw LF
+    or CR cannot be inside a JSON string, so LF ends a line and nothing else does."""
+    return [ln.strip(_BLANKS) for ln in text.split("\n")]
+
+
+# JSON's own whitespace: str.strip() would also take U+2028 and friends from a line's ends.
+_BLANKS = " \t\r"
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -118,7 +129,7 @@ def _sse(lines: list[str], where: str) -> list[Any]:
         # a format needs (the Responses API repeats the event name in the data's "type").
         if not ln.startswith("data:"):
             continue
-        data = ln[5:].strip()
+        data = ln[5:].strip(_BLANKS)
         if not data or data == "[DONE]":
             continue
         try:

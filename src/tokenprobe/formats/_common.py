@@ -294,25 +294,40 @@ def entropy_bound(step: Step) -> float | None:
     return max(h, 0.0)
 
 
-def drop_extra_chosen(steps: Sequence[Step]) -> None:
+def drop_extra_chosen(steps: Sequence[Step], n: int | None = None) -> None:
     """Remove the chosen token where a server appended it to a top-N list as entry N+1.
 
     OpenAI's legacy completions, vLLM and llama-cpp-python always add the chosen token to
     `top_logprobs`, so a step whose chosen token was not in the top N lists N+1 entries.
-    Kept, it would claim rank N+1. N is the smallest list length in the response (a step
-    whose chosen token is in the top N has exactly N); a longer list whose last entry is the
-    chosen token loses that entry. With every list the same length nothing is dropped.
+    Kept, it would claim rank N+1. `n` is the number asked for, when known (a live request).
+    Otherwise N is read from the lists that do not end with the chosen token: each is the
+    top N itself, or shorter where a server that keys the list by decoded text collapsed
+    several byte-fallback alternatives into one "" entry (llama-cpp-python, vLLM's legacy
+    completions), so the longest of them is N. When every list ends with its chosen token,
+    the shortest length stands for N. A list longer than N whose last entry is the chosen
+    token loses that entry.
     """
-    sizes = [len(s.top) for s in steps if s.top]
-    if not sizes:
+    listed = [s for s in steps if s.top]
+    if not listed:
         return
-    n = min(sizes)
-    for s in steps:
-        if len(s.top) == n + 1:
-            last = s.top[-1]
-            if last.logprob == s.logprob and (last.data == s.data or last.id == s.id):
-                s.top.pop()
-                s.entropy = entropy_bound(s)
+    if n is None:
+        plain = [len(s.top) for s in listed if not _ends_with_chosen(s)]
+        n = max(plain) if plain else min(len(s.top) for s in listed)
+    for s in listed:
+        if len(s.top) > n and _ends_with_chosen(s):
+            s.top.pop()
+            s.entropy = entropy_bound(s)
+
+
+def _ends_with_chosen(s: Step) -> bool:
+    """Whether the last alternative is the chosen token itself (same logprob, and the same
+    id when both have one, else the same bytes, or both hiding their bytes)."""
+    last = s.top[-1]
+    if last.logprob != s.logprob:
+        return False
+    if last.id is not None and s.id is not None:
+        return last.id == s.id
+    return last.data == s.data or (last.token == UNKNOWN_LABEL and not s.data)
 
 
 # ---------------------------------------------------------------------------------------
@@ -418,11 +433,34 @@ _FINISH = {
 }
 
 
+_FILTERS = frozenset({"content_filter", "safety", "recitation", "blocklist",
+                      "prohibited_content", "spii", "image_safety", "language"})
+
+
 def finish_reason(value: Any) -> str | None:
     """A server's finish reason in the trace's words: stop, length, error, or None."""
     if not isinstance(value, str) or not value:
         return None
     return _FINISH.get(value.lower(), "stop" if value.lower().startswith("stop") else None)
+
+
+def finish_error(value: Any, who: str = "the server") -> str:
+    """Why an answer whose finish reason reads as "error" is incomplete, in one line."""
+    name = clean_text(str(value))[:60]
+    low = name.lower()
+    if low in _FILTERS:
+        return f"{who} stopped the answer with its content filter (finish reason {name})"
+    if low == "abort":
+        return f"{who} aborted the answer (finish reason {name})"
+    return f"{who} stopped the answer with an error (finish reason {name})"
+
+
+def set_finish(trace: Trace, value: Any) -> None:
+    """The trace's finish reason from the server's, with the error it means when it is one
+    (`settle` then marks the trace incomplete)."""
+    trace.finish_reason = finish_reason(value)
+    if trace.finish_reason == "error" and not trace.error:
+        trace.error = finish_error(value)
 
 
 def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
@@ -435,8 +473,19 @@ def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
     must equal it, or be a prefix of it (the server cut a stop word the tokens still hold).
     When the tokens cover only the start of the server's text the trace keeps what the
     tokens show and says so in `error`; any other difference means the file is not what it
-    claims, and is refused.
+    claims, and is refused. A trace whose finish reason is "error" (a content filter, an
+    abort, an error the server reported) is incomplete, with the reason in `error`.
     """
+    _settle(trace, pieces, server_text, prompt_pieces, echo)
+    if trace.finish_reason == "error":
+        trace.complete = False
+        if not trace.error:
+            trace.error = "the server stopped the answer with an error"
+    return trace
+
+
+def _settle(trace: Trace, pieces: list[Piece], server_text: str | None,
+            prompt_pieces: list[Piece] | None, echo: bool) -> None:
     prompt_pieces = prompt_pieces or []
     if server_text is not None:
         server_text = clean_text(server_text)
@@ -465,15 +514,16 @@ def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
         settle_prompt(trace)
     trace.rebuild_text()
     if server_text is None:
-        return trace
+        return
     ours = (trace.request.prompt or "") + trace.text if echo else trace.text
     if ours == server_text or ours.startswith(server_text):
-        return trace  # equal, or the tokens go on past a stop word the server cut: kept
+        return  # equal, or the tokens go on past a stop word the server cut: kept
     if server_text.startswith(ours):
         trace.complete = False
-        trace.error = (f"the logprobs cover only the first {len(ours)} of "
-                       f"{len(server_text)} characters of the response text")
-        return trace
+        cover = (f"the logprobs cover only the first {len(ours)} of "
+                 f"{len(server_text)} characters of the response text")
+        trace.error = f"{trace.error}; {cover}" if trace.error else cover
+        return
     at = next((k for k, (a, b) in enumerate(zip(ours, server_text)) if a != b),
               min(len(ours), len(server_text)))
     raise FormatError(f"the tokens do not spell the response text (they differ at "

@@ -40,7 +40,6 @@ from tokenprobe.formats._common import (
     Piece,
     add_note,
     candidate,
-    finish_reason,
     logprob,
     make_step,
     need_dict,
@@ -48,6 +47,7 @@ from tokenprobe.formats._common import (
     opt_int,
     opt_list,
     opt_str,
+    set_finish,
     settle,
     token_piece,
 )
@@ -137,7 +137,7 @@ def _cand(c: Any, where: str) -> tuple[Piece, float | None, int | None]:
 
 def _trace(g: _Cand, index: int, model: Any, file: str | None) -> Trace:
     trace = new_trace(NAME, file, model, KIND, mode="chat")
-    trace.source["candidate"] = index
+    trace.source["choice"] = index
     text = "".join(g.text)
     if text and not g.seen:
         raise FormatError(f"candidate {index} has text but no logprobsResult: ask with "
@@ -157,10 +157,7 @@ def _trace(g: _Cand, index: int, model: Any, file: str | None) -> Trace:
         pieces.append(piece)
         steps.append(make_step(piece, lp, tid, top))
     trace.steps = steps
-    trace.finish_reason = finish_reason(g.finish)
-    if trace.finish_reason == "error":
-        trace.complete = False
-        trace.error = f"the answer was stopped ({str(g.finish).lower()})"
+    set_finish(trace, g.finish)
     if g.seen and not steps and text:
         add_note(trace, "the server returned an empty logprobsResult")
     return settle(trace, pieces, text)

@@ -33,7 +33,8 @@ Older shape (before December 2024; README of examples/server, `probs_vector_to_j
 A stream (`stream: true`, server-sent events, one JSON object per `data:` line) sends one
 chunk per token, `{"content": TEXT, "stop": false, "completion_probabilities": [ITEM]}`, and a
 last chunk with `stop: true` and the summary fields but no probabilities. Several results (an
-array of prompts, `n_cmpl`) carry an `index`; each index is one trace.
+array of prompts, `n_cmpl`) carry an `index`; each index is one trace, its index kept in
+`source.choice` (the name every importer gives it).
 
 What the server's text hides, and how the steps get their true bytes: the server sends a
 token's text only once it is safe to send. A token that ends in the middle of a UTF-8
@@ -51,6 +52,7 @@ same server (openai_chat.py, openai_completions.py).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -353,7 +355,7 @@ def _trace(docs: list[tuple[dict[str, Any], str]], index: int, file: str | None,
                           "server did not return them; ask with n_probs: N")
     trace = new_trace(NAME, file, reader.model, reader.kind or "unknown")
     if several or index:
-        trace.source["index"] = index
+        trace.source["choice"] = index
     trace.steps = steps
     trace.finish_reason = reader.finish
     _request_from_settings(trace, reader.settings)
@@ -373,8 +375,12 @@ def _request_from_settings(trace: Trace, settings: dict[str, Any]) -> None:
     req = trace.request
 
     def num(key: str) -> float | None:
+        # A setting that is not a finite number (NaN, Infinity, which the JSON reader
+        # accepts) is not reported: the request then says nothing about it.
         v = settings.get(key)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return None
+        return float(v) if math.isfinite(v) else None
 
     if num("temperature") is not None:
         req.temperature = max(num("temperature") or 0.0, 0.0)

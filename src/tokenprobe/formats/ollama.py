@@ -40,7 +40,6 @@ from tokenprobe.errors import FormatError
 from tokenprobe.formats._common import (
     Piece,
     candidate,
-    finish_reason,
     logprob,
     make_step,
     need_dict,
@@ -48,6 +47,7 @@ from tokenprobe.formats._common import (
     new_trace,
     opt_list,
     opt_str,
+    set_finish,
     settle,
     token_piece,
 )
@@ -137,7 +137,7 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
                           "them (Ollama reports them from 0.12.11 on; ask with logprobs: true)")
     trace = new_trace(NAME, file, model, KIND, mode="chat" if chat else "completion")
     trace.steps = steps
-    trace.finish_reason = finish_reason(reason)
+    set_finish(trace, reason)
     if thought_text:
         trace.source["note"] = ("the model was thinking: the tokens spell its thinking and "
                                 "its answer together")

@@ -44,7 +44,6 @@ from tokenprobe.errors import FormatError
 from tokenprobe.formats._common import (
     Piece,
     chat_alternatives,
-    finish_reason,
     make_step,
     need_dict,
     need_list,
@@ -53,6 +52,7 @@ from tokenprobe.formats._common import (
     openai_logprob,
     opt_list,
     opt_str,
+    set_finish,
     settle,
     token_piece,
     unknown_token_ids,
@@ -194,9 +194,7 @@ def build(ch: _Choice, index: int, model: Any, file: str | None, fmt: str,
         raise FormatError(f"choice {index} has text but no logprobs (logprobs is null): the "
                           "server did not return them; ask with logprobs: true")
     pieces, trace.steps = reader(items, f"choices[{index}].logprobs.content")
-    trace.finish_reason = finish_reason(ch.finish)
-    if ch.finish == "content_filter":
-        trace.complete, trace.error = False, "the server's content filter stopped the answer"
+    set_finish(trace, ch.finish)
     if refused:
         trace.source["note"] = "the model refused; the text is the refusal"
     elif ch.tool_calls and not text:

@@ -20,10 +20,15 @@ vLLM, llama-cpp-python and llama.cpp server's `/v1/completions`)::
 - `top_logprobs` maps token text to logprob, so a token can appear once only; the server
   always adds the chosen token, which makes N+1 entries when it was not among the top N
   (OpenAI: "there may be up to logprobs+1 elements"); that extra entry is dropped
-  (`_common.drop_extra_chosen`).
+  (`_common.drop_extra_chosen`, which takes N from the request when it is known, else from
+  the lists that do not end with their chosen token).
 - `text_offset` counts characters from the start of the prompt (OpenAI, llama-cpp-python);
-  the trace's offsets count from the start of its own text (docs/architecture.md), and are
-  rebuilt from the bytes, so `text_offset` is not needed to place the tokens.
+  the trace's offsets count from the start of its own text (docs/architecture.md) and are
+  rebuilt from the bytes. `text_offset` is read for one thing: where a run of tokens
+  hiding their bytes (llama-cpp-python's empty strings) is followed by a known token that
+  the text holds more than once, its offset (made relative to the first token's) says
+  which occurrence is that token's, so the hidden run takes the right bytes
+  (`Piece.at`, `_common.fit_to_text`).
 
 The logprobs are raw (softmax of the logits, before temperature).
 
@@ -41,7 +46,6 @@ from tokenprobe.formats._common import (
     Piece,
     alt_candidate,
     drop_extra_chosen,
-    finish_reason,
     make_step,
     need_dict,
     need_list,
@@ -51,6 +55,7 @@ from tokenprobe.formats._common import (
     opt_int,
     opt_list,
     opt_str,
+    set_finish,
     settle,
     token_piece,
     unknown_token_ids,
@@ -184,7 +189,7 @@ def build(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
     trace = new_trace(fmt, file, model, KIND)
     trace.source["choice"] = index
     text = "".join(g["text"])
-    trace.finish_reason = finish_reason(g["finish"])
+    set_finish(trace, g["finish"])
     if not g["seen"]:
         if text:
             raise FormatError(f"choice {index} has text but no logprobs (logprobs is null): "

@@ -35,11 +35,13 @@ from tokenprobe.formats import openai_chat
 from tokenprobe.formats._common import (
     Piece,
     add_note,
+    clean_text,
     finish_reason,
     need_dict,
     new_trace,
     opt_list,
     opt_str,
+    set_finish,
     settle,
 )
 from tokenprobe.trace import Step, Trace
@@ -146,14 +148,14 @@ def _outcome(trace: Trace, resp: dict[str, Any], others: list[str], refusal: lis
     details = resp.get("incomplete_details")
     reason = details.get("reason") if isinstance(details, dict) else None
     if status == "incomplete":
-        trace.finish_reason = finish_reason(reason) or "length"
-        if reason == "content_filter":
-            trace.complete, trace.error = False, "the server's content filter stopped the answer"
+        set_finish(trace, reason)
+        trace.finish_reason = trace.finish_reason or "length"
     elif status == "failed":
         err = resp.get("error")
         msg = err.get("message") if isinstance(err, dict) else None
         trace.finish_reason, trace.complete = "error", False
-        trace.error = f"the response failed: {msg}" if msg else "the response failed"
+        trace.error = (f"the response failed: {clean_text(msg)[:200]}" if isinstance(msg, str)
+                       and msg else "the response failed")
     else:
         trace.finish_reason = finish_reason(status)
     if others:

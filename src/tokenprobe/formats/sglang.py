@@ -18,7 +18,8 @@ piece is U+FFFD, fitted to the response text). Input logprobs (`logprob_start_le
 `prompt_steps`; the first has logprob null. A batch is a JSON list of such objects (one
 trace each); a stream (SSE) repeats the object growing, each event holding everything so
 far (or, with `--incremental-streaming-output`, only the new part): events with one
-`meta_info.id` are joined into one trace.
+`meta_info.id` are joined into one trace. Which of the two a stream is, its tokens say: the
+events are cumulative when each one's `output_token_logprobs` extends the one before.
 
 Values: -inf is written as the float32 minimum (-3.4e38, `clamp(min=finfo.min)`) or
 -999999999.0, both read as "not reported". SGLang's logprobs are taken after temperature
@@ -39,7 +40,7 @@ from tokenprobe.formats._common import (
     Piece,
     add_note,
     candidate,
-    finish_reason,
+    clean_text,
     logprob,
     make_step,
     need_dict,
@@ -48,6 +49,7 @@ from tokenprobe.formats._common import (
     opt_int,
     opt_list,
     opt_str,
+    set_finish,
     settle,
     token_piece,
 )
@@ -78,14 +80,24 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
 
 
 def _join(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """One object from a stream's events: the last when each holds all so far, else joined."""
+    """One object from a stream's events: the last when each holds all so far, else joined.
+
+    The tokens decide, not the text (incremental "ha", "ha", "ha" looks cumulative by its
+    text): the events are cumulative only when each one's `output_token_logprobs` is
+    longer than the one before and starts with it.
+    """
     if len(items) == 1:
         return items[0]
     texts = [opt_str(d.get("text"), "text") or "" for d in items]
-    if all(b.startswith(a) for a, b in itertools.pairwise(texts)):
+    tokens = [opt_list(d["meta_info"].get("output_token_logprobs"), "output_token_logprobs")
+              for d in items]
+    if all(len(b) > len(a) and b[:len(a)] == a for a, b in itertools.pairwise(tokens)):
         return items[-1]
     meta: dict[str, Any] = dict(items[-1]["meta_info"])
     for key in ("output_token_logprobs", "output_top_logprobs"):
+        if all(d["meta_info"].get(key) is None for d in items):
+            meta[key] = None  # not asked for: the reading says so
+            continue
         meta[key] = [x for d in items for x in opt_list(d["meta_info"].get(key), key)]
     for key in ("input_token_logprobs", "input_top_logprobs"):
         meta[key] = next((d["meta_info"][key] for d in items if d["meta_info"].get(key)), None)
@@ -138,9 +150,8 @@ def _trace(d: dict[str, Any], file: str | None) -> Trace:
                                  meta.get("output_top_logprobs"), "output")
     fin = meta.get("finish_reason")
     kind = fin.get("type") if isinstance(fin, dict) else fin
-    trace.finish_reason = finish_reason(kind)
-    if kind == "abort":
-        trace.complete = False
-        msg = fin.get("message") if isinstance(fin, dict) else None
-        trace.error = f"the server aborted the request: {msg}" if msg else "aborted"
+    msg = fin.get("message") if isinstance(fin, dict) else None
+    if kind == "abort" and isinstance(msg, str) and msg:
+        trace.error = f"the server aborted the answer: {clean_text(msg)[:200]}"
+    set_finish(trace, kind)
     return settle(trace, pieces, text, prompt_pieces)

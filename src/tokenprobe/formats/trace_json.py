@@ -5,17 +5,29 @@ Shape read: the schema `tokenprobe/trace@1` (docs/architecture.md), as written b
 `Trace.from_dict` with a message to upgrade.
 
 Before a document reaches `Trace.from_dict` its containers are checked here (steps and
-alternatives are objects, `bytes` are lists of byte values), so that a damaged file is
-refused with a FormatError naming the place, not an error from deep inside.
+alternatives are objects, `bytes` are lists of byte values, the request's prompt, messages
+and stop strings are text, `source` and `parent` hold no NaN or Infinity, tail sums and
+temperatures are finite numbers), so that a damaged file is refused with a FormatError
+naming the place, not an error from deep inside or a trace that cannot be written back.
+
+After it, the trace rules are kept: `text` must be the steps' bytes decoded (a trace whose
+text says something else is refused: its numbers would be shown against the wrong
+tokens); the offsets are rebuilt from the bytes; each step's `top` is sorted by logprob
+with duplicates removed (a trace that is merely unsorted is sorted); a request without a
+prompt gets the one its prompt steps spell. A prompt that differs from its prompt steps is
+kept as asked: a tokenizer may normalise a text, and its producer says so in `error`.
 
 It leaves out every server's format (the other modules).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from tokenprobe.errors import FormatError
+from tokenprobe.formats._common import entropy_bound, sort_top
+from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import SCHEMA_PREFIX, Trace
 
 NAME = "trace"
@@ -38,8 +50,35 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
     for n, d in enumerate(docs):
         where = f"line {n + 1}" if isinstance(doc, list) else "the trace"
         _check(d, where)
-        traces.append(Trace.from_dict(d))
+        trace = Trace.from_dict(d)
+        _keep_rules(trace, where)
+        traces.append(trace)
     return traces
+
+
+def _keep_rules(trace: Trace, where: str) -> None:
+    """Offsets from the bytes, `top` sorted and de-duplicated, the text checked."""
+    for step in trace.prompt_steps + trace.steps:
+        if len(step.top) > 1:
+            top = sort_top(step.top)
+            dropped = len(top) < len(step.top)
+            step.top = top
+            if dropped and not step.entropy_exact and step.entropy is not None:
+                step.entropy = entropy_bound(step)  # the bound counted a duplicate twice
+    text = trace.text
+    trace.rebuild_text()
+    if trace.text != text:
+        at = next((k for k, (a, b) in enumerate(zip(trace.text, text)) if a != b),
+                  min(len(trace.text), len(text)))
+        raise FormatError(f"{where}: its text is not what its tokens spell (they differ at "
+                          f"character {at})")
+    if trace.prompt_steps:
+        assembler = TextAssembler()
+        for step in trace.prompt_steps:
+            step.offset = assembler.add(step.data)
+        spelled = assembler.finish()
+        if trace.request.prompt is None:
+            trace.request.prompt = spelled
 
 
 def _check(d: Any, where: str) -> None:
@@ -63,16 +102,60 @@ def _check(d: Any, where: str) -> None:
                     raise FormatError(f"{where}: {key}[{k}].top[{j}] must be an object")
                 _check_bytes(c.get("bytes"), f"{where}: {key}[{k}].top[{j}].bytes")
             tail = s.get("tail_logsumexp")
-            if tail is not None and not (isinstance(tail, list) and all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in tail)):
-                raise FormatError(f"{where}: {key}[{k}].tail_logsumexp must be numbers")
+            if tail is not None and not _finite_numbers(tail):
+                raise FormatError(f"{where}: {key}[{k}].tail_logsumexp must be finite numbers")
     for key in ("request", "source", "parent"):
         if d.get(key) is not None and not isinstance(d[key], dict):
             raise FormatError(f"{where}: {key} must be an object")
+        if key != "request" and not _finite(d.get(key)):
+            raise FormatError(f"{where}: {key} holds a number that is not finite (NaN or "
+                              "Infinity)")
+    _check_request(d.get("request") or {}, f"{where}: request")
     temps = d.get("tail_temperatures")
-    if temps is not None and not (isinstance(temps, list) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in temps)):
-        raise FormatError(f"{where}: tail_temperatures must be numbers")
+    if temps is not None and not (_finite_numbers(temps) and all(t > 0 for t in temps)):
+        raise FormatError(f"{where}: tail_temperatures must be finite positive numbers")
+    for key in ("error", "finish_reason"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise FormatError(f"{where}: {key} must be a string or null")
+    if d.get("finish_reason") not in FINISH_REASONS:
+        raise FormatError(f"{where}: finish_reason must be stop, length, error or null "
+                          f"(not {str(d['finish_reason'])[:20]!r})")
+
+
+FINISH_REASONS = ("stop", "length", "error", None)
+
+
+def _check_request(req: dict[str, Any], where: str) -> None:
+    for key in ("mode", "prompt"):
+        if req.get(key) is not None and not isinstance(req[key], str):
+            raise FormatError(f"{where}.{key} must be a string or null")
+    messages = req.get("messages")
+    if messages is not None and not (isinstance(messages, list) and all(
+            isinstance(m, dict) and all(v is None or isinstance(v, str) for v in m.values())
+            for m in messages)):
+        raise FormatError(f"{where}.messages must be a list of objects of strings "
+                          "({role, content})")
+    stop = req.get("stop")
+    if stop is not None and not (isinstance(stop, list)
+                                 and all(isinstance(x, str) for x in stop)):
+        raise FormatError(f"{where}.stop must be a list of strings")
+
+
+def _finite_numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+        for x in value)
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or Infinity anywhere in `value` (they cannot be written back as JSON)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _check_bytes(raw: Any, where: str) -> None:

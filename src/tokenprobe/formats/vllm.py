@@ -39,6 +39,7 @@ It leaves out the OpenAI shapes' common reading (openai_chat.py, openai_completi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tokenprobe.errors import FormatError
@@ -100,12 +101,20 @@ def _has_trait(d: Any) -> bool:
     return False
 
 
+# A token id as vLLM writes it: ASCII digits (str.isdigit also takes "²" and other digits
+# int() refuses), and few enough of them for any vocabulary.
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def parse_id(text: str) -> int | None:
+    """`text` as a token id, or None when it is not one."""
+    return int(text) if _ID.fullmatch(text) else None
+
+
 def token_id(label: str) -> int | None:
     """The id in a `token_id:N` label, or None for a text label."""
     if label.startswith(ID_PREFIX):
-        rest = label[len(ID_PREFIX):]
-        if rest.isdigit():
-            return int(rest)
+        return parse_id(label[len(ID_PREFIX):])
     return None
 
 
@@ -204,7 +213,7 @@ class Reader:
             pieces.append(piece)
             steps.append(make_step(piece, openai_logprob(lps[k] if k < len(lps) else None),
                                    tid, top))
-        drop_extra_chosen(steps)
+        drop_extra_chosen(steps, self.alternatives)
         self._check_known(pieces, steps, where)
         return pieces, steps
 
@@ -216,11 +225,12 @@ class Reader:
             if not isinstance(entry, dict):
                 continue
             for key, val in entry.items():
-                if (key.isdigit() and isinstance(val, dict)
+                tid = parse_id(key)
+                if (tid is not None and isinstance(val, dict)
                         and isinstance(val.get("decoded_token"), str)
                         and REPLACEMENT not in val["decoded_token"]
                         and token_id(val["decoded_token"]) is None):
-                    self.vocab.setdefault(int(key), val["decoded_token"].encode())
+                    self.vocab.setdefault(tid, val["decoded_token"].encode())
 
     def prompt_steps(self, entries: Any, prompt_ids: Any, where: str) -> list[Step]:
         entries = need_list(entries, where)
@@ -238,11 +248,12 @@ class Reader:
                 raise FormatError(f"{where}[{k}] is empty")
             cands: list[tuple[int, float | None, int | None, Piece]] = []
             for key, val in entry.items():
-                if not key.isdigit():
+                parsed = parse_id(key)
+                if parsed is None:
                     raise FormatError(f"{where}[{k}] has a key that is not a token id "
                                       f"({key[:20]!r})")
-                val = need_dict(val, f"{where}[{k}][{key}]")
-                tid = int(key)
+                tid = parsed
+                val = need_dict(val, f"{where}[{k}][{key[:20]}]")
                 decoded = val.get("decoded_token")
                 if isinstance(decoded, str) and token_id(decoded) is None:
                     piece = token_piece(decoded)
