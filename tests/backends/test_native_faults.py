@@ -1,5 +1,5 @@
-"""Every server fault the issue names, for the native llamacpp and ollama backends, injected by
-the scripted fault server: the message, the exit code, and the tokens kept."""
+"""Every server fault tokenprobe handles, for the native llamacpp and ollama backends, injected
+by the scripted fault server: the message, the exit code, and the tokens kept."""
 
 from __future__ import annotations
 

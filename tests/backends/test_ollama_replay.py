@@ -48,6 +48,14 @@ def fixture(name: str) -> list[dict[str, Any]]:
     return doc if isinstance(doc, list) else [doc]
 
 
+@pytest.fixture(autouse=True)
+def no_ollama_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default server and no key, whatever the machine running the tests has set (a
+    test that wants them sets them itself)."""
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+
+
 def backend(replay: Replay, model: str = "gemma3", **options: Any) -> OllamaBackend:
     return OllamaBackend.from_spec(model, BackendOptions(
         extra={"transport": replay.transport, "max_retries": 0}, **options))

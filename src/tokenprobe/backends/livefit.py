@@ -53,11 +53,16 @@ class LiveFitter:
         self._pending_text.append(text)
         return self._release(final=False)
 
-    def finish(self) -> list[Step]:
-        """Whatever still waits, fitted to the text if it can be, else as labelled."""
-        return self._release(final=True)
+    def finish(self, broken: bool = False) -> list[Step]:
+        """Whatever still waits, fitted to the text if it can be, else as labelled.
 
-    def _release(self, final: bool) -> list[Step]:
+        At the end of an answer the text is all there: a fit is the best reading. When the
+        stream broke part-way (`broken`), the text that would show the hidden bytes never
+        came: the tokens are kept all the same, with their fitted bytes only where the text
+        received covers them exactly, else with the bytes their labels show."""
+        return self._release(final=True, broken=broken)
+
+    def _release(self, final: bool, broken: bool = False) -> list[Step]:
         if not self._pieces:
             return []
         text = "".join(self._pending_text)
@@ -65,6 +70,8 @@ class LiveFitter:
         exact = fitted is not None and len(b"".join(fitted)) == len(text.encode("utf-8"))
         if not exact and not final:
             return []
+        if broken and not exact:
+            fitted = None
         out = self._steps
         for step, piece, data in zip(out, self._pieces, fitted or [p.data for p in self._pieces]):
             if piece.hidden is None:
@@ -84,7 +91,7 @@ def trim_top(step: Step, alternatives: int | None) -> None:
     that entry would claim a rank it does not have, so a list longer than N loses it."""
     if alternatives is None or len(step.top) <= alternatives:
         return
-    extra = [c for c in step.top[alternatives:]
-             if c.logprob == step.logprob and (c.id == step.id or c.data == step.data)]
+    extra = [c for c in step.top[alternatives:] if c.logprob == step.logprob and (
+        c.id == step.id if c.id is not None and step.id is not None else c.data == step.data)]
     if extra:
         step.top = step.top[:alternatives]

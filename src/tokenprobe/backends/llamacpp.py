@@ -46,7 +46,7 @@ from tokenprobe.backends.faults import (
     public_url,
 )
 from tokenprobe.backends.nativehttp import NativeHttp
-from tokenprobe.errors import FormatError, InputError, ModelError
+from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.formats import llamacpp as fmt
 from tokenprobe.trace import Request, Step, Trace
 
@@ -165,25 +165,34 @@ class LlamaCppBackend(Backend):
         reader = fmt.Reader(request.alternatives)
         emitted = bytearray()
         n = 0
-        for line in self.http.lines("/completion", body, request.alternatives):
-            doc = self._doc(line)
-            if doc is None:
-                continue
-            try:
-                steps = reader.feed(doc, f"chunk {n}")
-            except FormatError as e:
-                raise ServerError(f"{self.where} sent a chunk tokenprobe cannot read: "
-                                  f"{self.http.scrub(str(e))}") from None
-            n += 1
-            if reader.kind is not None:
-                trace.logprobs_kind = reader.kind  # an older server reports processed probs
-            for step in steps:
-                emitted += self._finish(step, request, trace.logprobs_kind)
+        try:
+            for line in self.http.lines("/completion", body, request.alternatives):
+                doc = self._doc(line)
+                if doc is None:
+                    continue
+                try:
+                    steps = reader.feed(doc, f"chunk {n}")
+                except FormatError as e:
+                    raise ServerError(f"{self.where} sent a chunk tokenprobe cannot read: "
+                                      f"{self.http.scrub(str(e))}") from None
+                n += 1
+                if reader.kind is not None:
+                    trace.logprobs_kind = reader.kind  # an older server reports processed
+                for step in steps:
+                    emitted += self._finish(step, request, trace.logprobs_kind)
+                    yield step
+                if not reader.items and reader.chunks_with_text >= NO_LOGPROBS_AFTER:
+                    raise no_logprobs(self.where)
+                if reader.stopped:
+                    break
+        except TokenprobeError:
+            # The stream broke: tokens the server held back (a possible stop word, part of
+            # a character) were received all the same; they go out with their own bytes,
+            # then the error.
+            for step in reader.finish_steps():
+                self._finish(step, request, trace.logprobs_kind)
                 yield step
-            if not reader.items and reader.chunks_with_text >= NO_LOGPROBS_AFTER:
-                raise no_logprobs(self.where)
-            if reader.stopped:
-                break
+            raise
         for step in reader.finish_steps():
             emitted += self._finish(step, request, trace.logprobs_kind)
             yield step

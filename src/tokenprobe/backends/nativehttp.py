@@ -9,6 +9,10 @@ while the body streams says the connection broke part-way (the backend's TraceSt
 the tokens already received). The transport is injectable (httpx), so tests replay
 recorded responses through an httpx.MockTransport.
 
+Lines end at LF only (`byte_lines`, `abyte_lines`, which the openai backend's streams use
+too): JSON written with `ensure_ascii=False` holds U+2028, U+2029 and U+0085 raw inside
+its strings, and httpx's `iter_lines`, like `str.splitlines`, would cut a chunk there.
+
 It leaves out reading the lines (formats/llamacpp.py, formats/ollama.py) and the checks on
 a whole answer (faults.check_cover).
 """
@@ -16,7 +20,7 @@ a whole answer (faults.check_cover).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -25,16 +29,55 @@ from tokenprobe.backends.faults import (
     RETRY_STATUSES,
     ServerError,
     body_message,
+    check_url,
     parse_json,
     public_url,
     reason,
     retry_delay,
     scrub,
     status_error,
+    url_secrets,
 )
 
 DEFAULT_TIMEOUT = 120.0
 CONNECT_TIMEOUT = 10.0
+
+
+def byte_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The lines of a body arriving in `chunks`, split at LF (a CR before it dropped).
+
+    A multi-byte character is never cut: 0x0A is never part of one in UTF-8."""
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        if b"\n" in chunk:
+            yield from _whole_lines(buf)
+    if buf:
+        yield _text(bytes(buf))
+
+
+async def abyte_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
+    """`byte_lines` for a body read on an event loop."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        if b"\n" in chunk:
+            for line in _whole_lines(buf):
+                yield line
+    if buf:
+        yield _text(bytes(buf))
+
+
+def _whole_lines(buf: bytearray) -> list[str]:
+    """The complete lines at the start of `buf`, removed from it."""
+    end = buf.rfind(b"\n")
+    lines = [_text(line) for line in bytes(buf[:end]).split(b"\n")]
+    del buf[:end + 1]
+    return lines
+
+
+def _text(line: bytes) -> str:
+    return line.removesuffix(b"\r").decode("utf-8", "replace")
 
 
 class NativeHttp:
@@ -42,6 +85,7 @@ class NativeHttp:
                  max_retries: int = 2, transport: httpx.BaseTransport | None = None,
                  key_hint: str = "the API key") -> None:
         self.base_url = base_url.rstrip("/")
+        check_url(self.base_url)
         self.where = f"the server at {public_url(self.base_url)}"
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.max_retries = max(int(max_retries), 0)
@@ -61,7 +105,7 @@ class NativeHttp:
         self.client.close()
 
     def secrets(self) -> list[str | None]:
-        return [self._key]
+        return [self._key, *url_secrets(self.base_url)]
 
     def scrub(self, text: str) -> str:
         return scrub(text, self.secrets())
@@ -71,7 +115,7 @@ class NativeHttp:
         """The lines of the answer to POST `path`, as they arrive."""
         response = self._open("POST", path, body, asked_alternatives)
         try:
-            yield from response.iter_lines()
+            yield from byte_lines(response.iter_bytes())
         except httpx.TimeoutException:
             raise ServerError(self.timeout_message()) from None
         except httpx.TransportError as e:

@@ -40,15 +40,16 @@ from tokenprobe.backends.faults import (
     ServerError,
     body_message,
     check_cover,
+    check_url,
     no_logprobs,
     parse_json,
     public_url,
 )
 from tokenprobe.backends.livefit import LiveFitter
 from tokenprobe.backends.nativehttp import NativeHttp
-from tokenprobe.errors import FormatError, ModelError
+from tokenprobe.errors import FormatError, ModelError, TokenprobeError
 from tokenprobe.formats import ollama as fmt
-from tokenprobe.formats._common import finish_reason
+from tokenprobe.formats._common import finish_error, finish_reason
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -66,6 +67,7 @@ def ollama_url(host: str) -> str:
         port = 443 if scheme == "https" else 80
     else:
         host = "http://" + host
+    check_url(host, "the Ollama server's URL")  # a bad port is one line, not a ValueError
     parts = urlsplit(host)
     name = parts.hostname or "127.0.0.1"
     if name in ("0.0.0.0", "::"):
@@ -177,33 +179,41 @@ class OllamaBackend(Backend):
         seen = thinking = done = False
         reason: Any = None
         n = 0
-        for line in self.http.lines(path, body, request.alternatives):
-            if not line.strip():
-                continue
-            doc = parse_json(line, self.where)
-            if not isinstance(doc, dict):
-                raise ServerError(f"{self.where} sent a chunk that is not a JSON object")
-            if doc.get("error") is not None:
-                raise ServerError(f"{self.where} reported an error part-way: "
-                                  f"{self.http.scrub(body_message(doc))}")
-            where = f"chunk {n}"
-            n += 1
-            try:
-                answer, thought, _ = fmt.chunk_text(doc, where)
-                pieces, steps = fmt.pieces_and_steps(doc.get("logprobs"), f"{where}.logprobs")
-            except FormatError as e:
-                raise ServerError(f"{self.where} sent a chunk tokenprobe cannot read: "
-                                  f"{self.http.scrub(str(e))}") from None
-            seen = seen or doc.get("logprobs") is not None
-            thinking = thinking or bool(thought)
-            for step in fitter.add(pieces, steps, thought + answer):
+        try:
+            for line in self.http.lines(path, body, request.alternatives):
+                if not line.strip():
+                    continue
+                doc = parse_json(line, self.where)
+                if not isinstance(doc, dict):
+                    raise ServerError(f"{self.where} sent a chunk that is not a JSON object")
+                if doc.get("error") is not None:
+                    raise ServerError(f"{self.where} reported an error part-way: "
+                                      f"{self.http.scrub(body_message(doc))}")
+                where = f"chunk {n}"
+                n += 1
+                try:
+                    answer, thought, _ = fmt.chunk_text(doc, where)
+                    pieces, steps = fmt.pieces_and_steps(doc.get("logprobs"),
+                                                         f"{where}.logprobs")
+                except FormatError as e:
+                    raise ServerError(f"{self.where} sent a chunk tokenprobe cannot read: "
+                                      f"{self.http.scrub(str(e))}") from None
+                seen = seen or doc.get("logprobs") is not None
+                thinking = thinking or bool(thought)
+                for step in fitter.add(pieces, steps, thought + answer):
+                    yield self._finish(step, request)
+                if not seen and fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
+                    raise no_logprobs(self.where)
+                if doc.get("done") is True:
+                    done = True
+                    reason = doc.get("done_reason")
+                    break
+        except TokenprobeError:
+            # The stream broke: tokens held back for more text (hidden bytes) are received
+            # all the same; they go out with the bytes their labels show, then the error.
+            for step in fitter.finish(broken=True):
                 yield self._finish(step, request)
-            if not seen and fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
-                raise no_logprobs(self.where)
-            if doc.get("done") is True:
-                done = True
-                reason = doc.get("done_reason")
-                break
+            raise
         for step in fitter.finish():
             yield self._finish(step, request)
         if not done:
@@ -211,6 +221,8 @@ class OllamaBackend(Backend):
                               "(the connection was cut)")
         if fitter.server_text and not seen:
             raise no_logprobs(self.where)
+        if finish_reason(reason) == "error":
+            raise ServerError(finish_error(reason, self.where))
         if thinking:
             trace.source["note"] = ("the model was thinking: the tokens spell its thinking "
                                     "and its answer together")
