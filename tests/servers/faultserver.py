@@ -44,9 +44,10 @@ def raw_body(text: str, content_type: str = "application/json") -> Behaviour:
 
 
 def sse(docs: list[Any], done: bool = True, chunked_cut: bool = False,
-        extra_lines: list[str] | None = None) -> Behaviour:
+        extra_lines: list[str] | None = None, ensure_ascii: bool = True) -> Behaviour:
     """An SSE stream of `docs`; without `done` the connection just closes after them; with
-    `chunked_cut` it closes in the middle of a chunk of the chunked encoding."""
+    `chunked_cut` it closes in the middle of a chunk of the chunked encoding. Without
+    `ensure_ascii` the JSON holds its characters raw (U+2028 too), as many servers write."""
     def run(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
@@ -59,7 +60,7 @@ def sse(docs: list[Any], done: bool = True, chunked_cut: bool = False,
             h.wfile.flush()
 
         for d in docs:
-            chunk(f"data: {json.dumps(d)}\n\n")
+            chunk(f"data: {json.dumps(d, ensure_ascii=ensure_ascii)}\n\n")
             time.sleep(0.01)
         for line in extra_lines or []:
             chunk(line)
@@ -133,6 +134,12 @@ class FaultServer:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def end_headers(self) -> None:
+                # Every answer closes its connection, and says so, as a real server does:
+                # a client must not send its next request on a connection being closed.
+                self.send_header("Connection", "close")
+                super().end_headers()
 
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)

@@ -1,8 +1,9 @@
-"""Every server fault the issue names, injected by a scripted server: the message, the exit
-code, and the tokens kept."""
+"""Every server fault tokenprobe handles, for the OpenAI-compatible backend, injected by a
+scripted server: the message, the exit code, and the tokens kept."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -22,8 +23,15 @@ from tests.servers.faultserver import (
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import BackendOptions, GenerationError
-from tokenprobe.backends.faults import ServerError, logprobs_cap, retry_delay, scrub
+from tokenprobe.backends.faults import (
+    MAX_RETRY_WAIT,
+    ServerError,
+    logprobs_cap,
+    retry_delay,
+    scrub,
+)
 from tokenprobe.backends.openai import OpenAIBackend
+from tokenprobe.errors import InputError
 from tokenprobe.trace import Trace
 
 KEY = "sk-proj-SECRETsecretSECRET0123456789"
@@ -190,7 +198,7 @@ def test_top_logprobs_above_the_cap() -> None:
                   "20, but got 30 instead.")
     assert logprobs_cap(openai_msg) == 20
     # OpenAI's own cap is known before asking.
-    with pytest.raises(Exception, match="at most 20 alternatives"):
+    with pytest.raises(InputError, match="at most 20 alternatives"):
         OpenAIBackend.from_spec("gpt-4o-mini", BackendOptions(api_key=KEY)).stream(
             build_request("hi", chat=True, alternatives=25))
 
@@ -231,3 +239,141 @@ def test_the_key_never_appears(tmp_path: Path) -> None:
 def test_scrub() -> None:
     assert scrub(f"bad key {KEY}!", [KEY]) == "bad key ***!"
     assert scrub("key sk-abcdefghijklmnop was wrong", []) == "key sk-abc*** was wrong"
+
+
+# --- a stream that breaks while tokens wait; lines; finish reasons; unreadable chunks --
+
+
+def held_chunk() -> dict[str, object]:
+    """Two tokens whose text has not come yet: one hiding its bytes (llama-cpp-python's ""),
+    and the token after it, which waits with it until the text shows them."""
+    items = [{"token": "", "logprob": -0.7, "bytes": None, "top_logprobs": []},
+             {"token": " EN", "logprob": -0.3, "bytes": list(b" EN"), "top_logprobs": []}]
+    return {"id": "c1", "object": "chat.completion.chunk", "model": "m",
+            "choices": [{"index": 0, "delta": {"content": ""}, "logprobs": {"content": items},
+                         "finish_reason": None}]}
+
+
+def test_a_broken_stream_keeps_the_tokens_that_waited() -> None:
+    docs = [*chat_stream(["Hello"], finish=None), held_chunk()]
+    with fault_server(sse(docs, done=False, chunked_cut=True)) as s, \
+            pytest.raises(GenerationError) as info:
+        chat(s.base_url)
+    t = info.value.trace
+    assert [st.token for st in t.steps] == ["Hello", "", " EN"]
+    assert [st.logprob for st in t.steps] == [-0.1, -0.7, -0.3]
+    assert t.text == "Hello EN" and not t.complete
+
+
+def test_a_broken_stream_keeps_the_tokens_that_waited_on_an_event_loop() -> None:
+    docs = [*chat_stream(["Hello"], finish=None), held_chunk()]
+
+    async def run(b: OpenAIBackend) -> Trace:
+        client = b.async_client()
+        try:
+            return await b.agenerate(build_request("hi", chat=True, alternatives=2), client,
+                                     stream=True)
+        finally:
+            await client.close()
+
+    with fault_server(sse(docs, done=False, chunked_cut=True)) as s:
+        t = asyncio.run(run(backend(s.base_url)))  # type: ignore[arg-type]
+    assert [st.token for st in t.steps] == ["Hello", "", " EN"]
+    assert not t.complete and t.error and t.finish_reason == "error"
+
+
+def test_line_separators_inside_a_chunk() -> None:
+    words = ["a\u2028b", "c\u2029", "d\x85"]
+
+    async def run(b: OpenAIBackend) -> Trace:
+        client = b.async_client()
+        try:
+            return await b.agenerate(build_request("hi", chat=True), client, stream=True)
+        finally:
+            await client.close()
+
+    with fault_server(sse(chat_stream(words), ensure_ascii=False)) as s:
+        t = chat(s.base_url)
+    assert t.complete and t.text == "".join(words)
+    with fault_server(sse(chat_stream(words), ensure_ascii=False)) as s:
+        t = asyncio.run(run(backend(s.base_url)))  # type: ignore[arg-type]
+    assert t.complete and t.text == "".join(words)
+
+
+@pytest.mark.parametrize(("finish", "says"), [
+    ("content_filter", "stopped the answer with its content filter"),
+    ("abort", "aborted the answer"), ("error", "stopped the answer with an error")])
+def test_an_error_finish_keeps_the_tokens(tmp_path: Path, finish: str, says: str) -> None:
+    docs = chat_stream(["A", "B"], finish=finish)
+    with fault_server(sse(docs)) as s, pytest.raises(GenerationError, match=says) as info:
+        chat(s.base_url)
+    t = info.value.trace
+    assert t.text == "AB" and not t.complete and t.finish_reason == "error"
+    out = tmp_path / "t.json"
+    with fault_server(sse(docs)) as s:
+        code, _, errtext = cli(s.base_url, "-o", str(out))
+    assert code == 3 and says in errtext
+    assert json.loads(out.read_text())["complete"] is False
+
+
+def test_a_chunk_that_cannot_be_read_is_the_servers_failure() -> None:
+    bad = chat_chunk("A")
+    bad["choices"][0]["logprobs"] = {"content": 5}  # type: ignore[index]
+    with fault_server(sse([bad])) as s, \
+            pytest.raises(ServerError, match="sent an answer tokenprobe cannot read"):
+        chat(s.base_url)
+    with fault_server(sse([bad])) as s:
+        code, _, errtext = cli(s.base_url)
+    assert code == 4 and "cannot read" in errtext and errtext.count("\n") == 1
+
+
+# --- retries: bounded waits, honest counts ---------------------------------------------
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The retry waits the backend takes, recorded instead of slept."""
+    import tokenprobe.backends.openai as openai_backend
+
+    taken: list[float] = []
+    monkeypatch.setattr(openai_backend, "_sleep", taken.append)
+    return taken
+
+
+def test_a_long_retry_after_is_bounded(waits: list[float]) -> None:
+    # The SDK would wait as told up to its own bound (two minutes); the backend waits at
+    # most MAX_RETRY_WAIT, as the native backends do.
+    with fault_server(status(429, {"error": {"message": "slow"}}, {"retry-after": "45"}),
+                      status(503, {"error": {"message": "busy"}}, {"retry-after-ms": "250"}),
+                      sse(chat_stream(["ok"]))) as s:
+        t = chat(s.base_url, max_retries=2)
+    assert t.text == "ok" and len(s.requests) == 3
+    assert waits == [MAX_RETRY_WAIT, 0.25]
+
+
+def test_after_n_tries_only_when_there_were_n(waits: list[float]) -> None:
+    # A retry-after beyond the SDK's bound made it give up at once, while the message said
+    # "after 3 tries"; now the tries are made (the wait bounded), and counted.
+    limited = status(429, {"error": {"message": "later"}}, {"retry-after": "3600"})
+    with fault_server(limited, limited, limited) as s, \
+            pytest.raises(ServerError, match=r"\(HTTP 429\) after 3 tries: later"):
+        chat(s.base_url, max_retries=2)
+    assert len(s.requests) == 3 and waits == [MAX_RETRY_WAIT] * 2
+    with fault_server(limited) as s, pytest.raises(ServerError) as info:
+        chat(s.base_url, max_retries=0)
+    assert "tries" not in str(info.value) and len(s.requests) == 1
+    # A refusal is not retried, and says no count.
+    with fault_server(status(400, {"error": {"message": "bad"}}), limited) as s, \
+            pytest.raises(ServerError) as info:
+        chat(s.base_url, max_retries=2)
+    assert "HTTP 400" in str(info.value) and "tries" not in str(info.value)
+    assert len(s.requests) == 1
+
+
+def test_a_query_in_the_base_url_stays_out() -> None:
+    secret = "SECRETsecret0123456789"
+    b = OpenAIBackend("m", f"http://127.0.0.1:9/v1?api-key={secret}", None)
+    assert secret not in json.dumps(b.source()) and secret not in b.where
+    with pytest.raises(ServerError, match="cannot reach") as info:
+        b.stream(build_request("hi")).run()
+    assert secret not in str(info.value)

@@ -2,10 +2,18 @@
 
 `--model openai:NAME` with `--base-url URL` (or OPENAI_BASE_URL; the key from
 OPENAI_API_KEY, which local servers do not need). Requests go through the official `openai`
-SDK (its retries honour `retry-after`, bounded), but the responses are read as the JSON the
-server sent (`with_streaming_response` / `with_raw_response`), not as SDK objects: the
-importers in formats/ read the same JSON, so a live answer and a saved one give the same
-trace, and fields the SDK does not know (vLLM's `prompt_logprobs`) are not lost.
+SDK, but the responses are read as the JSON the server sent (`with_streaming_response` /
+`with_raw_response`), not as SDK objects: the importers in formats/ read the same JSON, so
+a live answer and a saved one give the same trace, and fields the SDK does not know (vLLM's
+`prompt_logprobs`) are not lost. Stream lines end at LF only (nativehttp.byte_lines).
+
+Retries are this backend's own, not the SDK's (it is built with `max_retries=0`): the same
+rule as the native backends' (408, 429, 500, 502, 503, 504 and a refused or dropped
+connection, before the body starts; not a timeout), waiting as `retry-after` /
+`retry-after-ms` say but never more than `faults.MAX_RETRY_WAIT` (30 s) a wait, at most
+`max_retries` (2) times. The SDK would wait up to its own bound (two minutes in current
+versions), and an error after its retries could not say how many tries were made; counted
+here, "after N tries" is said only when there were N.
 
 - chat (`/chat/completions`): `logprobs: true`, `top_logprobs: N`; completion
   (`/completions`): `logprobs: N`. Streaming by default: tokens are yielded as chunks come
@@ -29,28 +37,35 @@ It leaves out the native llama.cpp and Ollama APIs (llamacpp.py, ollama.py).
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterator
+from contextlib import AsyncExitStack, ExitStack, contextmanager
+from typing import Any, TypeVar
 
 from tokenprobe.backends.base import Backend, BackendOptions
 from tokenprobe.backends.faults import (
+    RETRY_STATUSES,
     ServerError,
     body_message,
     check_cover,
+    check_url,
     is_transport_error,
     no_logprobs,
     parse_json,
     public_url,
     reason,
+    retry_delay,
     scrub,
     status_error,
+    url_secrets,
 )
 from tokenprobe.backends.livefit import LiveFitter, trim_top
-from tokenprobe.errors import InputError, ModelError, TokenprobeError
+from tokenprobe.backends.nativehttp import abyte_lines, byte_lines
+from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.formats import openai_completions, vllm
-from tokenprobe.formats._common import finish_reason, settle_prompt
+from tokenprobe.formats._common import finish_error, finish_reason, settle_prompt
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -58,6 +73,10 @@ OPENAI_TOP_LOGPROBS_CAP = 20  # documented for api.openai.com; other servers say
 DEFAULT_TIMEOUT = 120.0
 # A server that has sent this many chunks of text without a single logprob is ignoring them.
 NO_LOGPROBS_AFTER = 3
+T = TypeVar("T")
+# How a retry waits (a name of its own, so that a test can see the waits without taking them).
+_sleep: Callable[[float], None] = time.sleep
+_asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 class OpenAIBackend(Backend):
@@ -73,6 +92,7 @@ class OpenAIBackend(Backend):
             raise ModelError(f"the openai package is needed for openai: models ({e})") from None
         self.model = model
         self.base_url = base_url.rstrip("/")
+        check_url(self.base_url)
         self._key = api_key or ""
         body = dict(extra_body or {})
         kind = body.pop("logprobs_kind", None)
@@ -88,14 +108,15 @@ class OpenAIBackend(Backend):
         if not self._key and "api.openai.com" in self.base_url:
             raise InputError("OPENAI_API_KEY is not set (OpenAI needs a key; local servers "
                              "are reached with --base-url URL)")
-        self.client = self._client(timeout or DEFAULT_TIMEOUT, max_retries)
+        self.max_retries = max(int(max_retries), 0)
+        self.client = self._client(timeout or DEFAULT_TIMEOUT)
 
-    def _client(self, timeout: float, max_retries: int) -> Any:
+    def _client(self, timeout: float) -> Any:
         # Local servers need no key; the SDK insists on one (its ways of sending none differ
         # between versions), so they get a placeholder, which a server without --api-key
-        # ignores and one with it rightly refuses.
+        # ignores and one with it rightly refuses. Retries are ours (see the docstring).
         return self._openai.OpenAI(base_url=self.base_url, api_key=self._key or "no-key",
-                                   timeout=timeout, max_retries=max_retries)
+                                   timeout=timeout, max_retries=0)
 
     @classmethod
     def from_spec(cls, rest: str, options: BackendOptions) -> OpenAIBackend:
@@ -154,7 +175,58 @@ class OpenAIBackend(Backend):
         return p
 
     def _secrets(self) -> list[str | None]:
-        return [self._key]
+        return [self._key, *url_secrets(self.base_url)]
+
+    # --- retries ----------------------------------------------------------------------
+
+    def _retry_wait(self, e: Exception, attempt: int) -> float | None:
+        """Seconds to wait before retrying after `e` (retry `attempt`, 0-based), or None when
+        it is not retried."""
+        openai = self._openai
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(e, openai.APIStatusError):
+            if e.status_code not in RETRY_STATUSES:
+                return None
+            return retry_delay(e.response.headers, attempt)
+        if isinstance(e, openai.APIConnectionError) and not isinstance(
+                e, openai.APITimeoutError):
+            return retry_delay({}, attempt)
+        return None
+
+    def _status_error(self, e: Any, asked: int | None, retries: int) -> ServerError:
+        msg = scrub(body_message(e.body if e.body is not None else e.message), self._secrets())
+        return status_error(e.status_code, msg, self.where, asked, retries=retries)
+
+    def _retrying(self, call: Callable[[], T], asked: int | None) -> T:
+        """`call()`, retried as the server's answer allows (before any body is read)."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except Exception as e:
+                wait = self._retry_wait(e, attempt)
+                if wait is None:
+                    if attempt and isinstance(e, self._openai.APIStatusError):
+                        raise self._status_error(e, asked, attempt) from None
+                    raise
+            _sleep(wait)
+            attempt += 1
+
+    async def _aretrying(self, call: Callable[[], Awaitable[T]], asked: int | None) -> T:
+        """`_retrying` on an event loop."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except Exception as e:
+                wait = self._retry_wait(e, attempt)
+                if wait is None:
+                    if attempt and isinstance(e, self._openai.APIStatusError):
+                        raise self._status_error(e, asked, attempt) from None
+                    raise
+            await _asleep(wait)
+            attempt += 1
 
     @contextmanager
     def _errors(self, request: Request | None) -> Iterator[None]:
@@ -163,16 +235,17 @@ class OpenAIBackend(Backend):
         asked = request.alternatives if request is not None else None
         try:
             yield
+        except FormatError as e:
+            # What the server sent cannot be read: the server's failure (exit code 4, or 3
+            # with the tokens kept), as the native backends say it.
+            raise ServerError(f"{self.where} sent an answer tokenprobe cannot read: "
+                              f"{scrub(str(e), self._secrets())}") from None
         except TokenprobeError as e:
-            # Our own errors pass through, scrubbed (a FormatError may quote the server).
+            # Our own errors pass through, scrubbed.
             e.args = (scrub(str(e), self._secrets()),)
             raise
         except openai.APIStatusError as e:
-            msg = scrub(body_message(e.body if e.body is not None else e.message),
-                        self._secrets())
-            raise status_error(e.status_code, msg, self.where, asked,
-                               retries=self.client.max_retries
-                               if e.status_code in (429, 500, 502, 503, 504) else 0) from None
+            raise self._status_error(e, asked, retries=0) from None
         except openai.APITimeoutError:
             raise ServerError(self._timeout_message()) from None
         except openai.APIConnectionError as e:
@@ -196,12 +269,14 @@ class OpenAIBackend(Backend):
         seconds = getattr(timeout, "read", None) or timeout
         return f"{self.where} did not answer within {seconds:g} s (timeout)"
 
-    def _lines(self, endpoint: Any, params: dict[str, Any],
-               state: dict[str, bool]) -> Generator[dict[str, Any]]:
+    def _lines(self, endpoint: Any, params: dict[str, Any], state: dict[str, bool],
+               asked: int | None) -> Generator[dict[str, Any]]:
         """The JSON documents of an SSE stream, as the server sent them; `state["done"]`
         says whether the stream ended with `data: [DONE]`."""
-        with endpoint.with_streaming_response.create(**params, stream=True) as response:
-            for line in response.iter_lines():
+        with ExitStack() as stack:
+            response = self._retrying(lambda: stack.enter_context(
+                endpoint.with_streaming_response.create(**params, stream=True)), asked)
+            for line in byte_lines(response.iter_bytes()):
                 doc, done = _sse_line(line, self.where)
                 if done:
                     state["done"] = True
@@ -209,8 +284,9 @@ class OpenAIBackend(Backend):
                 if doc is not None:
                     yield doc
 
-    def _whole(self, endpoint: Any, params: dict[str, Any]) -> dict[str, Any]:
-        raw = endpoint.with_raw_response.create(**params)
+    def _whole(self, endpoint: Any, params: dict[str, Any],
+               asked: int | None = None) -> dict[str, Any]:
+        raw = self._retrying(lambda: endpoint.with_raw_response.create(**params), asked)
         doc = parse_json(raw.http_response.text, self.where)
         if not isinstance(doc, dict):
             raise ServerError(f"{self.where} answered with JSON that is not an object")
@@ -238,10 +314,16 @@ class OpenAIBackend(Backend):
         state = {"done": not stream}
         with self._errors(request):
             docs: Iterator[dict[str, Any]] = (
-                self._lines(endpoint, params, state) if stream
-                else iter([self._whole(endpoint, params)]))
-            for doc in docs:
-                yield from reader.feed(doc)
+                self._lines(endpoint, params, state, request.alternatives) if stream
+                else iter([self._whole(endpoint, params, request.alternatives)]))
+            try:
+                for doc in docs:
+                    yield from reader.feed(doc)
+            except Exception:
+                # The stream broke: tokens held back for more text (hidden bytes) were
+                # received all the same; they go out as their labels show, then the error.
+                yield from reader.fitter.finish(broken=True)
+                raise
             yield from reader.fitter.finish()
             finish = reader.end(state["done"])
             if trace is not None:
@@ -253,8 +335,7 @@ class OpenAIBackend(Backend):
     def async_client(self) -> Any:
         """A new AsyncOpenAI client for the running event loop (close it when done)."""
         return self._openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key or "no-key",
-                                        timeout=self.client.timeout,
-                                        max_retries=self.client.max_retries)
+                                        timeout=self.client.timeout, max_retries=0)
 
     def _generation_params(self, request: Request) -> dict[str, Any]:
         """The request's checked parameters for chat or completions."""
@@ -288,9 +369,11 @@ class OpenAIBackend(Backend):
         try:
             with self._errors(request):
                 done = False
-                async with endpoint.with_streaming_response.create(
-                        **params, stream=True) as response:
-                    async for line in response.iter_lines():
+                async with AsyncExitStack() as stack:
+                    response = await self._aretrying(lambda: stack.enter_async_context(
+                        endpoint.with_streaming_response.create(**params, stream=True)),
+                        request.alternatives)
+                    async for line in abyte_lines(response.iter_bytes()):
                         doc, done = _sse_line(line, self.where)
                         if done:
                             break
@@ -299,15 +382,17 @@ class OpenAIBackend(Backend):
                 steps += reader.fitter.finish()
                 finish = reader.end(done)
         except TokenprobeError as e:
+            steps += reader.fitter.finish(broken=True)  # what waited, before the failure
             failure = e
         return self._finish(request, reader, steps, finish, failure)
 
     async def afetch(self, request: Request, client: Any) -> str:
         """The body of the whole (unstreamed) answer to `request`, as the server sent it.
 
-        It goes through the SDK's generic `post` (its retries, `retry-after`, errors and
-        authentication) without the per-request re-validation of typed parameters, which
-        costs a millisecond a request that a batch of thousands feels."""
+        It goes through the SDK's generic `post` (its errors and authentication; the
+        retries are this backend's, as for every request) without the per-request
+        re-validation of typed parameters, which costs a millisecond a request that a batch
+        of thousands feels."""
         import httpx
 
         params = self._generation_params(request)
@@ -315,7 +400,9 @@ class OpenAIBackend(Backend):
         body = {k: v for k, v in params.items() if k != "extra_body"}
         body.update(params.get("extra_body") or {})
         with self._errors(request):
-            response = await client.post(path, cast_to=httpx.Response, body=body)
+            response = await self._aretrying(
+                lambda: client.post(path, cast_to=httpx.Response, body=body),
+                request.alternatives)
             return str(response.text)
 
     def read_whole(self, request: Request, body: str) -> Trace:
@@ -332,6 +419,7 @@ class OpenAIBackend(Backend):
                 steps += reader.fitter.finish()
                 finish = reader.end(True)
         except TokenprobeError as e:
+            steps += reader.fitter.finish(broken=True)
             failure = e
         return self._finish(request, reader, steps, finish, failure)
 
@@ -492,8 +580,6 @@ class _Reader:
                 raise no_logprobs(where)
             if choice.get("finish_reason") is not None:
                 self.finish = choice["finish_reason"]
-                if self.finish == "content_filter":
-                    raise ServerError(f"{where}'s content filter stopped the answer")
         self.n += 1
         return out
 
@@ -522,6 +608,10 @@ class _Reader:
                               "answer was stopped part-way)")
         if self.fitter.server_text and not self.seen_logprobs:
             raise no_logprobs(where)
+        if finish_reason(self.finish) == "error":
+            # A content filter, an abort, an error: the answer is not whole (the tokens are
+            # kept, as for any failure part-way).
+            raise ServerError(finish_error(self.finish, where))
         check_cover(bytes(self.fitter.emitted), self.fitter.server_text, where)
         return finish_reason(self.finish)
 
@@ -530,7 +620,7 @@ def _sse_line(line: str, where: str) -> tuple[Any, bool]:
     """(document or None, whether the stream is done) for one line of an SSE stream."""
     if not line.startswith("data:"):
         return (parse_json(line, where) if line.startswith("{") else None), False
-    data = line[5:].strip()
+    data = line[5:].strip(" \t")
     if data == "[DONE]":
         return None, True
     return (parse_json(data, where) if data else None), False
