@@ -1,19 +1,24 @@
 """Batch: many prompts against a model, concurrently, each finished trace appended at once.
 
 Input is JSONL, one prompt per line: `{"id": "q1", "prompt": "..."}` or with `"messages"`
-(a chat), and optionally per-line settings (`system`, `chat`, `max_tokens`, `temperature`,
-`top_p`, `top_k`, `seed`, `alternatives`, `stop`) over the batch's defaults; a line that is
-a bare JSON string is a prompt. A line without an id gets one from its content (so a re-run
-finds it again). Output is JSONL, one trace per line, in the order they finish, with the
-line's id in the trace's `source.batch_id`.
+(a chat), and optionally per-line settings over the batch's defaults, each of its own type:
+`chat` true or false; `max_tokens`, `top_k`, `alternatives` whole numbers; `seed` a whole
+number or null; `temperature`, `top_p` finite numbers; `stop` a string or a list of
+strings; `system` a string or null. A line that is a bare JSON string is a prompt. A line
+without an id gets one from its content (so a re-run finds it again). Lines end at LF only
+(a JSON string may hold U+2028 raw). Output is JSONL, one trace per line, in the order they
+finish, with the line's id in the trace's `source.batch_id`.
 
 Resuming: the ids already in the output are skipped, and a last line cut short by an
 earlier interruption is dropped before anything is appended, so an interrupted batch
 resumes and loses nothing. An answer that broke part-way is written too (marked
-incomplete, with its error) but does not count as done: the next run asks again and
-appends the whole answer after it. Each trace is written with one `write` on a file
-opened for appending, so a killed run leaves whole lines (at most the last one cut short,
-which the next run drops); the file is synced to disk when the run ends.
+incomplete, with its error; for every backend, the local engine's and the native servers'
+too) but does not count as done: the next run asks again and appends the whole answer
+after it. A complete answer without tokens (the model stopped at once) is written and done;
+an answer that failed before any token is not written, and is asked again next run. Each
+trace is written with one `write` on a file opened for appending, so a killed run leaves
+whole lines (at most the last one cut short, which the next run drops); the file is synced
+to disk when the run ends.
 
 Concurrency: server backends with an asynchronous path (`agenerate`, the openai backend) run
 N requests at once on one event loop; other backends (the local engine, which serves one
@@ -22,6 +27,10 @@ the machine has a core to spare, reading the answers (parsing, building the trac
 its JSON line) runs in worker processes (`read_whole`, rebuilt there from `worker_spec`),
 so that the event loop only talks to the server: on two cores reading a 64-token answer
 with 5 alternatives costs about as much as the HTTP exchange itself.
+
+If the run itself fails (it is interrupted, or the progress callback raises), the answers
+still running are cancelled and awaited before the output is closed, so that nothing is
+written to it afterwards. One prompt's failure of any kind is that prompt's, never the run's.
 
 It leaves out the command line and its progress bar (cli_batch.py).
 """
@@ -32,6 +41,7 @@ import asyncio
 import hashlib
 import importlib
 import json
+import math
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -42,7 +52,7 @@ from typing import Any
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import Backend
-from tokenprobe.backends.base import validate_request
+from tokenprobe.backends.base import GenerationError, validate_request
 from tokenprobe.errors import FormatError, InputError, TokenprobeError
 from tokenprobe.trace import Request, Trace
 
@@ -67,7 +77,7 @@ class Result:
 def read_prompts(path: str | os.PathLike[str], defaults: dict[str, Any]) -> list[Item]:
     """The batch's prompts as requests; a bad line is refused with its line number."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -75,7 +85,7 @@ def read_prompts(path: str | os.PathLike[str], defaults: dict[str, Any]) -> list
     items: list[Item] = []
     seen: set[str] = set()
     for n, line in enumerate(lines, 1):
-        if not line.strip():
+        if not line.strip(" \t\r"):
             continue
         try:
             doc = json.loads(line)
@@ -99,7 +109,7 @@ def _item(doc: Any, defaults: dict[str, Any], where: str) -> Item:
     unknown = set(doc) - {"id", "prompt", "messages", *SETTINGS}
     if unknown:
         raise FormatError(f"{where} has unknown fields: {', '.join(sorted(unknown))}")
-    settings = {**defaults, **{k: doc[k] for k in SETTINGS if k in doc}}
+    settings = {**defaults, **_settings(doc, where)}
     try:
         if doc.get("messages") is not None:
             messages = doc["messages"]
@@ -127,6 +137,44 @@ def _item(doc: Any, defaults: dict[str, Any], where: str) -> Item:
     return Item(ident, request)
 
 
+_INTS = ("max_tokens", "top_k", "alternatives", "seed")
+_NUMBERS = ("temperature", "top_p")
+
+
+def _settings(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    """The line's own settings, each checked for its type (JSON has no types to lean on:
+    "stop": "END" is not three stop strings, "chat": "no" is not true)."""
+    out: dict[str, Any] = {}
+    for key in SETTINGS:
+        if key not in doc:
+            continue
+        value = doc[key]
+        if key == "chat":
+            if not isinstance(value, bool):
+                raise FormatError(f"{where}: chat must be true or false")
+        elif key in _INTS:
+            if not (value is None and key == "seed") and (
+                    isinstance(value, bool) or not isinstance(value, int)):
+                raise FormatError(f"{where}: {key} must be a whole number"
+                                  + (" or null" if key == "seed" else ""))
+        elif key in _NUMBERS:
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value)):
+                raise FormatError(f"{where}: {key} must be a number")
+            value = float(value)
+        elif key == "stop":
+            if isinstance(value, str):
+                value = [value]
+            elif value is None:
+                value = []
+            elif not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+                raise FormatError(f"{where}: stop must be a string or a list of strings")
+        elif key == "system" and value is not None and not isinstance(value, str):
+            raise FormatError(f"{where}: system must be a string or null")
+        out[key] = value
+    return out
+
+
 def _content_id(doc: dict[str, Any]) -> str:
     canon = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "h" + hashlib.sha1(canon.encode("utf-8")).hexdigest()[:12]
@@ -144,8 +192,9 @@ def done_ids(path: Path) -> set[str]:
             f.truncate(keep)
         data = data[:keep]
     ids: set[str] = set()
-    for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-        if not line.strip():
+    # Lines end at LF only: a trace's text may hold U+2028 raw, which splitlines() cuts at.
+    for n, line in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
+        if not line.strip(" \t\r"):
             continue
         try:
             doc = json.loads(line)
@@ -176,8 +225,8 @@ class _Appender:
 
 
 def trace_line(trace: Trace) -> bytes:
-    return (json.dumps(trace.to_dict(), ensure_ascii=False, separators=(",", ":"))
-            + "\n").encode("utf-8")
+    return (json.dumps(trace.to_dict(), ensure_ascii=False, separators=(",", ":"),
+                       allow_nan=False) + "\n").encode("utf-8")
 
 
 # (item, error or None) after each prompt, in the order they finish.
@@ -191,10 +240,22 @@ POOL_MIN_PROMPTS = 32
 
 
 def _outcome(trace: Trace, batch_id: str) -> _Outcome:
-    if not trace.steps:
+    """What to write for a finished answer. Without tokens, a complete answer (the model
+    stopped at once) is written and done, as asking again would give it again; an
+    incomplete one holds nothing to keep, and is a failure asked again next run."""
+    if not trace.steps and not trace.complete:
         return None, False, trace.error or "no tokens"
     trace.source["batch_id"] = batch_id
     return trace_line(trace), trace.complete, None
+
+
+def _generate(backend: Backend, request: Request) -> Trace:
+    """One answer from a backend without an asynchronous path (run in a worker thread):
+    an answer that broke part-way is its partial trace, not a failure."""
+    try:
+        return backend.stream(request).run()
+    except GenerationError as e:
+        return e.trace
 
 
 _worker_backend: Any = None
@@ -269,7 +330,7 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
             if agenerate is not None:
                 trace = await agenerate(item.request, client, stream=stream)
             else:
-                trace = await asyncio.to_thread(lambda: backend.stream(item.request).run())
+                trace = await asyncio.to_thread(_generate, backend, item.request)
         return _outcome(trace, item.id)
 
     async def one(item: Item) -> None:
@@ -277,6 +338,8 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
             line, complete, error = await answer(item)
         except TokenprobeError as e:
             line, complete, error = None, False, str(e)
+        except Exception as e:  # one prompt's failure, whatever it is, is not the run's
+            line, complete, error = None, False, f"{type(e).__name__}: {e}"
         if line is not None:
             appender.write(line)
             result.done += 1
@@ -287,8 +350,18 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
         if progress is not None:
             progress(item, error)
 
+    tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(one(it)) for it in todo]
+    if pool is not None:
+        tasks += warm
     try:
-        await asyncio.gather(*(one(it) for it in todo), *(warm if pool is not None else []))
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # gather leaves the others running when one fails: stop them, and wait until they
+        # have, before the output is closed under them.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     finally:
         appender.close()
         if pool is not None:
