@@ -11,7 +11,7 @@ is why the import can take less time than it.) Then, for the OpenAI chat shape, 
 alone beside a bare Python loop that only visits every alternative's three fields: the
 ceiling for any pure-Python reader on this machine.
 
-Goal (issue 5): >= 200,000 tokens/s for the OpenAI chat shape.
+Goal: >= 200,000 tokens/s for the OpenAI chat shape (not reached: see README).
 Run: python benchmarks/bench_import.py [--tokens N] [--alternatives N] [--runs N]. Prints
 figures; asserts nothing.
 """

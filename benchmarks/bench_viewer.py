@@ -10,7 +10,7 @@ the chips, and the layout and paint of that frame. Also printed: the viewer's ow
 "interactive" mark (listeners attached, before the first frame), how long showing the
 popover of a token in the middle takes, and re-colouring the whole text at T = 0.5.
 
-Goals (issue 4): file size <= 6 MB; time to interactive within 5x of the text file.
+Goals: file size <= 6 MB; time to interactive within 5x of the text file.
 Run: python benchmarks/bench_viewer.py [--tokens N] [--runs N]. Prints figures; asserts
 nothing.
 """
