@@ -189,7 +189,7 @@ def branch(
             options, note = trace_options(parent)
             options.extra_body = backend_options(None, extra_body).extra_body
             if note:
-                err.print(note, style="yellow", markup=False, highlight=False)
+                err.print(note, style="yellow", markup=False, highlight=False, soft_wrap=True)
         else:
             options = backend_options(base_url, extra_body)
         stream = branch_stream(parent, at, token, token_id, model=model, options=options,

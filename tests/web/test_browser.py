@@ -350,13 +350,13 @@ def test_score_names_its_unscored_first_token_and_choose_stops(
         f"Perplexity {summarize(trace).perplexity:.2f} over {len(rest)} scored tokens "
         f"(the first, {json.dumps(first.token)}, is not scored: nothing comes before it).")
     # A long choice reports its progress and stops when asked, between two options.
-    page.fill("#choose-options", "\n".join(f" option {k}: " + "a long tail of words " * 40
+    page.fill("#choose-options", "\n".join(f" option {k}: " + "a long tail of words " * 20
                                            for k in range(20)))
     page.click("#choose-go")
     page.wait_for_selector("#choose-status:has-text('of 20 done')", timeout=120_000)
     assert page.is_visible("#choose-stop") and page.is_hidden("#choose-go")
     page.click("#choose-stop")
-    page.wait_for_selector("#choose-status:text-is('Stopped.')", timeout=60_000)
+    page.wait_for_selector("#choose-status:text-is('Stopped.')", timeout=120_000)
     assert page.is_visible("#choose-go") and page.is_hidden("#choose-stop")
     assert page.text_content("#choose-result") == ""
     # The engine is free again: a short choice runs to its end.
@@ -443,13 +443,16 @@ def test_an_id_with_odd_characters_opens_and_deletes(open_page: Callable[..., Pa
         other = open_page("#/complete/" + quote(odd, safe=""), url=s.url)
         expect(other.page.locator("#complete-prompt")).to_have_value("The sky is")
         other.clean()
-        p.go("#/history")
-        page.wait_for_selector(".hist-row")
-        page.click(".hist-row .wa-danger")
-        page.click(".hist-row .wa-danger")  # confirm
-        page.wait_for_selector(".hist-row", state="detached")
+        # A fresh History page: its list is drawn once (no reload can redraw it meanwhile).
+        h = open_page("#/history", url=s.url)
+        h.page.wait_for_selector(".hist-row")
+        h.page.click(".hist-row .wa-danger")
+        h.page.wait_for_selector(".hist-row :text('Delete this entry?')")
+        h.page.click(".hist-row .wa-danger")  # the confirmation's
+        h.page.wait_for_selector(".hist-row", state="detached")
         assert s.call("GET", "/api/history")[1]["records"] == []
         p.clean()
+        h.clean()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
