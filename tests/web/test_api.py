@@ -224,6 +224,11 @@ async def test_models_keep_keys_on_the_server(client: AsgiClient, app: Guard) ->
     unknown = await client.post("/api/generate", {"prompt": "x", "model": "nope"})
     assert unknown.status == 422 and lc["id"] in unknown.detail
     assert secret not in unknown.body.decode()
+    # The same without a scheme (host:port, as llamacpp: also takes it).
+    bare = await client.post("/api/models", {"spec": f"llamacpp:bob:{secret}@127.0.0.1:9"})
+    assert bare.status == 201 and secret not in bare.body.decode()
+    assert bare.json()["base_url"] == "http://127.0.0.1:9"
+    assert bare.json()["label"] == "llamacpp:127.0.0.1:9"
     assert secret not in (await client.get("/api/models")).body.decode()
     # A URL no request can go to is refused at once, in one line, and the list still works.
     for bad in ({"spec": "openai:m", "base_url": f"http://u:{secret}@host:abc/v1"},
@@ -235,7 +240,7 @@ async def test_models_keep_keys_on_the_server(client: AsgiClient, app: Guard) ->
         assert refused.status == 422, bad
         assert secret not in refused.body.decode() and "\n" not in refused.detail, bad
     listed = await client.get("/api/models")
-    assert listed.status == 200 and len(listed.json()["models"]) == 2
+    assert listed.status == 200 and len(listed.json()["models"]) == 3
 
 
 async def test_removing_a_model_unloads_it_when_no_job_uses_it(client: AsgiClient,

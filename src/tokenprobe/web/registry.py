@@ -22,10 +22,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tokenprobe.backends import Backend, BackendOptions, evict, get_backend, parse_model_spec
-from tokenprobe.backends.faults import public_url, scrub
+from tokenprobe.backends.faults import check_url, public_url, scrub
 from tokenprobe.backends.llama import EMBEDDED_NAME
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace
@@ -69,7 +68,7 @@ class ModelEntry:
             return None
         rest = parse_model_spec(self.spec)[1]
         if self.prefix == "llamacpp" and _looks_like_url(rest):
-            return rest
+            return _with_scheme(rest)  # host:port as the llamacpp backend reads it
         return self.options.base_url
 
     def public(self) -> dict[str, Any]:
@@ -102,22 +101,6 @@ def _looks_like_url(rest: str) -> bool:
 
 def _with_scheme(url: str) -> str:
     return url if "://" in url else "http://" + url
-
-
-def check_url(url: str, what: str) -> None:
-    """An InputError (one line, no credentials) for a URL no request can go to: not http or
-    https, no host, or a port that is not a number from 1 to 65535."""
-    shown = public_url(url)
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # ValueError: not a number, or out of range
-    except ValueError:
-        raise InputError(f"{what} {shown!r} is not a valid URL: its port must be a number "
-                         "from 1 to 65535") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{what} must be http:// or https:// with a host (got {shown!r})")
-    if port == 0:
-        raise InputError(f"{what} {shown!r} has port 0: give a port from 1 to 65535")
 
 
 def public_spec(spec: str | None) -> str | None:
