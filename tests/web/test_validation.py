@@ -90,7 +90,9 @@ OTHER_CASES: list[tuple[str, dict[str, Any], int, str]] = [
     ("/api/models", {"spec": "/no/such/model.gguf"}, 422,
      "no such model file: /no/such/model.gguf"),
     ("/api/models", {"spec": "openai:m", "base_url": "ftp://host/v1"}, 422,
-     "the base URL must be http:// or https:// with a host (got 'ftp://host/v1')"),
+     "the base URL 'ftp://host/v1' must start with http:// or https://"),
+    ("/api/models", {"spec": "openai:m", "base_url": "http://u:pw12345@host:abc/v1"}, 422,
+     "the base URL 'http://host:abc/v1' has a port that is not a number from 0 to 65535"),
     ("/api/models", {"spec": "openai:m", "api_key": 12345}, 422, "api_key: must be a string"),
     ("/api/jobs/" + "0" * 32 + "/cancel", {}, 404, f"no job '{'0' * 32}' is waiting or "
      "running"),
