@@ -322,7 +322,9 @@ def test_queue_position_is_shown_and_a_cancel_frees_the_place(
     a.page.wait_for_selector("#complete-result .t", timeout=120_000)
     b.page.fill("#complete-sampling-max", "4")
     b.page.click("#complete-go")
-    b.page.wait_for_selector("#complete-result .tbox-queue", timeout=60_000)
+    # The box says "Sending…" until the server's first event tells the position.
+    b.page.wait_for_selector("#complete-result .tbox-queue:has-text('Waiting in the queue')",
+                             timeout=60_000)
     assert b.page.text_content("#complete-result .tbox-queue").startswith(
         "Waiting in the queue: position 1 (1 running)")
     b.page.click("#complete-stop")
