@@ -1,6 +1,6 @@
 """The OpenAI-compatible backend reads a live answer as the importer reads the saved one.
 
-The backend's reader (backends/openai.py `_Reader`) is fed the recorded documents of
+The backend's reader (backends/openai_reader.py `AnswerReader`) is fed the recorded documents of
 tests/fixtures as a server would send them whole; the trace it makes must equal the
 imported trace: same tokens, bytes, ids, logprobs, alternatives, prompt steps (vLLM's
 `prompt_logprobs`), text.
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tokenprobe.backends.openai import OpenAIBackend, _Reader, _replay
+from tokenprobe.backends.base import replay_steps
+from tokenprobe.backends.openai import OpenAIBackend
+from tokenprobe.backends.openai_reader import AnswerReader
 from tokenprobe.errors import TokenprobeError
 from tokenprobe.formats import load_all
 from tokenprobe.trace import Request, Step, Trace
@@ -26,9 +28,9 @@ def live(path: Path, alternatives: int) -> Trace:
     chat = "message" in doc["choices"][0]
     backend = OpenAIBackend("m", "http://127.0.0.1:9/v1", None, stream=False)
     request = Request(mode="chat" if chat else "completion", alternatives=alternatives)
-    reader = _Reader(backend, request, chat, stream=False)
+    reader = AnswerReader(backend.where, [], request, chat, stream=False)
     steps = reader.feed(doc) + reader.fitter.finish()
-    trace = _replay(backend, request, steps, reader.end(True), None)
+    trace = replay_steps(backend, request, steps, reader.end(True), None)
     reader.attach_prompt(trace)
     return trace
 

@@ -228,3 +228,26 @@ class TraceStream:
         for _ in self:
             pass
         return self.trace
+
+
+def replay_steps(backend: Backend, request: Request, steps: list[Step], finish: str | None,
+            failure: TokenprobeError | None) -> Trace:
+    """The trace of steps already received (a whole answer read at once, or read in another
+    process), made by the same TraceStream as a live run: text, offsets, and the
+    partial-trace rules when `failure` is set."""
+    def source(trace: Trace) -> Generator[Step, None, str | None]:
+        yield from steps
+        if failure is not None:
+            raise failure
+        return finish
+
+    stream = TraceStream(backend, request, steps=source)
+    try:
+        return stream.run()
+    except GenerationError as e:
+        return e.trace
+    except TokenprobeError:
+        stream.trace.complete = False
+        stream.trace.error = str(failure)
+        stream.trace.finish_reason = "error"
+        return stream.trace

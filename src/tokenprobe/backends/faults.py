@@ -27,6 +27,8 @@ from tokenprobe.errors import InputError, TokenprobeError
 MAX_RETRY_WAIT = 30.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 SERVERS_DOC = "docs/servers.md"
+# A server that has sent this many chunks of text without a single logprob is ignoring them.
+NO_LOGPROBS_AFTER = 3
 
 
 class ServerError(TokenprobeError):

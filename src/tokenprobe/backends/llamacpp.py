@@ -38,6 +38,7 @@ import httpx
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
 from tokenprobe.backends.faults import (
+    NO_LOGPROBS_AFTER,
     ServerError,
     body_message,
     check_cover,
@@ -50,8 +51,6 @@ from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeErr
 from tokenprobe.formats import llamacpp as fmt
 from tokenprobe.trace import Request, Step, Trace
 
-# A server that has sent this many chunks of text without a single probability ignores n_probs.
-NO_LOGPROBS_AFTER = 3
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d+(/.*)?$|^\[[0-9A-Fa-f:]+\]:\d+(/.*)?$")
 
 

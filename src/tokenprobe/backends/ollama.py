@@ -37,6 +37,7 @@ import httpx
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
 from tokenprobe.backends.faults import (
+    NO_LOGPROBS_AFTER,
     ServerError,
     body_message,
     check_cover,
@@ -54,8 +55,6 @@ from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_PORT = 11434
-# An Ollama that has sent this many chunks of text without a single logprob ignores them.
-NO_LOGPROBS_AFTER = 3
 
 
 def ollama_url(host: str) -> str:

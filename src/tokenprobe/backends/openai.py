@@ -32,7 +32,8 @@ here, "after N tries" is said only when there were N.
   tokens `token_id:N`: ids are kept and bytes taken from what the answer shows for each id
   (formats/vllm.py), and a token whose text nothing shows is an error naming the flag.
 
-It leaves out the native llama.cpp and Ollama APIs (llamacpp.py, ollama.py).
+It leaves out reading an answer's documents into steps (openai_reader.py) and the native
+llama.cpp and Ollama APIs (llamacpp.py, ollama.py).
 """
 
 from __future__ import annotations
@@ -44,15 +45,13 @@ from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import AsyncExitStack, ExitStack, contextmanager
 from typing import Any, TypeVar
 
-from tokenprobe.backends.base import Backend, BackendOptions
+from tokenprobe.backends.base import Backend, BackendOptions, replay_steps
 from tokenprobe.backends.faults import (
     RETRY_STATUSES,
     ServerError,
     body_message,
-    check_cover,
     check_url,
     is_transport_error,
-    no_logprobs,
     parse_json,
     public_url,
     reason,
@@ -61,18 +60,16 @@ from tokenprobe.backends.faults import (
     status_error,
     url_secrets,
 )
-from tokenprobe.backends.livefit import LiveFitter, trim_top
+from tokenprobe.backends.livefit import trim_top
 from tokenprobe.backends.nativehttp import abyte_lines, byte_lines
+from tokenprobe.backends.openai_reader import AnswerReader, sse_line
 from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
-from tokenprobe.formats import openai_completions, vllm
-from tokenprobe.formats._common import finish_error, finish_reason, settle_prompt
+from tokenprobe.formats import openai_completions
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPENAI_TOP_LOGPROBS_CAP = 20  # documented for api.openai.com; other servers say their own
 DEFAULT_TIMEOUT = 120.0
-# A server that has sent this many chunks of text without a single logprob is ignoring them.
-NO_LOGPROBS_AFTER = 3
 T = TypeVar("T")
 # How a retry waits (a name of its own, so that a test can see the waits without taking them).
 _sleep: Callable[[float], None] = time.sleep
@@ -198,6 +195,16 @@ class OpenAIBackend(Backend):
         msg = scrub(body_message(e.body if e.body is not None else e.message), self._secrets())
         return status_error(e.status_code, msg, self.where, asked, retries=retries)
 
+    def _wait_or_raise(self, e: Exception, attempt: int, asked: int | None) -> float:
+        """The wait before trying again after `e`; when it is not retried, `e` is raised
+        again (or, after some retries, the error that counts them)."""
+        wait = self._retry_wait(e, attempt)
+        if wait is None:
+            if attempt and isinstance(e, self._openai.APIStatusError):
+                raise self._status_error(e, asked, attempt) from None
+            raise e
+        return wait
+
     def _retrying(self, call: Callable[[], T], asked: int | None) -> T:
         """`call()`, retried as the server's answer allows (before any body is read)."""
         attempt = 0
@@ -205,11 +212,7 @@ class OpenAIBackend(Backend):
             try:
                 return call()
             except Exception as e:
-                wait = self._retry_wait(e, attempt)
-                if wait is None:
-                    if attempt and isinstance(e, self._openai.APIStatusError):
-                        raise self._status_error(e, asked, attempt) from None
-                    raise
+                wait = self._wait_or_raise(e, attempt, asked)
             _sleep(wait)
             attempt += 1
 
@@ -220,11 +223,7 @@ class OpenAIBackend(Backend):
             try:
                 return await call()
             except Exception as e:
-                wait = self._retry_wait(e, attempt)
-                if wait is None:
-                    if attempt and isinstance(e, self._openai.APIStatusError):
-                        raise self._status_error(e, asked, attempt) from None
-                    raise
+                wait = self._wait_or_raise(e, attempt, asked)
             await _asleep(wait)
             attempt += 1
 
@@ -277,7 +276,7 @@ class OpenAIBackend(Backend):
             response = self._retrying(lambda: stack.enter_context(
                 endpoint.with_streaming_response.create(**params, stream=True)), asked)
             for line in byte_lines(response.iter_bytes()):
-                doc, done = _sse_line(line, self.where)
+                doc, done = sse_line(line, self.where)
                 if done:
                     state["done"] = True
                     return
@@ -310,7 +309,7 @@ class OpenAIBackend(Backend):
         chat = "messages" in params
         endpoint = self.client.chat.completions if chat else self.client.completions
         stream = self._streams()
-        reader = _Reader(self, request, chat, stream)
+        reader = AnswerReader(self.where, self._secrets(), request, chat, stream)
         state = {"done": not stream}
         with self._errors(request):
             docs: Iterator[dict[str, Any]] = (
@@ -357,12 +356,12 @@ class OpenAIBackend(Backend):
             try:
                 body = await self.afetch(request, client)
             except TokenprobeError as e:
-                return _replay(self, request, [], None, e)
+                return replay_steps(self, request, [], None, e)
             return self.read_whole(request, body)
         params = self._generation_params(request)
         chat = "messages" in params
         endpoint = client.chat.completions if chat else client.completions
-        reader = _Reader(self, request, chat, True)
+        reader = AnswerReader(self.where, self._secrets(), request, chat, True)
         steps: list[Step] = []
         finish: str | None = None
         failure: TokenprobeError | None = None
@@ -374,7 +373,7 @@ class OpenAIBackend(Backend):
                         endpoint.with_streaming_response.create(**params, stream=True)),
                         request.alternatives)
                     async for line in abyte_lines(response.iter_bytes()):
-                        doc, done = _sse_line(line, self.where)
+                        doc, done = sse_line(line, self.where)
                         if done:
                             break
                         if doc is not None:
@@ -409,7 +408,7 @@ class OpenAIBackend(Backend):
         """The trace of a whole answer's body (from `afetch`): the same reading as a live
         answer's. It needs no connection, so a batch can run it in a worker process."""
         chat = request.mode == "chat"
-        reader = _Reader(self, request, chat, False)
+        reader = AnswerReader(self.where, self._secrets(), request, chat, False)
         steps: list[Step] = []
         finish: str | None = None
         failure: TokenprobeError | None = None
@@ -423,9 +422,9 @@ class OpenAIBackend(Backend):
             failure = e
         return self._finish(request, reader, steps, finish, failure)
 
-    def _finish(self, request: Request, reader: _Reader, steps: list[Step], finish: str | None,
+    def _finish(self, request: Request, reader: AnswerReader, steps: list[Step], finish: str | None,
                 failure: TokenprobeError | None) -> Trace:
-        trace = _replay(self, request, steps, finish, failure)
+        trace = replay_steps(self, request, steps, finish, failure)
         if failure is None:
             with self._errors(request):
                 try:
@@ -534,145 +533,3 @@ class OpenAIBackend(Backend):
                 raise ModelError(f"{self.where} cannot branch a chat answer (it does not "
                                  "continue an assistant message)") from None
             raise
-
-
-class _Reader:
-    """Reads one answer's JSON documents (stream chunks, or one whole response) into steps:
-    the same reading for the synchronous and the asynchronous paths."""
-
-    def __init__(self, backend: OpenAIBackend, request: Request, chat: bool,
-                 stream: bool | None = None) -> None:
-        self.backend = backend
-        self.stream = backend.use_stream if stream is None else stream
-        self.chat = chat
-        self.fitter = LiveFitter(request.alternatives)
-        # vLLM's reading is OpenAI's plus token ids (`return_tokens_as_token_ids`) and its
-        # order of alternatives; on other servers it reads exactly as openai_chat does.
-        self.vllm = vllm.Reader(request.alternatives)
-        self.prompt_logprobs: Any = None
-        self.prompt_ids: Any = None
-        self.seen_logprobs = False
-        self.finish: str | None = None
-        self.n = 0
-
-    def feed(self, doc: Any) -> list[Step]:
-        where = self.backend.where
-        if not isinstance(doc, dict):
-            raise ServerError(f"{where} sent a chunk that is not a JSON object")
-        if doc.get("error") is not None:  # vLLM and others report errors in-stream
-            raise ServerError(f"{where} reported an error part-way: "
-                              f"{scrub(body_message(doc), self.backend._secrets())}")
-        out: list[Step] = []
-        if doc.get("prompt_logprobs") is not None:  # vLLM chat: on the response
-            self.prompt_logprobs, self.prompt_ids = doc["prompt_logprobs"], doc.get(
-                "prompt_token_ids")
-        for choice in doc.get("choices") or []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            if choice.get("prompt_logprobs") is not None:  # vLLM completions: on the choice
-                self.prompt_logprobs, self.prompt_ids = choice["prompt_logprobs"], choice.get(
-                    "prompt_token_ids")
-            text, pieces, steps, has_lp = _read_choice(choice, self.chat, f"chunk {self.n}",
-                                                       self.vllm)
-            self.seen_logprobs = self.seen_logprobs or has_lp
-            out += self.fitter.add(pieces, steps, text)
-            if not self.seen_logprobs and self.fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
-                raise no_logprobs(where)
-            if choice.get("finish_reason") is not None:
-                self.finish = choice["finish_reason"]
-        self.n += 1
-        return out
-
-    def attach_prompt(self, trace: Trace) -> None:
-        """vLLM's `prompt_logprobs` (asked for with --extra-body) as the trace's prompt steps;
-        alternatives known by id only get the bytes the answer revealed."""
-        self.vllm.fill_alternatives(trace.steps)
-        if self.prompt_logprobs is None:
-            return
-        self.vllm.learn_prompt(self.prompt_logprobs, "prompt_logprobs")
-        trace.prompt_steps = self.vllm.prompt_steps(self.prompt_logprobs, self.prompt_ids,
-                                                    "prompt_logprobs")
-        settle_prompt(trace)
-
-    def end(self, done: bool) -> str | None:
-        """The finish reason, once the documents are over; or why the answer is unusable."""
-        where = self.backend.where
-        if not done and self.finish is None:
-            raise ServerError(f"{where} ended the stream before finishing its answer "
-                              "(the connection was cut)")
-        if self.finish is None and self.stream:
-            # Every server sends a finish reason in its last chunk; a stream that ends
-            # without one was stopped (llama-cpp-python's server stops a stream when
-            # another request arrives, unless started with --interrupt_requests false).
-            raise ServerError(f"{where} ended the stream without a finish reason (the "
-                              "answer was stopped part-way)")
-        if self.fitter.server_text and not self.seen_logprobs:
-            raise no_logprobs(where)
-        if finish_reason(self.finish) == "error":
-            # A content filter, an abort, an error: the answer is not whole (the tokens are
-            # kept, as for any failure part-way).
-            raise ServerError(finish_error(self.finish, where))
-        check_cover(bytes(self.fitter.emitted), self.fitter.server_text, where)
-        return finish_reason(self.finish)
-
-
-def _sse_line(line: str, where: str) -> tuple[Any, bool]:
-    """(document or None, whether the stream is done) for one line of an SSE stream."""
-    if not line.startswith("data:"):
-        return (parse_json(line, where) if line.startswith("{") else None), False
-    data = line[5:].strip(" \t")
-    if data == "[DONE]":
-        return None, True
-    return (parse_json(data, where) if data else None), False
-
-
-def _replay(backend: Backend, request: Request, steps: list[Step], finish: str | None,
-            failure: TokenprobeError | None) -> Trace:
-    """The trace of steps already received, made by the same TraceStream as a live run
-    (text, offsets, and the partial-trace rules when `failure` is set)."""
-    from tokenprobe.backends.base import GenerationError, TraceStream
-
-    def source(trace: Trace) -> Generator[Step, None, str | None]:
-        yield from steps
-        if failure is not None:
-            raise failure
-        return finish
-
-    stream = TraceStream(backend, request, steps=source)
-    try:
-        return stream.run()
-    except GenerationError as e:
-        return e.trace
-    except TokenprobeError:
-        stream.trace.complete = False
-        stream.trace.error = str(failure)
-        stream.trace.finish_reason = "error"
-        return stream.trace
-
-
-def _read_choice(choice: dict[str, Any], chat: bool, where: str,
-                 reader: vllm.Reader) -> tuple[str, list[Any], list[Step], bool]:
-    """(text, pieces, steps, logprobs present) of one choice of one chunk or response."""
-    lp = choice.get("logprobs")
-    if chat:
-        msg = choice.get("delta") if choice.get("delta") is not None else choice.get("message")
-        msg = msg if isinstance(msg, dict) else {}
-        text = msg.get("content") or ""
-        items: Any = []
-        if isinstance(lp, dict):
-            items = lp.get("content") or []
-            if not items and lp.get("refusal"):
-                items = lp["refusal"]
-        if not text and msg.get("refusal"):
-            text = msg["refusal"]
-        if not isinstance(text, str):
-            raise ServerError(f"{where}: the message content is not text")
-        pieces, steps = reader.chat_items(items, f"{where}.logprobs.content")
-        return text, pieces, steps, isinstance(lp, dict)
-    text = choice.get("text") or ""
-    if not isinstance(text, str):
-        raise ServerError(f"{where}: the choice's text is not text")
-    if not isinstance(lp, dict):
-        return text, [], [], False
-    pieces, steps = reader.completion_logprobs(lp, f"{where}.logprobs")
-    return text, pieces, steps, True

@@ -1,0 +1,150 @@
+"""Reading one OpenAI-compatible answer: its JSON documents (stream chunks, or one whole
+response) into steps, the same way for a live stream, a whole body and the batch's worker
+processes.
+
+`AnswerReader.feed` takes one document and returns the steps that are ready (tokens whose
+bytes are hidden wait in a `LiveFitter` until the text shows them); `end` says how the
+answer ended, or why it is unusable (no logprobs, a cut stream, an error finish, tokens that
+do not spell the text); `attach_prompt` adds vLLM's `prompt_logprobs` as prompt steps.
+`sse_line` reads one line of a server-sent-event stream.
+
+It leaves out making requests, retries and errors of the transport (backends/openai.py),
+and the shapes themselves (formats/openai_chat.py, openai_completions.py, vllm.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokenprobe.backends.faults import (
+    NO_LOGPROBS_AFTER,
+    ServerError,
+    body_message,
+    check_cover,
+    no_logprobs,
+    parse_json,
+    scrub,
+)
+from tokenprobe.backends.livefit import LiveFitter
+from tokenprobe.formats import vllm
+from tokenprobe.formats._common import finish_error, finish_reason, settle_prompt
+from tokenprobe.trace import Request, Step, Trace
+
+
+class AnswerReader:
+    """Reads one answer's JSON documents (stream chunks, or one whole response) into steps:
+    the same reading for the synchronous and the asynchronous paths."""
+
+    def __init__(self, where: str, secrets: list[str | None], request: Request, chat: bool,
+                 stream: bool) -> None:
+        self.where = where
+        self.secrets = secrets
+        self.stream = stream
+        self.chat = chat
+        self.fitter = LiveFitter(request.alternatives)
+        # vLLM's reading is OpenAI's plus token ids (`return_tokens_as_token_ids`) and its
+        # order of alternatives; on other servers it reads exactly as openai_chat does.
+        self.vllm = vllm.Reader(request.alternatives)
+        self.prompt_logprobs: Any = None
+        self.prompt_ids: Any = None
+        self.seen_logprobs = False
+        self.finish: str | None = None
+        self.n = 0
+
+    def feed(self, doc: Any) -> list[Step]:
+        where = self.where
+        if not isinstance(doc, dict):
+            raise ServerError(f"{where} sent a chunk that is not a JSON object")
+        if doc.get("error") is not None:  # vLLM and others report errors in-stream
+            raise ServerError(f"{where} reported an error part-way: "
+                              f"{scrub(body_message(doc), self.secrets)}")
+        out: list[Step] = []
+        if doc.get("prompt_logprobs") is not None:  # vLLM chat: on the response
+            self.prompt_logprobs, self.prompt_ids = doc["prompt_logprobs"], doc.get(
+                "prompt_token_ids")
+        for choice in doc.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            if choice.get("prompt_logprobs") is not None:  # vLLM completions: on the choice
+                self.prompt_logprobs, self.prompt_ids = choice["prompt_logprobs"], choice.get(
+                    "prompt_token_ids")
+            text, pieces, steps, has_lp = read_choice(choice, self.chat, f"chunk {self.n}",
+                                                       self.vllm)
+            self.seen_logprobs = self.seen_logprobs or has_lp
+            out += self.fitter.add(pieces, steps, text)
+            if not self.seen_logprobs and self.fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
+                raise no_logprobs(where)
+            if choice.get("finish_reason") is not None:
+                self.finish = choice["finish_reason"]
+        self.n += 1
+        return out
+
+    def attach_prompt(self, trace: Trace) -> None:
+        """vLLM's `prompt_logprobs` (asked for with --extra-body) as the trace's prompt steps;
+        alternatives known by id only get the bytes the answer revealed."""
+        self.vllm.fill_alternatives(trace.steps)
+        if self.prompt_logprobs is None:
+            return
+        self.vllm.learn_prompt(self.prompt_logprobs, "prompt_logprobs")
+        trace.prompt_steps = self.vllm.prompt_steps(self.prompt_logprobs, self.prompt_ids,
+                                                    "prompt_logprobs")
+        settle_prompt(trace)
+
+    def end(self, done: bool) -> str | None:
+        """The finish reason, once the documents are over; or why the answer is unusable."""
+        where = self.where
+        if not done and self.finish is None:
+            raise ServerError(f"{where} ended the stream before finishing its answer "
+                              "(the connection was cut)")
+        if self.finish is None and self.stream:
+            # Every server sends a finish reason in its last chunk; a stream that ends
+            # without one was stopped (llama-cpp-python's server stops a stream when
+            # another request arrives, unless started with --interrupt_requests false).
+            raise ServerError(f"{where} ended the stream without a finish reason (the "
+                              "answer was stopped part-way)")
+        if self.fitter.server_text and not self.seen_logprobs:
+            raise no_logprobs(where)
+        if finish_reason(self.finish) == "error":
+            # A content filter, an abort, an error: the answer is not whole (the tokens are
+            # kept, as for any failure part-way).
+            raise ServerError(finish_error(self.finish, where))
+        check_cover(bytes(self.fitter.emitted), self.fitter.server_text, where)
+        return finish_reason(self.finish)
+
+
+def sse_line(line: str, where: str) -> tuple[Any, bool]:
+    """(document or None, whether the stream is done) for one line of an SSE stream."""
+    if not line.startswith("data:"):
+        return (parse_json(line, where) if line.startswith("{") else None), False
+    data = line[5:].strip(" \t")
+    if data == "[DONE]":
+        return None, True
+    return (parse_json(data, where) if data else None), False
+
+
+def read_choice(choice: dict[str, Any], chat: bool, where: str,
+                 reader: vllm.Reader) -> tuple[str, list[Any], list[Step], bool]:
+    """(text, pieces, steps, logprobs present) of one choice of one chunk or response."""
+    lp = choice.get("logprobs")
+    if chat:
+        msg = choice.get("delta") if choice.get("delta") is not None else choice.get("message")
+        msg = msg if isinstance(msg, dict) else {}
+        text = msg.get("content") or ""
+        items: Any = []
+        if isinstance(lp, dict):
+            items = lp.get("content") or []
+            if not items and lp.get("refusal"):
+                items = lp["refusal"]
+        if not text and msg.get("refusal"):
+            text = msg["refusal"]
+        if not isinstance(text, str):
+            raise ServerError(f"{where}: the message content is not text")
+        pieces, steps = reader.chat_items(items, f"{where}.logprobs.content")
+        return text, pieces, steps, isinstance(lp, dict)
+    text = choice.get("text") or ""
+    if not isinstance(text, str):
+        raise ServerError(f"{where}: the choice's text is not text")
+    if not isinstance(lp, dict):
+        return text, [], [], False
+    pieces, steps = reader.completion_logprobs(lp, f"{where}.logprobs")
+    return text, pieces, steps, True
