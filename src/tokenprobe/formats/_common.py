@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -82,6 +82,26 @@ def opt_int(value: Any) -> int | None:
     return value
 
 
+def documents(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, document) for a whole response, or for each chunk of a list of them."""
+    if not isinstance(doc, list):
+        yield "response", need_dict(doc, "response")
+        return
+    for n, d in enumerate(doc):
+        yield f"chunk {n}", need_dict(d, f"chunk {n}")
+
+
+def choices(d: dict[str, Any], where: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(index, where, choice) for each of an OpenAI-shaped document's choices; a choice
+    without `index` is numbered by its place."""
+    for k, ch in enumerate(opt_list(d.get("choices"), f"{where}.choices")):
+        ch = need_dict(ch, f"{where}.choices[{k}]")
+        index = ch.get("index", k)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise FormatError(f"{where}.choices[{k}].index must be an integer")
+        yield index, f"{where}.choices[{k}]", ch
+
+
 def need_dict(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FormatError(f"{where} must be a JSON object, not {_kind(value)}")
@@ -127,6 +147,11 @@ class Piece:
     # Where the token starts in the text it is fitted to, in characters, when the server
     # says (legacy completions' `text_offset`): a hint that settles an ambiguous fit.
     at: int | None = None
+
+
+# Reads a choice's logprob items (chat `content`, or a completions `logprobs` object) into
+# pieces and steps; vllm.py passes its own, which knows token ids.
+ItemsReader = Callable[[Any, str], tuple[list["Piece"], list[Step]]]
 
 
 def token_piece(label: str, raw_bytes: Any = None) -> Piece:

@@ -40,6 +40,7 @@ from tokenprobe.formats._common import (
     Piece,
     add_note,
     candidate,
+    documents,
     logprob,
     make_step,
     need_dict,
@@ -88,12 +89,9 @@ class _Cand:
 
 
 def parse(doc: Any, file: str | None = None) -> list[Trace]:
-    docs = doc if isinstance(doc, list) else [doc]
     model: Any = None
     gathered: dict[int, _Cand] = {}
-    for n, d in enumerate(docs):
-        where = f"chunk {n}" if isinstance(doc, list) else "response"
-        d = need_dict(d, where)
+    for where, d in documents(doc):
         model = model or _get(d, "modelVersion", "model_version")
         for k, c in enumerate(opt_list(d.get("candidates"), f"{where}.candidates")):
             c = need_dict(c, f"{where}.candidates[{k}]")

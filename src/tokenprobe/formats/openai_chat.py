@@ -37,13 +37,15 @@ Left out: the Responses API (openai_responses.py), legacy completions
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._common import (
+    ItemsReader,
     Piece,
     chat_alternatives,
+    choices,
+    documents,
     make_step,
     need_dict,
     need_list,
@@ -61,9 +63,6 @@ from tokenprobe.trace import Step, Trace
 
 NAME = "openai.chat"
 KIND = "raw"
-
-Reader = Callable[[Any, str], tuple[list[Piece], list[Step]]]
-
 
 def steps_from_chat_content(content: list[dict[str, Any]]) -> list[Step]:
     """Steps for the items of `choices[i].logprobs.content` (or `.refusal`).
@@ -149,7 +148,7 @@ class _Choice:
 
 
 def parse(doc: Any, file: str | None = None, fmt: str = NAME,
-          reader: Reader | None = None) -> list[Trace]:
+          reader: ItemsReader | None = None) -> list[Trace]:
     """Traces (one per choice) from a chat completion or a list of its stream chunks.
 
     `reader` turns a choice's logprob items into pieces and steps (vllm.py passes its own,
@@ -162,28 +161,21 @@ def parse(doc: Any, file: str | None = None, fmt: str = NAME,
 
 def gather(doc: Any) -> tuple[Any, dict[int, _Choice]]:
     """(model, choices by index) from a whole response or its stream chunks."""
-    docs = doc if isinstance(doc, list) else [doc]
     model: Any = None
     gathered: dict[int, _Choice] = {}
-    for n, d in enumerate(docs):
-        where = f"chunk {n}" if isinstance(doc, list) else "response"
-        d = need_dict(d, where)
+    for where, d in documents(doc):
         model = model or d.get("model")
-        for k, ch in enumerate(opt_list(d.get("choices"), f"{where}.choices")):
-            ch = need_dict(ch, f"{where}.choices[{k}]")
-            index = ch.get("index", k)
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise FormatError(f"{where}.choices[{k}].index must be an integer")
+        for index, at, ch in choices(d, where):
             msg = ch.get("message") if ch.get("message") is not None else ch.get("delta")
-            msg = need_dict(msg if msg is not None else {}, f"{where}.choices[{k}].message")
-            gathered.setdefault(index, _Choice()).add(ch, msg, f"{where}.choices[{k}]")
+            msg = need_dict(msg if msg is not None else {}, f"{at}.message")
+            gathered.setdefault(index, _Choice()).add(ch, msg, at)
     if not gathered:
         raise FormatError("the response has no choices")
     return model, gathered
 
 
 def build(ch: _Choice, index: int, model: Any, file: str | None, fmt: str,
-          reader: Reader) -> Trace:
+          reader: ItemsReader) -> Trace:
     """One choice's trace: its steps with their true bytes, its text, its outcome."""
     trace = new_trace(fmt, file, model, KIND, mode="chat")
     trace.source["choice"] = index

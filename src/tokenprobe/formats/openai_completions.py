@@ -38,13 +38,15 @@ here through the shared fitting to `text` (llamacpp_python.py only names the for
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._common import (
+    ItemsReader,
     Piece,
     alt_candidate,
+    choices,
+    documents,
     drop_extra_chosen,
     make_step,
     need_dict,
@@ -64,9 +66,6 @@ from tokenprobe.trace import Step, Trace
 
 NAME = "openai.completions"
 KIND = "raw"
-
-Reader = Callable[[Any, str], tuple[list[Piece], list[Step]]]
-
 
 def steps_from_completion_logprobs(logprobs: dict[str, Any], text: str | None) -> list[Step]:
     """Steps for a legacy `choices[i].logprobs` object {tokens, token_logprobs, top_logprobs,
@@ -127,7 +126,7 @@ def _is_completion(doc: Any) -> bool:
 
 
 def parse(doc: Any, file: str | None = None, fmt: str = NAME,
-          reader: Reader | None = None) -> list[Trace]:
+          reader: ItemsReader | None = None) -> list[Trace]:
     """Traces (one per choice) from a completion or the list of its stream chunks.
 
     `reader` turns a choice's logprobs object into pieces and steps (vllm.py passes its
@@ -140,30 +139,23 @@ def parse(doc: Any, file: str | None = None, fmt: str = NAME,
 
 def gather(doc: Any) -> tuple[Any, dict[str, Any], dict[int, dict[str, Any]]]:
     """(model, usage, choices by index) from a whole response or its stream chunks."""
-    docs = doc if isinstance(doc, list) else [doc]
     model: Any = None
     usage: dict[str, Any] = {}
     gathered: dict[int, dict[str, Any]] = {}
-    for n, d in enumerate(docs):
-        where = f"chunk {n}" if isinstance(doc, list) else "response"
-        d = need_dict(d, where)
+    for where, d in documents(doc):
         model = model or d.get("model")
         if isinstance(d.get("usage"), dict):
             usage = d["usage"]
-        for k, ch in enumerate(opt_list(d.get("choices"), f"{where}.choices")):
-            ch = need_dict(ch, f"{where}.choices[{k}]")
-            index = ch.get("index", k)
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise FormatError(f"{where}.choices[{k}].index must be an integer")
+        for index, at, ch in choices(d, where):
             g = gathered.setdefault(index, {"text": [], "lp": None, "finish": None,
                                             "seen": False, "raw": []})
             g["raw"].append(ch)
-            g["text"].append(opt_str(ch.get("text"), f"{where}.choices[{k}].text") or "")
+            g["text"].append(opt_str(ch.get("text"), f"{at}.text") or "")
             if ch.get("finish_reason") is not None:
                 g["finish"] = ch["finish_reason"]
             if ch.get("logprobs") is not None:
                 g["seen"] = True
-                lp = need_dict(ch["logprobs"], f"{where}.choices[{k}].logprobs")
+                lp = need_dict(ch["logprobs"], f"{at}.logprobs")
                 g["lp"] = _join(g["lp"], lp)
     if not gathered:
         raise FormatError("the response has no choices")
@@ -184,7 +176,7 @@ def _join(acc: dict[str, Any] | None, lp: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
-          file: str | None, fmt: str, reader: Reader) -> Trace:
+          file: str | None, fmt: str, reader: ItemsReader) -> Trace:
     """One choice's trace; with echo, the prompt's tokens become `prompt_steps`."""
     trace = new_trace(fmt, file, model, KIND)
     trace.source["choice"] = index
