@@ -50,7 +50,7 @@ from tokenprobe.backends.livefit import LiveFitter
 from tokenprobe.backends.nativehttp import NativeHttp
 from tokenprobe.errors import FormatError, ModelError, TokenprobeError
 from tokenprobe.formats import ollama as fmt
-from tokenprobe.formats._common import finish_error, finish_reason
+from tokenprobe.formats._values import finish_error, finish_reason
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_HOST = "http://127.0.0.1:11434"

@@ -27,7 +27,8 @@ from tokenprobe.backends.faults import (
 )
 from tokenprobe.backends.livefit import LiveFitter
 from tokenprobe.formats import vllm
-from tokenprobe.formats._common import finish_error, finish_reason, settle_prompt
+from tokenprobe.formats._settle import settle_prompt
+from tokenprobe.formats._values import finish_error, finish_reason
 from tokenprobe.trace import Request, Step, Trace
 
 

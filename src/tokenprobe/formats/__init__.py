@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._common import clean_text
+from tokenprobe.formats._values import clean_text
 from tokenprobe.trace import Trace
 
 # Detection order: tokenprobe's own traces, then the shapes with a distinctive field, then

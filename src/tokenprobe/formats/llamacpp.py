@@ -58,21 +58,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._common import (
-    Piece,
-    candidate,
-    entropy_bound,
+from tokenprobe.formats._settle import new_trace, settle
+from tokenprobe.formats._tokens import Piece, candidate, entropy_bound, make_step, token_piece
+from tokenprobe.formats._values import (
     from_prob,
     logprob,
-    make_step,
     need_dict,
     need_list,
-    new_trace,
     opt_int,
     opt_list,
     opt_str,
-    settle,
-    token_piece,
 )
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Step, Trace

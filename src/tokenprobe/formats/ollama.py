@@ -37,20 +37,9 @@ from __future__ import annotations
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._common import (
-    Piece,
-    candidate,
-    logprob,
-    make_step,
-    need_dict,
-    need_str,
-    new_trace,
-    opt_list,
-    opt_str,
-    set_finish,
-    settle,
-    token_piece,
-)
+from tokenprobe.formats._settle import new_trace, set_finish, settle
+from tokenprobe.formats._tokens import Piece, candidate, make_step, token_piece
+from tokenprobe.formats._values import logprob, need_dict, need_str, opt_list, opt_str
 from tokenprobe.trace import Step, Trace
 
 NAME = "ollama"

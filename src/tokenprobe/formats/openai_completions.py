@@ -20,7 +20,7 @@ vLLM, llama-cpp-python and llama.cpp server's `/v1/completions`)::
 - `top_logprobs` maps token text to logprob, so a token can appear once only; the server
   always adds the chosen token, which makes N+1 entries when it was not among the top N
   (OpenAI: "there may be up to logprobs+1 elements"); that extra entry is dropped
-  (`_common.drop_extra_chosen`, which takes N from the request when it is known, else from
+  (`_tokens.drop_extra_chosen`, which takes N from the request when it is known, else from
   the lists that do not end with their chosen token).
 - `text_offset` counts characters from the start of the prompt (OpenAI, llama-cpp-python);
   the trace's offsets count from the start of its own text (docs/architecture.md) and are
@@ -28,7 +28,7 @@ vLLM, llama-cpp-python and llama.cpp server's `/v1/completions`)::
   hiding their bytes (llama-cpp-python's empty strings) is followed by a known token that
   the text holds more than once, its offset (made relative to the first token's) says
   which occurrence is that token's, so the hidden run takes the right bytes
-  (`Piece.at`, `_common.fit_to_text`).
+  (`Piece.at`, `_tokens.fit_to_text`).
 
 The logprobs are raw (softmax of the logits, before temperature).
 
@@ -41,26 +41,26 @@ from __future__ import annotations
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._common import (
+from tokenprobe.formats._settle import new_trace, set_finish, settle
+from tokenprobe.formats._tokens import (
     ItemsReader,
     Piece,
     alt_candidate,
-    choices,
-    documents,
     drop_extra_chosen,
     make_step,
+    token_piece,
+    unknown_token_ids,
+)
+from tokenprobe.formats._values import (
+    choices,
+    documents,
     need_dict,
     need_list,
     need_str,
-    new_trace,
     openai_logprob,
     opt_int,
     opt_list,
     opt_str,
-    set_finish,
-    settle,
-    token_piece,
-    unknown_token_ids,
 )
 from tokenprobe.trace import Step, Trace
 

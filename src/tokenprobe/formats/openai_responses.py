@@ -32,18 +32,9 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats import openai_chat
-from tokenprobe.formats._common import (
-    Piece,
-    add_note,
-    clean_text,
-    finish_reason,
-    need_dict,
-    new_trace,
-    opt_list,
-    opt_str,
-    set_finish,
-    settle,
-)
+from tokenprobe.formats._settle import add_note, new_trace, set_finish, settle
+from tokenprobe.formats._tokens import Piece
+from tokenprobe.formats._values import clean_text, finish_reason, need_dict, opt_list, opt_str
 from tokenprobe.trace import Step, Trace
 
 NAME = "openai.responses"

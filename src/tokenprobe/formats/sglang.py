@@ -36,22 +36,16 @@ import itertools
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._common import (
-    Piece,
-    add_note,
-    candidate,
+from tokenprobe.formats._settle import add_note, new_trace, set_finish, settle
+from tokenprobe.formats._tokens import Piece, candidate, make_step, token_piece
+from tokenprobe.formats._values import (
     clean_text,
     logprob,
-    make_step,
     need_dict,
     need_list,
-    new_trace,
     opt_int,
     opt_list,
     opt_str,
-    set_finish,
-    settle,
-    token_piece,
 )
 from tokenprobe.trace import Candidate, Step, Trace
 

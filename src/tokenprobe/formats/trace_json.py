@@ -26,7 +26,7 @@ import math
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._common import entropy_bound, sort_top
+from tokenprobe.formats._tokens import entropy_bound, sort_top
 from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import SCHEMA_PREFIX, Trace
 

@@ -44,24 +44,25 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats import openai_chat, openai_completions
-from tokenprobe.formats._common import (
+from tokenprobe.formats._settle import add_note, settle_prompt
+from tokenprobe.formats._tokens import (
     REPLACEMENT,
     UNKNOWN_LABEL,
     Piece,
-    add_note,
     candidate,
     drop_extra_chosen,
     entropy_bound,
     make_step,
+    sort_top,
+    token_piece,
+)
+from tokenprobe.formats._values import (
     need_dict,
     need_list,
     need_str,
     openai_logprob,
     opt_int,
     opt_list,
-    settle_prompt,
-    sort_top,
-    token_piece,
 )
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Candidate, Step, Trace

@@ -1,31 +1,28 @@
-"""Shared parts of the importers: reading values, building steps, and fitting bytes to text.
+"""Token bytes and steps for the importers: a token's bytes from what the wire shows, its
+alternatives sorted and de-duplicated, and hidden bytes fitted to the response's text.
 
-Every importer turns a server's tokens into `Step`s the same way:
-
-- a logprob goes through `logprob()`: sentinels (None, NaN, ±inf, ≤ -9999, the float32
-  minimum -3.4e38) become None, never a number; a probability goes through `from_prob()`;
-- a token's bytes come from `token_piece()`: an explicit `bytes` list, a byte spelling
+- `token_piece()`: a token's bytes from an explicit `bytes` list, a byte spelling
   (`bytes:\\xe6\\x9b`, `\\xe6\\x9b`, `<0xE6>`), or the label's UTF-8; a label that hides its
-  bytes (an empty string, U+FFFD, `token_id:N`) is marked unknown with a pattern that says
-  what the bytes may be, and `fit_to_text()` recovers them from the response's text;
+  bytes (an empty string, U+FFFD) is marked with a pattern that says what they may be, and
+  `fit_to_text()` recovers them from the response's text;
 - `make_step()` sorts and de-duplicates the alternatives and sets the entropy's lower bound
-  over them.
+  over them; `drop_extra_chosen()` removes the chosen token a server appended to a full list.
 
-It leaves out anything specific to one wire format.
+It leaves out reading values (_values.py) and finishing a trace (_settle.py).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from tokenprobe.errors import FormatError
-from tokenprobe.textbytes import TextAssembler, parse_byte_spelling, token_label
-from tokenprobe.trace import Candidate, Request, Step, Trace, clean_logprob
+from tokenprobe.formats._values import clean_text, need_dict, need_str, openai_logprob
+from tokenprobe.textbytes import parse_byte_spelling, token_label
+from tokenprobe.trace import Candidate, Step
 
 REPLACEMENT = "\ufffd"
 # The label given to an alternative whose bytes the server hid (an empty string or U+FFFD
@@ -38,103 +35,6 @@ UNKNOWN_LABEL = REPLACEMENT
 # SGLang) stands for one or more such bytes.
 _HIDDEN = rb"[\x80-\xff]+?"
 _HIDDEN_OR_NONE = rb"[\x80-\xff]*?"
-
-
-def logprob(value: Any) -> float | None:
-    """A reported logprob as nats, or None when it means "not reported" (see clean_logprob)."""
-    # Fast path for the common case: a plain negative float above the sentinel floor.
-    if type(value) is float and -9999.0 < value <= 0.0:
-        return value
-    return clean_logprob(value)
-
-
-def openai_logprob(value: Any) -> float | None:
-    """A logprob from an OpenAI-shaped response (chat, completions, Responses, vLLM).
-
-    Besides the general sentinels, exactly -100.0 reads as "not reported" here. OpenAI
-    documents only -9999.0, but its chat models have been seen to return many logprobs of
-    exactly -100 (github.com/baoguangsheng/glimpse/issues/2): a clamp, whose true value is
-    somewhere below. A computed float32 logprob that lands on -100.0 exactly is practically
-    impossible (vLLM clamps -inf to -9999.0, not -100), so nothing real is lost.
-    """
-    if value == -100.0 and not isinstance(value, bool):
-        return None
-    return logprob(value)
-
-
-def from_prob(value: Any) -> float | None:
-    """A probability in [0, 1] as a logprob; 0, negative, > 1 or non-numbers give None.
-
-    A probability of exactly 0 is what a server writes for a token its sampler removed (or
-    one below float precision): nothing is known about its raw likelihood, so None.
-    """
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    p = float(value)
-    if not (0.0 < p <= 1.0 + 1e-6):  # also false for NaN
-        return None
-    return logprob(math.log(min(p, 1.0)))
-
-
-def opt_int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
-
-
-def documents(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, document) for a whole response, or for each chunk of a list of them."""
-    if not isinstance(doc, list):
-        yield "response", need_dict(doc, "response")
-        return
-    for n, d in enumerate(doc):
-        yield f"chunk {n}", need_dict(d, f"chunk {n}")
-
-
-def choices(d: dict[str, Any], where: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    """(index, where, choice) for each of an OpenAI-shaped document's choices; a choice
-    without `index` is numbered by its place."""
-    for k, ch in enumerate(opt_list(d.get("choices"), f"{where}.choices")):
-        ch = need_dict(ch, f"{where}.choices[{k}]")
-        index = ch.get("index", k)
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise FormatError(f"{where}.choices[{k}].index must be an integer")
-        yield index, f"{where}.choices[{k}]", ch
-
-
-def need_dict(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise FormatError(f"{where} must be a JSON object, not {_kind(value)}")
-    return value
-
-
-def need_list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise FormatError(f"{where} must be a JSON array, not {_kind(value)}")
-    return value
-
-
-def opt_list(value: Any, where: str) -> list[Any]:
-    """A list, or [] for null / missing."""
-    return [] if value is None else need_list(value, where)
-
-
-def need_str(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise FormatError(f"{where} must be a string, not {_kind(value)}")
-    return value
-
-
-def opt_str(value: Any, where: str) -> str | None:
-    return None if value is None else need_str(value, where)
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__.replace("dict", "object")
-
-
-# ---------------------------------------------------------------------------------------
-# Token bytes
 
 
 @dataclass
@@ -184,15 +84,6 @@ def _bytes_from_list(raw: list[Any]) -> bytes | None:
         return bytes(raw)  # ints 0-255 only: anything else raises
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-def clean_text(text: str) -> str:
-    """`text` with lone surrogates (from JSON escapes like \\ud842 alone) as U+FFFD."""
-    try:
-        text.encode()
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def alt_candidate(label: str, raw: Any, lp: float | None, token_id: int | None = None
@@ -355,10 +246,6 @@ def _ends_with_chosen(s: Step) -> bool:
     return last.data == s.data or (last.token == UNKNOWN_LABEL and not s.data)
 
 
-# ---------------------------------------------------------------------------------------
-# Fitting hidden bytes to the response text
-
-
 def fit_to_text(pieces: list[Piece], text: str) -> list[bytes] | None:
     """The true bytes of every token, using the response text for the hidden ones.
 
@@ -426,172 +313,6 @@ def _split_run(run: list[Piece], data: bytes, pos: int, after: bytes | None,
             if m:
                 return [g for g in m.groups()]
     return None
-
-
-# ---------------------------------------------------------------------------------------
-# Traces
-
-
-def new_trace(fmt: str, file: str | None, model: Any, kind: str, mode: str = "completion",
-              prompt: str | None = None) -> Trace:
-    source: dict[str, Any] = {"format": fmt}
-    if file:
-        source["file"] = file
-    return Trace(
-        backend="import",
-        model=clean_text(model) if isinstance(model, str) else "",
-        request=Request(mode=mode, prompt=prompt, temperature=None, top_p=None, top_k=None,
-                        max_tokens=None, alternatives=None),
-        logprobs_kind=kind,
-        source=source,
-    )
-
-
-_FINISH = {
-    "stop": "stop", "eos": "stop", "word": "stop", "end_turn": "stop", "tool_calls": "stop",
-    "function_call": "stop", "stop_sequence": "stop", "completed": "stop",
-    "length": "length", "limit": "length", "max_tokens": "length", "max_output_tokens": "length",
-    "incomplete": "length", "content_filter": "error", "safety": "error", "error": "error",
-    "abort": "error", "recitation": "error", "blocklist": "error", "prohibited_content": "error",
-    "spii": "error", "language": "error", "image_safety": "error",
-    "malformed_function_call": "error", "unexpected_tool_call": "error",
-}
-
-
-_FILTERS = frozenset({"content_filter", "safety", "recitation", "blocklist",
-                      "prohibited_content", "spii", "image_safety", "language"})
-
-
-def finish_reason(value: Any) -> str | None:
-    """A server's finish reason in the trace's words: stop, length, error, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    return _FINISH.get(value.lower(), "stop" if value.lower().startswith("stop") else None)
-
-
-def finish_error(value: Any, who: str = "the server") -> str:
-    """Why an answer whose finish reason reads as "error" is incomplete, in one line."""
-    name = clean_text(str(value))[:60]
-    low = name.lower()
-    if low in _FILTERS:
-        return f"{who} stopped the answer with its content filter (finish reason {name})"
-    if low == "abort":
-        return f"{who} aborted the answer (finish reason {name})"
-    return f"{who} stopped the answer with an error (finish reason {name})"
-
-
-def set_finish(trace: Trace, value: Any) -> None:
-    """The trace's finish reason from the server's, with the error it means when it is one
-    (`settle` then marks the trace incomplete)."""
-    trace.finish_reason = finish_reason(value)
-    if trace.finish_reason == "error" and not trace.error:
-        trace.error = finish_error(value)
-
-
-def settle(trace: Trace, pieces: list[Piece], server_text: str | None,
-           prompt_pieces: list[Piece] | None = None, echo: bool = False) -> Trace:
-    """Give the steps their true bytes, rebuild `text` and offsets, and check the text.
-
-    `pieces` belong to `trace.steps`, `prompt_pieces` to `trace.prompt_steps`. With `echo`
-    the server's text holds the prompt and the completion (legacy completions), otherwise
-    the completion only. The steps' bytes, decoded, are the trace's text. The server's text
-    must equal it, or be a prefix of it (the server cut a stop word the tokens still hold).
-    When the tokens cover only the start of the server's text the trace keeps what the
-    tokens show and says so in `error`; any other difference means the file is not what it
-    claims, and is refused. A trace whose finish reason is "error" (a content filter, an
-    abort, an error the server reported) is incomplete, with the reason in `error`.
-    """
-    _settle(trace, pieces, server_text, prompt_pieces, echo)
-    if trace.finish_reason == "error":
-        trace.complete = False
-        if not trace.error:
-            trace.error = "the server stopped the answer with an error"
-    return trace
-
-
-def _settle(trace: Trace, pieces: list[Piece], server_text: str | None,
-            prompt_pieces: list[Piece] | None, echo: bool) -> None:
-    prompt_pieces = prompt_pieces or []
-    if server_text is not None:
-        server_text = clean_text(server_text)
-    if echo:
-        datas = _fit_or_labels(prompt_pieces + pieces, server_text)
-    else:
-        datas = [p.data for p in prompt_pieces] + _fit_or_labels(pieces, server_text)
-    blank = 0
-    for step, piece, data in zip(trace.prompt_steps + trace.steps, prompt_pieces + pieces, datas):
-        if data != step.bytes:
-            step.bytes = data
-            step.token = token_label(data)
-        if piece.hidden is not None:
-            name_hidden_chosen(step)
-            blank += not data
-    guessed = _guessed_runs(prompt_pieces + pieces, datas)
-    if guessed:
-        add_note(trace, f"{guessed} run(s) of tokens hiding their bytes cover more bytes than "
-                        "tokens: the run's bytes are exact, their split among its tokens is "
-                        "a guess")
-    if blank:
-        add_note(trace, f"{blank} token(s) show no text: the server's text has no bytes for "
-                        "them (byte pieces of a character the server dropped, or special "
-                        "tokens)")
-    if trace.prompt_steps:
-        settle_prompt(trace)
-    trace.rebuild_text()
-    if server_text is None:
-        return
-    ours = (trace.request.prompt or "") + trace.text if echo else trace.text
-    if ours == server_text or ours.startswith(server_text):
-        return  # equal, or the tokens go on past a stop word the server cut: kept
-    if server_text.startswith(ours):
-        trace.complete = False
-        cover = (f"the logprobs cover only the first {len(ours)} of "
-                 f"{len(server_text)} characters of the response text")
-        trace.error = f"{trace.error}; {cover}" if trace.error else cover
-        return
-    at = next((k for k, (a, b) in enumerate(zip(ours, server_text)) if a != b),
-              min(len(ours), len(server_text)))
-    raise FormatError(f"the tokens do not spell the response text (they differ at "
-                      f"character {at})")
-
-
-def _guessed_runs(pieces: list[Piece], datas: list[bytes]) -> int:
-    """Runs of hidden tokens whose split the text does not fix (more bytes than tokens)."""
-    count, i, n = 0, 0, len(pieces)
-    while i < n:
-        if pieces[i].hidden is None:
-            i += 1
-            continue
-        j = i
-        while j < n and pieces[j].hidden is not None:
-            j += 1
-        if j - i > 1 and sum(len(d) for d in datas[i:j]) > j - i:
-            count += 1
-        i = j
-    return count
-
-
-def add_note(trace: Trace, note: str) -> None:
-    """A remark about how the file was read, kept in `source["note"]`."""
-    old = trace.source.get("note")
-    note = clean_text(note)
-    trace.source["note"] = f"{old}; {note}" if old else note
-
-
-def settle_prompt(trace: Trace) -> None:
-    """Offsets of the prompt steps, and the prompt text they spell."""
-    assembler = TextAssembler()
-    for s in trace.prompt_steps:
-        s.offset = assembler.add(s.data)
-    trace.request.prompt = assembler.finish()
-
-
-def _fit_or_labels(pieces: list[Piece], text: str | None) -> list[bytes]:
-    if text is not None:
-        fitted = fit_to_text(pieces, text)
-        if fitted is not None:
-            return fitted
-    return [p.data for p in pieces]
 
 
 def name_hidden_chosen(step: Step) -> None:
