@@ -267,20 +267,99 @@ def entropy_of_logprobs(lp: npt.ArrayLike) -> float:
 
 
 @dataclass
+class CandidateAt:
+    """One listed candidate's probability at a temperature: a point, or bounds.
+
+    `low == high` when the value is known (the trace carries the exact tail summary);
+    otherwise the true value lies in [low, high] and no point within it is implied.
+    """
+
+    candidate: Candidate
+    low: float
+    high: float
+
+    @property
+    def prob(self) -> float | None:
+        """The value when it is a point, else None (only bounds are known)."""
+        return self.low if self.low == self.high else None
+
+
+@dataclass
 class TemperatureView:
     """A step's listed candidates at temperature T, and how much is known about the rest.
 
-    accuracy: "exact" (T is one of the stored tail temperatures), "interpolated" (between
-    them; see docs/architecture.md for the error bound), or "approximate" (no tail summary:
-    re-normalised over the listed candidates plus the reported tail mass treated as one
-    block, so the numbers are only indicative). `tail` is the probability outside the list.
+    accuracy:
+    - "exact": T is one of the stored tail temperatures (local engine);
+    - "interpolated": between them (see docs/architecture.md for the error bound);
+    - "approximate": outside the stored grid (the end chord extended);
+    - "bounded": no tail summary (servers, imports, plugins). Only the listed candidates'
+      probabilities and the tail mass 1 − Σp are known; each unlisted token is at most as
+      likely as the least likely listed one, and there are at most V − N of them. Every
+      value is then an interval [low, high] that holds for any distribution consistent
+      with the data (distribution.tail_sum_bounds).
+    `tail_low` / `tail_high`: the probability outside the list (equal when known).
+    `vocab_known`: whether V was known; without it the bounds that need V are open
+    (at T < 1 a listed token's upper bound, at T > 1 its lower bound is 0 and the tail's
+    upper bound 1).
     """
 
     temperature: float
-    probs: list[tuple[Candidate, float]]
-    tail: float | None
+    candidates: list[CandidateAt]
+    tail_low: float | None
+    tail_high: float | None
     accuracy: str
-    log_z: float | None = None  # log Σ exp(lp/T) over the vocabulary (as far as known)
+    log_z: float | None = None  # log Σ exp(lp/T) over the vocabulary (summary traces only)
+    vocab_known: bool = True
+
+    @property
+    def is_range(self) -> bool:
+        return self.accuracy == "bounded"
+
+    @property
+    def note(self) -> str:
+        """One line saying how the values were made (for a view to print beside them)."""
+        n = len(self.candidates)
+        if self.accuracy == "bounded":
+            why = (f"only the top {n} were reported, so at T = {self.temperature:g} each "
+                   "value is a range over every distribution consistent with them")
+            if not self.vocab_known:
+                why += " (vocabulary size unknown: the widest range)"
+            return why
+        if self.accuracy == "exact":
+            return "exact over the whole vocabulary"
+        if self.accuracy == "interpolated":
+            return "over the whole vocabulary, the tail interpolated between stored temperatures"
+        return "over the whole vocabulary, the tail extrapolated beyond stored temperatures"
+
+
+def tail_sum_bounds(
+    mass: float, cap: float, count: int | None, beta: float
+) -> tuple[float, float]:
+    """Bounds on Σ_j p_j^β over unlisted tokens with Σ p_j = mass, 0 ≤ p_j ≤ cap and at
+    most `count` of them (None: unknown, unbounded).
+
+    p^β is convex for β > 1 and concave for β < 1, so the sum is extreme at the two
+    extreme ways of spreading the mass: concentrated (as few tokens as possible, each at
+    the cap, plus one remainder) and even (all `count` tokens equal). For β > 1 the
+    concentrated spread is the largest and the even one the smallest; for β < 1 the
+    reverse. Returns (low, high); high may be inf when `count` is unknown and β < 1.
+    """
+    if mass <= 0.0 or count == 0:
+        return 0.0, 0.0
+    if beta == 1.0:
+        return mass, mass
+    if count is not None:
+        mass = min(mass, count * cap)  # more than count × cap cannot be: rounding
+    n_full = math.floor(mass / cap)
+    rest = mass - n_full * cap
+    conc = (n_full * math.exp(beta * math.log(cap)) if n_full else 0.0) + (
+        math.exp(beta * math.log(rest)) if rest > 0.0 else 0.0
+    )
+    if count is None:
+        even = 0.0 if beta > 1.0 else math.inf
+    else:
+        even = math.exp(beta * math.log(mass) + (1.0 - beta) * math.log(count))
+    return (even, conc) if beta > 1.0 else (conc, even)
 
 
 def tail_logsumexp_at(
@@ -327,19 +406,24 @@ def _local_cubic(xs: list[float], ys: list[float], x: float) -> float:
 
 
 def step_at_temperature(
-    step: Step, temperature: float, tail_temperatures: list[float] | None
+    step: Step,
+    temperature: float,
+    tail_temperatures: list[float] | None,
+    vocab_size: int | None = None,
 ) -> TemperatureView:
     """The step's listed candidates re-normalised at `temperature` (> 0).
 
-    With a tail summary (local engine) the normaliser covers the whole vocabulary; without
-    one, the listed candidates and the reported tail mass (1 − Σ p) are all that is known.
+    With a tail summary (local engine) the normaliser covers the whole vocabulary and each
+    value is a point. Without one, only the listed probabilities and the unlisted mass are
+    known, and each value is bounded (see TemperatureView, tail_sum_bounds).
     """
     if temperature <= 0:
         raise ValueError("temperature must be > 0")
     listed = [c for c in step.top if c.logprob is not None]
     beta = 1.0 / temperature
     if not listed:
-        return TemperatureView(temperature, [], None, "approximate")
+        return TemperatureView(temperature, [], None, None, "bounded", None,
+                               vocab_size is not None)
     scaled = [beta * c.logprob for c in listed]  # type: ignore[operator]
     head = logsumexp(scaled)
     if step.tail_logsumexp is not None and tail_temperatures:
@@ -348,19 +432,51 @@ def step_at_temperature(
         )
         log_z = logsumexp([head, tail_lse])
         tail = math.exp(tail_lse - log_z)
-    else:
-        # Nothing is known about how the unlisted mass is spread, so it is treated as one
-        # lump whose weight scales as p_tail^β: indicative only, and labelled so.
-        mass = 1.0 - sum(math.exp(c.logprob) for c in listed)  # type: ignore[arg-type]
-        accuracy = "approximate"
-        if mass > 1e-12:
-            tail_lse = beta * math.log(mass)
-            log_z = logsumexp([head, tail_lse])
-            tail = math.exp(tail_lse - log_z)
-        else:
-            log_z, tail = head, 0.0
-    probs = [(c, math.exp(s - log_z)) for c, s in zip(listed, scaled)]
-    return TemperatureView(temperature, probs, tail, accuracy, log_z)
+        points = [CandidateAt(c, math.exp(x - log_z), math.exp(x - log_z))
+                  for c, x in zip(listed, scaled)]
+        return TemperatureView(temperature, points, tail, tail, accuracy, log_z)
+    return _bounded_view(step, listed, scaled, head, temperature, vocab_size)
+
+
+def _bounded_view(
+    step: Step,
+    listed: list[Candidate],
+    scaled: list[float],
+    head: float,
+    temperature: float,
+    vocab_size: int | None,
+) -> TemperatureView:
+    beta = 1.0 / temperature
+    known = sum(math.exp(c.logprob) for c in listed)  # type: ignore[arg-type]
+    n_known = len(listed)
+    # The chosen token, when it is outside the list, is known mass too (not unknown tail).
+    extra = 0.0
+    if step.logprob is not None and not any(is_chosen(step, c) for c in listed):
+        extra = math.exp(step.logprob)
+        n_known += 1
+    mass = max(0.0, 1.0 - known - extra)
+    cap = min(math.exp(c.logprob) for c in listed)  # type: ignore[arg-type]
+    count = max(vocab_size - n_known, 0) if vocab_size is not None else None
+    s_lo, s_hi = tail_sum_bounds(mass, cap, count, beta)
+    w_extra = math.exp(beta * step.logprob) if extra > 0.0 else 0.0  # type: ignore[operator]
+    h = math.exp(head) + w_extra
+
+    def share(x: float, s: float) -> float:
+        return 0.0 if math.isinf(s) else math.exp(x - math.log(h + s))
+
+    cands = [CandidateAt(c, share(x, s_hi), share(x, s_lo)) for c, x in zip(listed, scaled)]
+    tail_lo = (s_lo + w_extra) / (h + s_lo)
+    tail_hi = 1.0 if math.isinf(s_hi) else (s_hi + w_extra) / (h + s_hi)
+    accuracy = "exact" if s_lo == s_hi else "bounded"  # T = 1, or nothing unlisted
+    return TemperatureView(temperature, cands, tail_lo, tail_hi, accuracy, None,
+                           vocab_size is not None)
+
+
+def is_chosen(step: Step, c: Candidate) -> bool:
+    """Whether candidate `c` is the token chosen at `step` (by id when both have one)."""
+    if step.id is not None and c.id is not None:
+        return c.id == step.id
+    return c.data == step.data
 
 
 def step_sampled(

@@ -20,10 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenprobe.errors import FormatError, SchemaVersionError
 from tokenprobe.textbytes import TextAssembler, token_label
+
+if TYPE_CHECKING:
+    from tokenprobe.distribution import TemperatureView
 
 SCHEMA = "tokenprobe/trace@1"
 SCHEMA_PREFIX = "tokenprobe/trace@"
@@ -120,6 +123,7 @@ class Step:
     offset: int | None = None
     tail_logsumexp: list[float] | None = None
     forced: bool = False  # put in place by the user (a branch), not chosen by the model
+    special: bool = False  # a control token the engine added (<bos>), not a token of the text
 
     def __post_init__(self) -> None:
         if self.bytes is None:
@@ -164,6 +168,8 @@ class Step:
             d["tail_logsumexp"] = self.tail_logsumexp
         if self.forced:
             d["forced"] = True
+        if self.special:
+            d["special"] = True
         return d
 
     @classmethod
@@ -183,6 +189,7 @@ class Step:
             offset=_opt_int(d.get("offset")),
             tail_logsumexp=[float(x) for x in tail] if tail is not None else None,
             forced=bool(d.get("forced", False)),
+            special=bool(d.get("special", False)),
         )
 
 
@@ -252,6 +259,7 @@ class Trace:
     error: str | None = None
     tail_temperatures: list[float] | None = None
     parent: dict[str, Any] | None = None  # a branch: {"id", "step", "token"} of its fork
+    vocab_size: int | None = None  # the model's vocabulary size V, where known
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: str = field(default_factory=_now)
     schema: str = SCHEMA
@@ -289,6 +297,8 @@ class Trace:
             d["tail_temperatures"] = self.tail_temperatures
         if self.parent is not None:
             d["parent"] = self.parent
+        if self.vocab_size is not None:
+            d["vocab_size"] = self.vocab_size
         return d
 
     def to_json(self, indent: int | None = None) -> str:
@@ -327,6 +337,7 @@ class Trace:
                 error=d.get("error"),
                 tail_temperatures=[float(t) for t in tail_t] if tail_t is not None else None,
                 parent=dict(d["parent"]) if isinstance(d.get("parent"), dict) else None,
+                vocab_size=_opt_vocab(d.get("vocab_size")),
             )
         except (TypeError, ValueError, AttributeError, OverflowError) as e:
             raise FormatError(f"malformed trace: {e}") from None
@@ -346,11 +357,15 @@ class Trace:
 
         return render_notebook(self)
 
-    def at_temperature(self, temperature: float) -> list[list[tuple[Candidate, float]]]:
-        """Each step's top candidates re-normalised at `temperature` (see distribution)."""
+    def at_temperature(self, temperature: float) -> list[TemperatureView]:
+        """Each step's listed candidates re-normalised at `temperature`.
+
+        A point value per candidate where the trace carries the exact tail summary (the
+        local engine); otherwise a lower and an upper bound (distribution.step_at_temperature).
+        """
         from tokenprobe.distribution import step_at_temperature
 
-        return [step_at_temperature(s, temperature, self.tail_temperatures).probs
+        return [step_at_temperature(s, temperature, self.tail_temperatures, self.vocab_size)
                 for s in self.steps]
 
     def branch(self, step: int, token: str | None = None, **kwargs: Any) -> Trace:
@@ -403,6 +418,11 @@ def _opt_int(x: Any) -> int | None:
         return int(x)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), as from 1e999
         return None
+
+
+def _opt_vocab(x: Any) -> int | None:
+    v = _opt_int(x)
+    return v if v is not None and v > 0 else None
 
 
 def _opt_float(x: Any) -> float | None:

@@ -72,6 +72,7 @@ class Backend(ABC):
     model: str  # the trace's `model` field
     logprobs_kind: str = "raw"
     can_score: bool = False
+    vocab_size: int | None = None  # V, where known: it bounds re-normalisation of top-N lists
 
     @abstractmethod
     def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
@@ -167,6 +168,7 @@ class TraceStream:
             logprobs_kind=backend.logprobs_kind,
             source=backend.source(),
             complete=False,
+            vocab_size=backend.vocab_size,
         )
         self._assembler = TextAssembler()
         self._gen: Generator[Step, None, str | None] | None = None

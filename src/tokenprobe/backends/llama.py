@@ -146,6 +146,7 @@ class LlamaBackend(Backend):
         self.n_threads = threads
         self.n_ctx = self.llm.n_ctx()
         self.n_vocab = self.llm.n_vocab()
+        self.vocab_size = self.n_vocab
         self._ctx = self.llm._ctx.ctx
         self._vocab = self.llm._model.vocab
         self._mem = llama_cpp.llama_get_memory(self._ctx)
@@ -371,7 +372,8 @@ class LlamaBackend(Backend):
         req = Request(**{**request.to_dict(), "max_tokens": len(ids),
                          "alternatives": alternatives, "stop": []})
         trace = Trace(backend=self.name, model=self.model, request=req,
-                      logprobs_kind=self.logprobs_kind, source=self.source(), complete=False)
+                      logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
+                      vocab_size=self.n_vocab)
         assembler = TextAssembler()
         for step in self._steps(req, trace, [], ids):
             step.offset = assembler.add(step.data)
@@ -395,10 +397,13 @@ class LlamaBackend(Backend):
         request = Request(mode="score", prompt=text, temperature=None, top_p=None,
                           top_k=None, max_tokens=None, alternatives=alternatives)
         trace = Trace(backend=self.name, model=self.model, request=request,
-                      logprobs_kind=self.logprobs_kind, source=self.source())
+                      logprobs_kind=self.logprobs_kind, source=self.source(),
+                      vocab_size=self.n_vocab)
         trace.tail_temperatures = list(TAIL_TEMPERATURES)
         label, data = self.piece(tokens[0])
-        steps = [Step(token=label, id=tokens[0], bytes=data, logprob=None)]
+        # The first token has no context, so no logprob; <bos> is the engine's, not the text's.
+        steps = [Step(token=label, id=tokens[0], bytes=data, logprob=None,
+                      special=tokens[0] == self.bos)]
         with self._lock:
             self._llama_cpp.llama_memory_clear(self._mem, True)
             self._past = []
