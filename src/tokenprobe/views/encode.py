@@ -144,7 +144,7 @@ def chosen_index(step: Step) -> int:
 def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
     cols: dict[str, list[Any]] = {k: [] for k in (
         "tok", "lp", "slp", "rank", "chosen", "H", "Hx", "top_n", "top_tok", "top_lp",
-        "tail_n", "tail", "forced")}
+        "tail_n", "tail", "forced", "special")}
     for s in steps:
         cols["tok"].append(vocab[s])
         cols["lp"].append(_q(s.logprob))
@@ -160,6 +160,7 @@ def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
         cols["tail_n"].append(len(tail))
         cols["tail"].extend(_deltas(list(tail)))
         cols["forced"].append(1 if s.forced else 0)
+        cols["special"].append(1 if s.special else 0)
     out: dict[str, Any] = {"n": len(steps), **cols}
     if not any(cols["tail_n"]):
         del out["tail_n"], out["tail"]
@@ -167,6 +168,8 @@ def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
         del out["slp"]
     if not any(cols["forced"]):
         del out["forced"]
+    if not any(cols["special"]):
+        del out["special"]
     return out
 
 
@@ -202,6 +205,8 @@ def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
         "finish_reason": trace.finish_reason, "complete": trace.complete, "error": trace.error,
         "tail_temperatures": trace.tail_temperatures,
     })
+    if trace.vocab_size is not None:  # bounds re-normalisation without a tail summary
+        doc["vocab_size"] = trace.vocab_size
     if trace.parent is not None:
         doc["parent"] = trace.parent
     vocab = _Vocab([trace.prompt_steps, trace.steps])
