@@ -65,6 +65,9 @@ class Candidate:
     logprob: float | None
     id: int | None = None
     bytes: bytes | None = None
+    # The server's logit for the token, where it reports logits instead of logprobs
+    # (logprobs_kind "logits"; `logprob` is then null: no probability is made up).
+    logit: float | None = None
 
     def __post_init__(self) -> None:
         if self.bytes is None:
@@ -87,6 +90,8 @@ class Candidate:
         d: dict[str, Any] = {"token": self.token, "id": self.id, "logprob": self.logprob}
         if self.data != self.token.encode("utf-8"):
             d["bytes"] = list(self.data)
+        if self.logit is not None:
+            d["logit"] = self.logit
         return d
 
     @classmethod
@@ -97,6 +102,7 @@ class Candidate:
             logprob=clean_logprob(d.get("logprob")),
             id=_opt_int(d.get("id")),
             bytes=bytes(raw) if raw is not None else None,
+            logit=_opt_float(d.get("logit")),
         )
 
 
@@ -124,6 +130,10 @@ class Step:
     tail_logsumexp: list[float] | None = None
     forced: bool = False  # put in place by the user (a branch), not chosen by the model
     special: bool = False  # a control token the engine added (<bos>), not a token of the text
+    # The chosen token's rank in the whole vocabulary (1 = most likely) as the engine reported
+    # it (vLLM's `rank`), even outside `top`; JSON `rank`. `rank()` is its place in `top`.
+    vocab_rank: int | None = None
+    logit: float | None = None  # the server's logit, where it reports logits (see Candidate)
 
     def __post_init__(self) -> None:
         if self.bytes is None:
@@ -170,6 +180,10 @@ class Step:
             d["forced"] = True
         if self.special:
             d["special"] = True
+        if self.vocab_rank is not None:
+            d["rank"] = self.vocab_rank
+        if self.logit is not None:
+            d["logit"] = self.logit
         return d
 
     @classmethod
@@ -190,6 +204,8 @@ class Step:
             tail_logsumexp=[float(x) for x in tail] if tail is not None else None,
             forced=bool(d.get("forced", False)),
             special=bool(d.get("special", False)),
+            vocab_rank=_opt_int(d.get("rank")),
+            logit=_opt_float(d.get("logit")),
         )
 
 
@@ -252,7 +268,7 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     prompt_steps: list[Step] = field(default_factory=list)
     text: str = ""
-    logprobs_kind: str = "raw"  # raw | processed | unknown
+    logprobs_kind: str = "raw"  # raw | processed | unknown | logits
     source: dict[str, Any] = field(default_factory=dict)
     finish_reason: str | None = None  # stop | length | error | None
     complete: bool = True
