@@ -1,8 +1,13 @@
 """Pure functions over a Trace: sums, means, perplexity, ranks, the least likely tokens.
 
-Every figure is computed over the steps whose logprob was reported; steps with `null`
-logprobs are excluded and counted (`missing`), never treated as numbers. Which steps are
-summed: the generated ones, or for a scored text its prompt steps.
+Which steps a summary is about: the generated ones, or for a scored text its prompt steps
+(`scope`); indices in a Summary are positions in that list. Of those, only the tokens of
+the text count (`counts`, `scored_steps`): a control token the engine added, such as the
+`<bos>` in front of a scored text (`Step.special`), is left out of every count and figure.
+Every figure is computed over the counted steps whose logprob was reported; steps with
+`null` logprobs are excluded and counted (`missing`), never treated as numbers. The first
+token of a scored text with nothing before it has no logprob because it has no context
+(`no_context_first`): it is excluded too, but it is not "missing".
 
 It leaves out formatting (views/) and anything that needs the model.
 """
@@ -12,12 +17,37 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Step, Trace
 
 
-def scored_steps(trace: Trace) -> list[Step]:
-    """The steps a summary is about: generated steps, or the scored text's tokens."""
+def scope(trace: Trace) -> list[Step]:
+    """The step list a summary is about: generated steps, or the scored text's tokens.
+
+    Indices in a Summary (least likely tokens, spans) are positions in this list."""
     return trace.steps if trace.steps else trace.prompt_steps
+
+
+def counts(step: Step) -> bool:
+    """Whether a step is a token of the text: control tokens the engine added are not."""
+    return not step.special
+
+
+def scored_steps(trace: Trace) -> list[Step]:
+    """The steps that count: `scope(trace)` without the engine's control tokens."""
+    return [s for s in scope(trace) if counts(s)]
+
+
+def no_context_first(trace: Trace) -> bool:
+    """Whether the scored text's first token has no logprob because nothing precedes it.
+
+    Only a scored text (prompt steps, no generated steps) starts without context, and only
+    when no control token such as `<bos>` stands before its first token (when one does,
+    the token was predicted from it, and a missing logprob is simply not reported)."""
+    if trace.steps or not trace.prompt_steps:
+        return False
+    first = trace.prompt_steps[0]
+    return counts(first) and first.logprob is None
 
 
 @dataclass
@@ -32,16 +62,27 @@ class Span:
 
 @dataclass
 class Summary:
-    tokens: int  # steps in scope
+    """The summary figures of a trace (views label them; see docs/architecture.md).
+
+    Probabilities are under the trace's `logprobs_kind`. Every figure is over the
+    `reported` steps; `sequence_prob` may underflow to 0.0 for a long text, so views
+    write it from `total_logprob`.
+    """
+
+    tokens: int  # tokens of the text in scope (control tokens such as <bos> excluded)
     reported: int  # of which with a logprob
-    missing: int  # of which without (excluded from every figure below)
+    missing: int  # of which not reported (excluded from every figure below)
+    no_context_first: bool  # the first token had no context, so no logprob (not "missing")
     total_logprob: float | None
     mean_logprob: float | None
-    mean_prob: float | None  # exp(mean logprob): the geometric mean probability
+    geometric_mean_prob: float | None  # exp(mean logprob) = 1 / perplexity
+    arithmetic_mean_prob: float | None  # mean over tokens of exp(logprob)
+    sequence_prob: float | None  # exp(total logprob): the probability of the whole text
     perplexity: float | None  # exp(-mean logprob)
     mean_entropy: float | None
     entropy_exact: bool  # False if any entropy is a lower bound over a truncated list
     top1_share: float | None  # share of ranked steps where the chosen token was the top one
+    not_top: int = 0  # steps chosen by the model (not forced) whose token was not the top one
     least_likely: list[tuple[int, Step]] = field(default_factory=list)
     low_confidence: list[Span] = field(default_factory=list)
 
@@ -50,35 +91,42 @@ def summarize(
     trace: Trace, n_least: int = 5, threshold: float = 0.2, steps: list[Step] | None = None
 ) -> Summary:
     """All the figures at once. `threshold` is the probability below which a token is
-    counted in a low-confidence span."""
-    scope = scored_steps(trace) if steps is None else steps
-    lps = [s.logprob for s in scope if s.logprob is not None]
+    counted in a low-confidence span; `steps` replaces `scope(trace)` (indices are then
+    positions in it)."""
+    listed = scope(trace) if steps is None else steps
+    counted = [s for s in listed if counts(s)]
+    lps = [s.logprob for s in counted if s.logprob is not None]
     n = len(lps)
     total = math.fsum(lps) if n else None
     mean = total / n if total is not None and n else None
-    ents = [s for s in scope if s.entropy is not None]
-    # A chosen token missing from its step's list was not the top choice.
-    ranked = [s.rank() for s in scope if s.top and s.logprob is not None]
-    top1 = sum(1 for r in ranked if r == 1) / len(ranked) if ranked else None
+    first_free = steps is None and no_context_first(trace)
+    ents = [s for s in counted if s.entropy is not None]
+    ranked = [s for s in counted if s.top and s.logprob is not None]
+    top1 = sum(1 for s in ranked if s.rank() == 1) / len(ranked) if ranked else None
     return Summary(
-        tokens=len(scope),
+        tokens=len(counted),
         reported=n,
-        missing=len(scope) - n,
+        missing=len(counted) - n - (1 if first_free else 0),
+        no_context_first=first_free,
         total_logprob=total,
         mean_logprob=mean,
-        mean_prob=math.exp(mean) if mean is not None else None,
+        geometric_mean_prob=math.exp(mean) if mean is not None else None,
+        arithmetic_mean_prob=math.fsum(math.exp(x) for x in lps) / n if n else None,
+        sequence_prob=math.exp(total) if total is not None else None,
         perplexity=math.exp(-mean) if mean is not None else None,
         mean_entropy=math.fsum(s.entropy for s in ents) / len(ents) if ents else None,  # type: ignore[misc]
         entropy_exact=all(s.entropy_exact for s in ents),
         top1_share=top1,
-        least_likely=least_likely(scope, n_least),
-        low_confidence=low_confidence_spans(scope, threshold),
+        not_top=sum(1 for s in ranked if not s.forced and s.rank() != 1),
+        least_likely=least_likely(listed, n_least),
+        low_confidence=low_confidence_spans(listed, threshold),
     )
 
 
 def least_likely(steps: list[Step], n: int = 5) -> list[tuple[int, Step]]:
-    """The n steps with the lowest logprob, as (index, step), least likely first."""
-    known = [(i, s) for i, s in enumerate(steps) if s.logprob is not None]
+    """The n counted steps with the lowest logprob, as (index in `steps`, step), least
+    likely first."""
+    known = [(i, s) for i, s in enumerate(steps) if counts(s) and s.logprob is not None]
     known.sort(key=lambda x: (x[1].logprob, x[0]))  # type: ignore[arg-type,return-value]
     return known[:n]
 
@@ -86,19 +134,20 @@ def least_likely(steps: list[Step], n: int = 5) -> list[tuple[int, Step]]:
 def low_confidence_spans(steps: list[Step], threshold: float = 0.2) -> list[Span]:
     """Maximal runs of consecutive tokens whose probability is below `threshold`.
 
-    A token whose logprob was not reported ends a run (nothing is known about it).
+    A token whose logprob was not reported ends a run (nothing is known about it), and so
+    does a control token (it is not part of the text).
     """
     spans: list[Span] = []
     limit = math.log(threshold)
     start: int | None = None
     for i, s in enumerate([*steps, None]):
-        low = s is not None and s.logprob is not None and s.logprob < limit
+        low = s is not None and counts(s) and s.logprob is not None and s.logprob < limit
         if low and start is None:
             start = i
         elif not low and start is not None:
             run = steps[start:i]
             mean = math.fsum(x.logprob for x in run) / len(run)  # type: ignore[misc]
-            text = b"".join(x.data for x in run).decode("utf-8", errors="replace")
+            text = token_label(b"".join(x.data for x in run))  # bytes shown, never U+FFFD
             spans.append(Span(start, i, mean, text))
             start = None
     return spans
@@ -109,10 +158,12 @@ def rank_counts(steps: list[Step]) -> dict[str, int]:
 
     A token missing from a list of length L ranked past L: it counts as "beyond" when L is
     at least 100, else as "unlisted" (its bucket is unknown); steps without a list or a
-    logprob count as "unknown".
+    logprob count as "unknown". Control tokens are not counted at all.
     """
     out = {"top1": 0, "top10": 0, "top100": 0, "beyond": 0, "unlisted": 0, "unknown": 0}
     for s in steps:
+        if not counts(s):
+            continue
         if not s.top or s.logprob is None:
             out["unknown"] += 1
             continue

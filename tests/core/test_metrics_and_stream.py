@@ -28,7 +28,9 @@ def test_summary_excludes_and_counts_missing() -> None:
     assert (s.tokens, s.reported, s.missing) == (3, 2, 1)
     assert s.total_logprob == pytest.approx(math.log(0.5) + math.log(0.25))
     assert s.mean_logprob == pytest.approx(math.log(0.125) / 2)
-    assert s.mean_prob == pytest.approx(math.sqrt(0.125))
+    assert s.geometric_mean_prob == pytest.approx(math.sqrt(0.125))
+    assert s.arithmetic_mean_prob == pytest.approx((0.5 + 0.25) / 2)
+    assert s.sequence_prob == pytest.approx(0.125)
     assert s.perplexity == pytest.approx(1 / math.sqrt(0.125))
     assert s.top1_share == pytest.approx(0.5)
     assert [i for i, _ in s.least_likely] == [2, 0]

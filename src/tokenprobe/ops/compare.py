@@ -34,8 +34,9 @@ from tokenprobe.errors import InputError
 from tokenprobe.metrics import summarize
 from tokenprobe.trace import Trace, _now
 
-METRICS = ("tokens", "total_logprob", "mean_logprob", "mean_prob", "perplexity",
-           "mean_entropy", "top1_share")
+# Summary fields reported per variant (metrics.Summary names; the page uses them as keys).
+METRICS = ("tokens", "total_logprob", "mean_logprob", "geometric_mean_prob",
+           "arithmetic_mean_prob", "perplexity", "mean_entropy", "top1_share")
 
 
 @dataclass

@@ -183,11 +183,14 @@ def _summary(trace: Trace, n_least: int) -> dict[str, Any]:
     return {
         "scope": "steps" if trace.steps else "prompt_steps",
         "tokens": s.tokens, "reported": s.reported, "missing": s.missing,
+        "no_context_first": s.no_context_first,
         "total_logprob": s.total_logprob, "mean_logprob": s.mean_logprob,
-        "mean_prob": s.mean_prob, "perplexity": s.perplexity,
+        "geometric_mean_prob": s.geometric_mean_prob,
+        "arithmetic_mean_prob": s.arithmetic_mean_prob,
+        "sequence_prob": s.sequence_prob, "perplexity": s.perplexity,
         "mean_entropy": s.mean_entropy, "entropy_exact": s.entropy_exact,
         "entropies": sum(1 for x in scored_steps(trace) if x.entropy is not None),
-        "top1_share": s.top1_share,
+        "top1_share": s.top1_share, "not_top": s.not_top,
         "least": [i for i, _ in s.least_likely],
     }
 

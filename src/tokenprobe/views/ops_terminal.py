@@ -12,12 +12,21 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tokenprobe.metrics import summarize
+from tokenprobe.metrics import scope, summarize
 from tokenprobe.ops.choose import Choice
 from tokenprobe.ops.compare import Comparison, fmt_stat
 from tokenprobe.ops.sweep import Sweep
 from tokenprobe.trace import Trace
-from tokenprobe.views.terminal import _bar, _pct, colored_text, prob_style, show_token
+from tokenprobe.views.terminal import (
+    _bar,
+    _pct,
+    colored_text,
+    glyph_labels,
+    glyph_runs,
+    prob_style,
+    sci_prob,
+    show_token,
+)
 
 
 def comparison_view(c: Comparison) -> Group:
@@ -27,8 +36,11 @@ def comparison_view(c: Comparison) -> Group:
         + (" (mean ± sd)" if c.samples > 1 else ""))
     table = Table(title=f"comparison {title}", title_justify="left", show_lines=False)
     table.add_column("", no_wrap=True, min_width=1)
-    for name in ("tokens", "total logprob", "mean logprob", "mean prob %", "perplexity",
-                 "mean entropy", "top-1 %"):
+    names = ["tokens", "total logprob", "mean logprob", "geometric mean p %",
+             "arithmetic mean p %", "perplexity", "mean entropy", "top-1 %"]
+    if c.answer is not None:
+        names.append("p of the answer")
+    for name in names:
         table.add_column(name, justify="right")
     legend = Text()
     for n, v in enumerate(c.variants):
@@ -37,14 +49,19 @@ def comparison_view(c: Comparison) -> Group:
     parts.append(legend)
     for n, v in enumerate(c.variants):
         st = v.stats()
+        # On a fixed answer there is one trace per variant: its whole-answer probability,
+        # written from the total logprob (the float underflows on long answers).
+        whole = [sci_prob(summarize(v.traces[0]).total_logprob)] if c.answer is not None else []
         table.add_row(
             _letter(n), fmt_stat(st["tokens"], ".1f" if c.samples > 1 else ".0f", c.samples),
             fmt_stat(st["total_logprob"], ".2f", c.samples),
             fmt_stat(st["mean_logprob"], ".3f", c.samples),
-            fmt_stat(_pct_stat(st["mean_prob"]), ".1f", c.samples),
+            fmt_stat(_pct_stat(st["geometric_mean_prob"]), ".1f", c.samples),
+            fmt_stat(_pct_stat(st["arithmetic_mean_prob"]), ".1f", c.samples),
             fmt_stat(st["perplexity"], ".2f", c.samples),
             fmt_stat(st["mean_entropy"], ".2f", c.samples),
             fmt_stat(_pct_stat(st["top1_share"]), ".0f", c.samples),
+            *whole,
         )
     parts.append(table)
     if c.answer is not None:
@@ -54,8 +71,9 @@ def comparison_view(c: Comparison) -> Group:
             t = v.traces[0]
             body = Text.assemble(colored_text(t.steps), "\n")
             body.append("least confident: ", style="dim")
+            labels = glyph_labels(scope(t))
             for i, step in summarize(t).least_likely:
-                body.append(show_token(step.token), style=prob_style(step.logprob))
+                body.append(labels[i], style=prob_style(step.logprob))
                 body.append(f" {_pct(step.prob)} @{i}  ", style="dim")
             parts.append(Panel(body, title=f"{_letter(n)} · sample 1 of {len(v.traces)}",
                                title_align="left", border_style="grey50"))
@@ -85,8 +103,9 @@ def token_delta_table(c: Comparison) -> Group:
     for n in range(len(c.variants)):
         t.add_column(_letter(n), justify="right")
     steps = [v.traces[0].steps for v in c.variants]
-    for k, step in enumerate(steps[0]):
-        cells: list[Text | str] = [show_token(step.token)]
+    labels = glyph_labels(steps[0])
+    for k, _ in enumerate(steps[0]):
+        cells: list[Text | str] = [labels[k]]
         for j in range(len(c.variants)):
             row = deltas[j]
             if row is None:
@@ -120,9 +139,9 @@ def choice_view(ch: Choice) -> Table:
     best = ch.best()
     for o in sorted(ch.options, key=lambda o: -o.probability):
         detail = Text()
-        for s in o.trace.steps:
-            detail.append(show_token(s.token), style=prob_style(s.logprob))
-            detail.append(f" {_pct(s.prob)}  ", style="dim")
+        for label, lp in glyph_runs(o.trace.steps):
+            detail.append(label, style=prob_style(lp))
+            detail.append(f" {_pct(None if lp is None else math.exp(lp))}  ", style="dim")
         t.add_row(Text(repr(o.option), style="bold" if o is best else ""),
                   _pct(o.probability), Text(_bar(o.probability, 16), style="cyan"),
                   f"{o.total_logprob:.3f}", str(o.n_tokens), detail)

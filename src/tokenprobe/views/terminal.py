@@ -1,10 +1,10 @@
-"""The terminal view (rich): coloured text, a live token printer, the step view, a summary.
+"""The terminal view (rich): coloured text, a live token printer, a summary, shared labels.
 
 Each token is coloured by its probability (five bands, with a legend). Byte fragments that
 only make a character together are printed as one glyph, with the product of their
-probabilities. The step view shows, for each step, the context so far, the top candidates
-with bars, and the chosen token with its probability and rank, under the distribution it
-was sampled from (labelled) or the raw T = 1 distribution.
+probabilities, and lists name such a fragment by its character (`曇 (token 1 of 2)`), so
+no byte that is known is ever drawn as U+FFFD. Control tokens the engine added (`<bos>`)
+are not part of the text and are not shown. The step view is views/step_view.py.
 
 It leaves out the arithmetic (metrics.py, distribution.py) and the command line (cli.py).
 """
@@ -20,10 +20,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tokenprobe.distribution import step_at_temperature, step_sampled
-from tokenprobe.metrics import Summary, scored_steps, summarize
+from tokenprobe.metrics import Summary, counts, scope, summarize
 from tokenprobe.textbytes import display_text, glyph_groups
-from tokenprobe.trace import Candidate, Step, Trace
+from tokenprobe.trace import Step, Trace
 
 # (lower bound of probability, style, legend label)
 BANDS: tuple[tuple[float, str, str], ...] = (
@@ -34,6 +33,7 @@ BANDS: tuple[tuple[float, str, str], ...] = (
     (0.0, "bold red", "<10%"),
 )
 MISSING_STYLE = "grey50"
+NO_CONTEXT = "first token: no context"
 
 
 def prob_style(logprob: float | None) -> str:
@@ -52,7 +52,7 @@ def legend() -> Text:
         t.append("■ ", style=style)
         t.append(label + "  ", style="dim")
     t.append("■ ", style=MISSING_STYLE)
-    t.append("not reported", style="dim")
+    t.append("no logprob", style="dim")
     return t
 
 
@@ -68,11 +68,47 @@ def show_token(label: str) -> str:
             .replace("\r", "␍")) or "∅"
 
 
-def colored_text(steps: Sequence[Step]) -> Text:
-    """The steps' text, one styled span per glyph group (special tokens shown dim)."""
-    out = Text()
+def own_text(data: bytes, label: str) -> str:
+    """A token's own text from its bytes (escapes for bytes that are not a character yet);
+    the label only for a token without bytes (a control token such as <end_of_turn>)."""
+    return display_text(data) if data else label
+
+
+def glyph_labels(steps: Sequence[Step]) -> list[str]:
+    """Per step, how a list names it: its own text with whitespace made visible, or for a
+    piece of a character split over several tokens that character and which piece it is
+    (`曇 (token 1 of 2)`)."""
+    out = [""] * len(steps)
     for g in glyph_groups([s.data for s in steps]):
-        group = [steps[i] for i in g]
+        if len(g) == 1:
+            out[g[0]] = show_token(own_text(steps[g[0]].data, steps[g[0]].token))
+            continue
+        glyph = show_token(display_text(b"".join(steps[i].data for i in g)))
+        for k, i in enumerate(g):
+            out[i] = f"{glyph} (token {k + 1} of {len(g)})"
+    return out
+
+
+def glyph_runs(steps: Sequence[Step]) -> list[tuple[str, float | None]]:
+    """The steps as glyphs with their joint logprob (None when a piece was not reported):
+    for lists that show a text token by token."""
+    out: list[tuple[str, float | None]] = []
+    for g in glyph_groups([s.data for s in steps]):
+        group = [steps[i] for i in g if counts(steps[i])]
+        if group:
+            data = b"".join(s.data for s in group)
+            out.append((show_token(own_text(data, "".join(s.token for s in group))),
+                        _group_logprob(group)))
+    return out
+
+
+def colored_text(steps: Sequence[Step]) -> Text:
+    """The steps' text, one styled span per glyph group; tokens without bytes (such as
+    <end_of_turn>) shown dim, control tokens the engine added left out."""
+    shown = [s for s in steps if counts(s)]
+    out = Text()
+    for g in glyph_groups([s.data for s in shown]):
+        group = [shown[i] for i in g]
         data = b"".join(s.data for s in group)
         if not data:
             out.append("".join(s.token for s in group), style="dim italic")
@@ -113,9 +149,56 @@ def _fmt(x: float | None, spec: str = ".3f") -> str:
 def _pct(p: float | None) -> str:
     if p is None:
         return "n/a"
+    return _pct_number(p) + "%"
+
+
+def _pct_number(p: float) -> str:
     if 0 < p < 0.001:
-        return f"{100 * p:.1g}%"  # keep small probabilities visible, not "0.0%"
-    return f"{100 * p:.1f}%"
+        return f"{100 * p:.1g}"  # keep small probabilities visible, not "0.0"
+    return f"{100 * p:.1f}"
+
+
+def pct_range(low: float | None, high: float | None) -> str:
+    """A probability known only within bounds, as `62.0–71.3%`; one number when both
+    bounds round to it (the value is then known to the precision shown)."""
+    if low is None or high is None:
+        return "n/a"
+    a, b = _pct_number(low), _pct_number(high)
+    return f"{a}%" if a == b else f"{a}–{b}%"
+
+
+def sci_prob(logprob: float | None) -> str:
+    """exp(logprob) as a percentage, or in scientific notation when it is small (`3.2e-45`),
+    computed from the logarithm so that it survives where the float underflows."""
+    if logprob is None:
+        return "not reported"
+    if logprob >= math.log(0.001):
+        return _pct(math.exp(logprob))
+    log10 = logprob / math.log(10)
+    exp = math.floor(log10)
+    mant = round(10 ** (log10 - exp), 1)
+    if mant >= 10.0:
+        mant, exp = 1.0, exp + 1
+    return f"{mant:.1f}e{exp}"
+
+
+def whole_text_label(trace: Trace, s: Summary) -> str:
+    """What exp(total logprob) is the probability of, given what was reported."""
+    what = "answer" if trace.steps else "text"
+    if s.missing:
+        return f"probability of the {s.reported} reported tokens"
+    if s.no_context_first:
+        return f"probability of the {what} after its first token"
+    return f"probability of the whole {what}"
+
+
+def greedy_note(trace: Trace, s: Summary) -> str | None:
+    """A greedy request whose chosen tokens were not all the top ones: say so plainly."""
+    if not trace.steps or trace.request.temperature != 0 or not s.not_top:
+        return None
+    n = s.not_top
+    return (f"greedy request (T = 0), but {n} token{'s were' if n > 1 else ' was'} not the "
+            "top choice: the server sampled, or reported another distribution")
 
 
 def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
@@ -126,25 +209,35 @@ def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
     grid.add_column(style="dim")
     grid.add_column(justify="right")
     ent_label = "mean entropy" if s.entropy_exact else "mean entropy (≥, top-N only)"
+    notes = ([NO_CONTEXT] if s.no_context_first else []) + (
+        [f"{s.missing} not reported"] if s.missing else [])
     rows = [
-        ("tokens", f"{s.tokens}" + (f" ({s.missing} not reported)" if s.missing else ""),
+        ("tokens", f"{s.tokens}" + (f" ({'; '.join(notes)})" if notes else ""),
          "perplexity", _fmt(s.perplexity, ".2f")),
-        ("total logprob", _fmt(s.total_logprob), "mean probability", _pct(s.mean_prob)),
-        ("mean logprob", _fmt(s.mean_logprob), ent_label, _fmt(s.mean_entropy, ".2f") +
+        ("total logprob", _fmt(s.total_logprob),
+         "per-token probability: geometric mean", _pct(s.geometric_mean_prob)),
+        ("mean logprob", _fmt(s.mean_logprob),
+         "per-token probability: arithmetic mean", _pct(s.arithmetic_mean_prob)),
+        ("top-1 share", _pct(s.top1_share), ent_label, _fmt(s.mean_entropy, ".2f") +
          (" nats" if s.mean_entropy is not None else "")),
-        ("top-1 share", _pct(s.top1_share), "distribution", trace.logprobs_kind),
+        (whole_text_label(trace, s), sci_prob(s.total_logprob),
+         "distribution", trace.logprobs_kind),
     ]
     for r in rows:
         grid.add_row(*r)
     parts: list[Table | Text] = [grid]
     if s.least_likely:
+        labels = glyph_labels(scope(trace))
         least = Text("least likely: ", style="dim")
         for n, (i, step) in enumerate(s.least_likely):
             if n:
                 least.append("  ")
-            least.append(repr(step.token), style=prob_style(step.logprob))
+            least.append(labels[i], style=prob_style(step.logprob))
             least.append(f" {_pct(step.prob)} @{i}", style="dim")
         parts.append(least)
+    note = greedy_note(trace, s)
+    if note:
+        parts.append(Text(note, style="yellow"))
     if not trace.complete:
         parts.append(Text(f"incomplete: {trace.error or 'stopped early'}", style="bold red"))
     title = f"{trace.model} · {trace.backend}"
@@ -159,92 +252,21 @@ def _bar(p: float, width: int = 24) -> str:
     return ("█" * n + partial).ljust(width)
 
 
-def step_tables(trace: Trace, dist: str = "sampled", context_chars: int = 60) -> list[Panel]:
-    """One panel per step: context, candidates with bars, the chosen token marked."""
-    panels: list[Panel] = []
-    steps = scored_steps(trace)
-    req = trace.request
-    context = (req.prompt or "") if trace.steps and req.mode == "completion" else ""
-    for i, step in enumerate(steps):
-        view = None
-        label = "raw distribution (T = 1)"
-        if dist == "sampled" and trace.steps:
-            view = step_sampled(step, req.temperature, req.top_k, req.top_p,
-                                trace.tail_temperatures)
-            if view is not None:
-                label = f"sampled distribution (T = {req.temperature:g}"
-                label += f", top-k {req.top_k}" if req.top_k else ""
-                label += f", top-p {req.top_p:g}" if req.top_p and req.top_p < 1 else ""
-                label += f"; {view.accuracy})"
-            elif req.temperature == 0:
-                label = "greedy (T = 0: the top token is always taken); raw probabilities"
-        if view is None:
-            view = step_at_temperature(step, 1.0, trace.tail_temperatures) if step.top else None
-            probs = [(c, c.prob) for c in step.top]
-            tail = view.tail if view is not None else None
-        else:
-            probs = list(view.probs)
-            tail = view.tail
-        if trace.logprobs_kind != "raw":
-            label += f" [server reports {trace.logprobs_kind} logprobs]"
-        ctx = Text(("…" + context[-context_chars:]) if len(context) > context_chars
-                   else context, style="dim")
-        ctx.append(display_text(step.data) or step.token, style="reverse " + prob_style(
-            step.logprob))
-        table = Table(box=None, padding=(0, 1), show_header=False)
-        table.add_column(width=2)
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right")
-        table.add_column(justify="right", style="dim")
-        chosen_in = False
-        for c, p in probs:
-            is_chosen = _same(c, step)
-            chosen_in = chosen_in or is_chosen
-            style = "bold" if is_chosen else ""
-            table.add_row("▶" if is_chosen else "", Text(show_token(c.token), style=style),
-                          Text(_bar(p or 0.0), style=prob_style(c.logprob)), _pct(p),
-                          _fmt(c.logprob))
-        if not chosen_in:
-            p_show = step.prob
-            if view is not None and view.log_z is not None and step.logprob is not None:
-                p_show = math.exp(step.logprob / view.temperature - view.log_z)
-            table.add_row("▶", Text(show_token(step.token) + "  (not in the list)",
-                                    style="bold"),
-                          Text(_bar(p_show or 0.0), style=prob_style(step.logprob)),
-                          _pct(p_show), _fmt(step.logprob))
-        if not step.top:
-            table.add_row("", Text("no alternatives reported", style="dim"), "", "", "")
-        rank = step.rank()
-        lines: list[Text | Table] = [ctx, table]
-        foot = Text(f"chosen {show_token(step.token)}: ", style="dim")
-        p_sampled = math.exp(step.sample_logprob) if step.sample_logprob is not None else None
-        foot.append(f"raw {_pct(step.prob)}", style=prob_style(step.logprob))
-        if dist == "sampled" and p_sampled is not None and req.temperature:
-            foot.append(f", sampled {_pct(p_sampled)}")
-        foot.append(f", rank {rank if rank else '>' + str(len(step.top))}")
-        ent = "not reported" if step.entropy is None else (
-            f"{step.entropy:.2f} nats" if step.entropy_exact else f"≥ {step.entropy:.2f} nats")
-        foot.append(f", entropy {ent}")
-        if tail is not None:
-            foot.append(f", outside the list {_pct(tail)}")
-        lines.append(foot)
-        panels.append(Panel(Group(*lines), title=f"step {i}", title_align="left",
-                            subtitle=label, subtitle_align="right", border_style="grey37"))
-        context += step.data.decode("utf-8", errors="replace")
-    return panels
-
-
-def _same(c: Candidate, step: Step) -> bool:
-    if c.id is not None and step.id is not None:
-        return c.id == step.id
-    return c.data == step.data
+def bar_range(low: float, high: float, width: int = 24) -> str:
+    """A bar solid up to the lower bound and shaded up to the upper one."""
+    if low == high:
+        return _bar(low, width)
+    n_low = int(low * width)
+    n_high = max(math.ceil(high * width), n_low + 1)
+    return ("█" * n_low + "░" * (min(n_high, width) - n_low)).ljust(width)
 
 
 def print_trace(console: Console, trace: Trace, steps: bool = False, dist: str = "sampled",
                 text: bool = True) -> None:
     """The whole trace: optional step panels, the coloured text, legend and summary."""
     if steps:
+        from tokenprobe.views.step_view import step_tables  # it builds on this module
+
         for panel in step_tables(trace, dist=dist):
             console.print(panel)
     if text:
