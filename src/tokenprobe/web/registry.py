@@ -11,6 +11,8 @@ process); removing the last entry of a model closes and forgets its loaded backe
 Credentials stay inside the entry: a URL (the base URL, or the one in `llamacpp:URL`) is
 checked before the entry is kept, and shown only through `public_url` (ids, labels,
 messages); the queue knows an entry by its id (its lane), never by its spec or URL.
+A GGUF path is checked in a thread of its own with a time limit (filecheck.py), never
+under the lock the event loop takes: a FIFO or a hung mount cannot stall the server.
 
 It leaves out running anything on a model (jobs.py, runs.py).
 """
@@ -29,6 +31,7 @@ from tokenprobe.backends.llama import EMBEDDED_NAME
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace
 from tokenprobe.web.config import ModelConfig
+from tokenprobe.web.filecheck import check_model_file
 
 EMBEDDED_ID = "embedded"
 LOCAL_LANE = "local"  # every local model shares it; no entry takes this id
@@ -149,22 +152,29 @@ class Registry:
 
     def _make(self, spec: str | None, options: BackendOptions, label: str | None,
               added: bool) -> ModelEntry:
+        self._check(spec, options)
+        return self._enter(spec, options, label, added)
+
+    @staticmethod
+    def _check(spec: str | None, options: BackendOptions) -> None:
+        """Whether the model can be offered: its form, its file, its URLs. A file check
+        runs in a thread of its own with a time limit (filecheck.py): call this without
+        holding the lock, which the event loop takes."""
         try:
-            return self._make_checked(spec, options, label, added)
+            prefix, rest = parse_model_spec(spec)  # InputError for an unknown form
+            if prefix == "llama" and rest:
+                check_model_file(Path(rest).expanduser())
+            if prefix == "llamacpp" and _looks_like_url(rest):
+                check_url(_with_scheme(rest), "the server's URL")
+            if options.base_url is not None:
+                check_url(options.base_url, "the base URL")
         except TokenprobeError as e:  # the spec or URL may be in the message
             raise _scrubbed(e, _secrets(spec, options)) from None
 
-    def _make_checked(self, spec: str | None, options: BackendOptions, label: str | None,
-                      added: bool) -> ModelEntry:
-        prefix, rest = parse_model_spec(spec)  # InputError for an unknown form
-        if prefix == "llama" and rest:
-            from tokenprobe.backends.llama import check_gguf
-
-            check_gguf(Path(rest).expanduser())
-        if prefix == "llamacpp" and _looks_like_url(rest):
-            check_url(_with_scheme(rest), "the server's URL")
-        if options.base_url is not None:
-            check_url(options.base_url, "the base URL")
+    def _enter(self, spec: str | None, options: BackendOptions, label: str | None,
+               added: bool) -> ModelEntry:
+        """Keep a checked model under a new id (no I/O: called under the lock)."""
+        prefix, rest = parse_model_spec(spec)
         if spec is None:
             mid, text, note = EMBEDDED_ID, "Gemma 3 270M (embedded)", EMBEDDED_NOTE
         else:
@@ -178,19 +188,29 @@ class Registry:
         self._entries[mid] = entry
         return entry
 
+    def _same(self, spec: str, options: BackendOptions) -> ModelEntry | None:
+        for e in self._entries.values():
+            if (e.spec == spec and e.options.base_url == options.base_url
+                    and e.options.api_key == options.api_key):
+                return e
+        return None
+
     def add(self, spec: str, base_url: str | None = None, api_key: str | None = None,
             label: str | None = None) -> ModelEntry:
+        """Offer a model (the same model twice is one entry). Blocks for up to the file
+        check's time limit: call it from a worker thread."""
         spec = spec.strip()
         if not spec:
             raise InputError("the model is empty: give a GGUF path, openai:NAME, "
                              "llamacpp:URL or ollama:NAME")
         options = BackendOptions(base_url=base_url or None, api_key=api_key or None)
         with self._lock:
-            for e in self._entries.values():
-                if (e.spec == spec and e.options.base_url == options.base_url
-                        and e.options.api_key == options.api_key):
-                    return e  # the same model twice is one entry
-            return self._make(spec, options, label, added=True)
+            known = self._same(spec, options)
+        if known is not None:
+            return known
+        self._check(spec, options)  # outside the lock: it may read a file
+        with self._lock:
+            return self._same(spec, options) or self._enter(spec, options, label, added=True)
 
     def remove(self, model_id: str) -> ModelEntry:
         """Stop offering a model added in the page (see `release` for its loaded backend)."""

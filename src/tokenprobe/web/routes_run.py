@@ -83,7 +83,7 @@ async def branch(body: BranchIn, st: State) -> EventStreamResponse:
         raise InputError(f"step {body.step} is outside the trace (it has {n} steps)")
     # Only an offered model, with its own server and key: a saved trace may come from a
     # file, and the server it names gets nothing from this server's keys.
-    entry = st.registry.for_trace(parent)
+    entry = await run_in_threadpool(st.registry.for_trace, parent)  # it resolves paths
     if entry is None:
         raise _no_model_for(parent)
     local = entry.local
