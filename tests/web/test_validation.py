@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from tests.web.asgi import AsgiClient
+
+from tokenprobe.web.config import MAX_ERRORS
+from tokenprobe.web.security import Guard
 
 OK = {"prompt": "Hello", "max_tokens": 2}
 CHAT = {"mode": "chat", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
@@ -142,8 +146,62 @@ async def test_bodies_must_be_json_of_a_stated_size(client: AsgiClient) -> None:
     big = json.dumps({"prompt": "x" * 4_100_000}).encode()
     r = await client.post("/api/generate", body=big,
                           headers={"content-type": "application/json"})
-    assert r.status == 413 and "larger than 4000000 bytes" in r.detail
+    assert r.status == 413
+    assert r.detail == (f"the request body is too large ({len(big)} bytes; at most 4000000 "
+                        "for /api/generate)")
     r = await client.post("/api/generate", body=b"{}", headers={
         "content-type": "application/json", "content-length": "",
         "transfer-encoding": "chunked"})
     assert r.status == 411
+
+
+@pytest.mark.parametrize(("path", "size", "limit"), [
+    ("/api/models", 20_000, 16_000),
+    ("/api/branch", 20_000, 16_000),
+    ("/api/score", 1_100_000, 1_000_000),
+    ("/api/choose", 2_100_000, 2_000_000),
+    ("/api/jobs/abcdef12/cancel", 5_000, 4_000),
+])
+async def test_each_endpoint_takes_the_body_it_needs_and_no_more(
+        make_app: Callable[..., Guard], path: str, size: int, limit: int) -> None:
+    client = AsgiClient(make_app())
+    body = json.dumps({"spec": "x" * (size - 12)}).encode()
+    assert len(body) == size
+    r = await client.post(path, body=body, headers={"content-type": "application/json"})
+    assert r.status == 413
+    where = f" for {path}" if "jobs" not in path else ""
+    assert r.detail == f"the request body is too large ({size} bytes; at most {limit}{where})"
+
+
+def _keys(n: int) -> list[str]:
+    """n distinct short field names, none of them a real one (`_` and 4 characters)."""
+    digits = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return ["_" + "".join(digits[(i // 36 ** k) % 36] for k in range(4)) for i in range(n)]
+
+
+async def test_many_unknown_fields_make_one_short_error(make_app: Callable[..., Guard]) -> None:
+    """330,000 unknown fields in a 3 MB body: one error, not a 20 MB list of them."""
+    client = AsgiClient(make_app())
+    body = json.dumps({"prompt": "Hello", **dict.fromkeys(_keys(330_000), 0)}).encode()
+    assert 2_500_000 < len(body) < 4_000_000
+    r = await client.post("/api/generate", body=body,
+                          headers={"content-type": "application/json"})
+    assert r.status == 422 and len(r.body) < 2_000
+    assert r.detail.startswith("330000 fields are not known fields (the known ones: model, "
+                               "temperature, ")
+    assert r.json()["errors"] == [{"field": "body", "message": r.detail}]
+    # A few are still each named.
+    few = await client.post("/api/generate", {"prompt": "x", "temprature": 1, "mx": 2})
+    assert [e["field"] for e in few.json()["errors"]] == ["temprature", "mx"]
+
+
+async def test_the_error_list_is_capped_and_says_how_many_more(
+        make_app: Callable[..., Guard]) -> None:
+    client = AsgiClient(make_app())
+    messages = [{"role": "robot", "content": 5}] * 200  # two errors each
+    r = await client.post("/api/generate", {"mode": "chat", "messages": messages})
+    assert r.status == 422 and len(r.body) < 4_000
+    got = r.json()
+    assert len(got["errors"]) == MAX_ERRORS and got["more_errors"] == 400 - MAX_ERRORS
+    assert got["detail"] == "messages[0].role: must be 'user' or 'assistant'"
+    assert "more_errors" not in (await client.post("/api/generate", {"prompt": 5})).json()

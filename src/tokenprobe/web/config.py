@@ -20,11 +20,26 @@ from tokenprobe.errors import InputError
 # Sizes the API accepts; larger inputs are refused with a 422 naming the limit.
 MAX_TEXT = 100_000  # characters in one prompt, message, system prompt or scored text
 MAX_MESSAGES = 200  # turns in one chat request
-MAX_BODY = 4_000_000  # bytes in one request body
+MAX_BODY = 4_000_000  # bytes in one request body (the largest of BODY_LIMITS)
+MAX_ERRORS = 20  # validation errors listed in one answer (the rest are counted)
 MAX_ALTERNATIVES = 100  # per token, in the page (the library allows more for files)
 MAX_NEW_TOKENS = 4096
 MAX_VARIANTS = 16  # in one comparison
 MAX_SAMPLES = 10
+
+
+# Bytes one request body may hold, by path: what the largest valid request needs (every
+# text at its limit, as a browser's JSON.stringify writes it), no more. Any other path
+# takes SMALL_BODY (a job's cancel sends none).
+BODY_LIMITS = {
+    "/api/generate": MAX_BODY,  # 200 messages, a system prompt
+    "/api/compare": MAX_BODY,  # 8 prompts, 8 system prompts, an answer
+    "/api/choose": 2_000_000,  # a prompt, a system prompt, 20 options
+    "/api/score": 1_000_000,  # one text
+    "/api/branch": 16_000,
+    "/api/models": 16_000,
+}
+SMALL_BODY = 4_000
 
 
 @dataclass

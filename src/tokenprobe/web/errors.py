@@ -1,9 +1,11 @@
 """Errors as the API answers them: a status and one line that names what was wrong.
 
 Every error body is `{"detail": "one line"}`; a validation error adds `errors`, one entry
-per field (`{"field": "messages[2].content", "message": "..."}`), and `detail` is the first
-of them; a branch of a trace whose model is not offered adds `add_model`. Values the
-client sent are never echoed back (a field may hold an API key).
+per field (`{"field": "messages[2].content", "message": "..."}`), at most MAX_ERRORS of
+them (`more_errors` counts the rest, so that a body of many bad fields cannot make a
+larger answer), and `detail` is the first of them; a branch of a trace whose model is not
+offered adds `add_model`. Values the client sent are never echoed back (a field may hold
+an API key).
 
 Statuses: 422 bad input (pydantic's checks, and the library's InputError, or a
 ModelError for a model that cannot be offered, such as a missing GGUF file); 404 no such
@@ -15,6 +17,7 @@ It leaves out which checks exist (schemas.py, the routes, the library).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tokenprobe.errors import InputError, ModelError, TokenprobeError
+from tokenprobe.web.config import MAX_ERRORS
 from tokenprobe.web.jobs import QueueFull, UnknownJob
 
 
@@ -95,7 +99,7 @@ def _phrase(err: dict[str, Any]) -> str:
     return str(err.get("msg", "is not valid"))
 
 
-def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+def validation_errors(errors: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for e in errors:
         field = _field(tuple(e.get("loc", ())))
@@ -111,9 +115,13 @@ def _line(e: dict[str, str]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = validation_errors(list(exc.errors()))
+        every = exc.errors()
+        errors = validation_errors(every[:MAX_ERRORS])
         detail = _line(errors[0]) if errors else "the request is not valid"
-        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+        body: dict[str, Any] = {"detail": detail, "errors": errors}
+        if len(every) > MAX_ERRORS:
+            body["more_errors"] = len(every) - MAX_ERRORS
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(TokenprobeError)
     async def _tokenprobe(request: Request, exc: TokenprobeError) -> JSONResponse:

@@ -8,8 +8,8 @@
 - Token: with `--token`, every /api request needs `Authorization: Bearer TOKEN` (401
   otherwise); the comparison takes constant time. The token is never logged or echoed.
 - Bodies: a POST body must be JSON (`Content-Type: application/json`, 415 otherwise: this
-  also keeps cross-site form posts out), say its length (411) and be at most MAX_BODY
-  bytes (413); uvicorn reads no more than the length said.
+  also keeps cross-site form posts out), say its length (411) and be no larger than its
+  path allows (config.BODY_LIMITS, 413); uvicorn reads no more than the length said.
 - Headers: nosniff, no referrer, no framing; every HTML answer (the page under any of its
   paths) gets a Content-Security-Policy that allows only its own scripts, styles and API
   (nothing from the network).
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenprobe.web.config import MAX_BODY, is_loopback
+from tokenprobe.web.config import BODY_LIMITS, SMALL_BODY, is_loopback
 
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
@@ -57,8 +57,8 @@ async def _refuse(send: Send, status: int, detail: str,
 
 
 def _body_problem(scope: Scope) -> tuple[int, str] | None:
-    """Why a request's body is refused, if it is: a body must be JSON of a stated length.
-    No body at all is fine (cancelling a job needs none)."""
+    """Why a request's body is refused, if it is: a body must be JSON of a stated length,
+    no larger than its path needs. No body at all is fine (cancelling a job needs none)."""
     length = _header(scope, b"content-length")
     chunked = _header(scope, b"transfer-encoding") is not None
     if (length is None and not chunked) or length == "0":
@@ -68,8 +68,11 @@ def _body_problem(scope: Scope) -> tuple[int, str] | None:
     ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
     if ctype != "application/json":
         return 415, "send the request body as JSON (Content-Type: application/json)"
-    if int(length) > MAX_BODY:
-        return 413, f"the request body is larger than {MAX_BODY} bytes"
+    path = scope.get("path", "")
+    limit = BODY_LIMITS.get(path, SMALL_BODY)
+    if int(length) > limit:
+        where = f" for {path}" if path in BODY_LIMITS else ""
+        return 413, f"the request body is too large ({int(length)} bytes; at most {limit}{where})"
     return None
 
 
