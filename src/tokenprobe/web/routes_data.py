@@ -11,7 +11,9 @@ It leaves out the engine work (routes_run.py).
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
@@ -160,4 +162,20 @@ def export_entry(record_id: RecordId, st: State,
                                else rec.title[:80] or None)
         media = "text/html"
     return Response(body, media_type=f"{media}; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": attachment(name)})
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")  # controls and path separators
+_NOT_TOKEN = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def attachment(name: str) -> str:
+    """`Content-Disposition` for a download (RFC 6266): the name as UTF-8 in `filename*`
+    (RFC 5987, percent-encoded), and an ASCII `filename` (anything else as `_`) for
+    clients that predate it; control characters and path separators become `_` in both.
+    An imported trace keeps its file's id, whatever it holds: a quote, CR-LF or a
+    non-Latin-1 character must neither break the header nor reach it raw."""
+    name = _UNSAFE.sub("_", name)
+    fallback = _NOT_TOKEN.sub("_", name)
+    exact = quote(name.encode("utf-8", "replace"), safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
