@@ -1,9 +1,10 @@
 """The `serve` command: the web app (tokenprobe.web) on a local port, through uvicorn.
 
 The socket is bound here, before uvicorn starts, so that a port in use or an address that
-cannot be had is a one-line error. A non-loopback address is refused without a token
-(web/config.py). Logs go to stderr; the access log shows method, path and status, and no
-request carries a key or token in its path or query. On Ctrl-C the running generations are
+cannot be had is a one-line error. A non-loopback address needs a token: one is made when
+none is given, and printed once on stderr with the address (web/config.py); a weak one is
+refused. Logs go to stderr; the access log shows method, path and status, and no request
+carries a key or token in its path or query. On Ctrl-C the running generations are
 stopped first, so that their traces are saved and their pages get what was made.
 
 It leaves out the app itself (web/).
@@ -71,7 +72,7 @@ def serve(
     token: Annotated[str | None, typer.Option(
         "--token", envvar="TOKENPROBE_TOKEN", show_default=False,
         help="a bearer token every API request must carry (the page asks for it); "
-        "required for a non-loopback --host")] = None,
+        "at least 16 characters; made for you on a non-loopback --host")] = None,
     queue_size: Annotated[int, typer.Option(
         "--queue-size", help="jobs that may wait for one model before new ones are "
         "refused")] = 32,
@@ -84,11 +85,14 @@ def serve(
 
     from tokenprobe.backends import BackendOptions, parse_model_spec
     from tokenprobe.web import ModelConfig, ServerConfig, create_app
-    from tokenprobe.web.config import check_binding
+    from tokenprobe.web.config import check_binding, is_loopback, make_token
 
+    made = None
     try:
         if not 1 <= port <= 65535:
             raise TokenprobeError(f"--port must be between 1 and 65535 (got {port})")
+        if not token and not is_loopback(host):
+            token = made = make_token()
         warning = check_binding(host, token)
         remote = _options(base_url, extra_body)
         models = [ModelConfig(m, BackendOptions() if parse_model_spec(m)[0] == "llama"
@@ -103,6 +107,10 @@ def serve(
         err.print(f"warning: {warning}", style="yellow", markup=False)
     shown = f"[{host}]" if ":" in host else host
     err.print(f"tokenprobe: serving on http://{shown}:{port}/ (Ctrl-C to stop)", markup=False)
+    if made:
+        # Once, here only: the page asks for it, and nothing else shows or logs it.
+        err.print(f"tokenprobe: the token for this run (the page asks for it): {made}",
+                  markup=False, soft_wrap=True)
     scheduler = asgi.app.state.tp.scheduler  # type: ignore[attr-defined]
 
     class Server(uvicorn.Server):

@@ -23,7 +23,6 @@ from tests.views.traces import (
     server_trace,
 )
 
-from tokenprobe.distribution import step_at_temperature
 from tokenprobe.views.html import SCRIPTS
 
 GEN = ".tp-text-gen .t"
@@ -175,18 +174,17 @@ def test_temperature_matches_python(open_trace: Any, temperature: float) -> None
     for chip, step_i in ((0, 0), (1, 1), (4, 5)):
         hover(page, chip)
         got = rows(page)
-        want = expected[step_i]
-        assert [r["token"] for r in got] == [c.token for c, _ in want]
-        for r, (_, p) in zip(got, want):
-            assert float(r["p"]) == pytest.approx(p, abs=1e-9)
-            assert r["pct"] == pct(p)
-        view = step_at_temperature(t.steps[step_i], temperature, t.tail_temperatures)
+        view = expected[step_i]
+        assert [r["token"] for r in got] == [c.candidate.token for c in view.candidates]
+        for r, c in zip(got, view.candidates):
+            assert c.prob is not None  # a tail summary: point values
+            assert float(r["p"]) == pytest.approx(c.prob, abs=1e-9)
+            assert r["pct"] == pct(c.prob)
         acc = page.text_content(".tp-pop .tp-acc")
-        assert acc.endswith(f"tail {pct(view.tail)}")
-        if view.accuracy == "approximate":
-            assert acc.startswith("approximate (outside the stored temperatures)")
-        else:
-            assert acc.startswith(f"{view.accuracy} over the whole vocabulary")
+        assert view.tail_low is not None and view.tail_low == view.tail_high
+        assert acc == f"{view.note}; tail {pct(view.tail_low)}"
+        assert "whole vocabulary" in acc
+        assert view.log_z is not None
         p_chosen = math.exp(t.steps[step_i].logprob / temperature - view.log_z)
         assert stats(page)[f"probability at T {temperature:.2f}"] == pct(p_chosen)
         page.mouse.move(5, 5)
@@ -194,22 +192,26 @@ def test_temperature_matches_python(open_trace: Any, temperature: float) -> None
     clean(o)
 
 
-def test_temperature_without_tail_sums_is_labelled_approximate(open_trace: Any) -> None:
+def test_temperature_without_tail_sums_gives_ranges(open_trace: Any) -> None:
     t = server_trace()
     o = open_trace([t])
     set_temperature(o.page, 0.7)
     hover(o.page, 1)
-    want = t.at_temperature(0.7)[1]
-    got = rows(o.page)
-    for r, (_, p) in zip(got, want, strict=True):
-        assert float(r["p"]) == pytest.approx(p, abs=1e-9)
-    view = step_at_temperature(t.steps[1], 0.7, None)
-    assert o.page.text_content(".tp-pop .tp-acc") == \
-        f"approximate over the top-5; tail {pct(view.tail)}"
+    view = t.at_temperature(0.7)[1]
+    assert view.is_range
+    got = o.page.eval_on_selector_all(".tp-pop .tp-bars .tp-bar-row", """rs => rs.map(r =>
+        [r.dataset.low, r.dataset.high, r.dataset.p])""")
+    for (lo, hi, p), c in zip(got, view.candidates, strict=True):
+        assert float(lo) == pytest.approx(c.low, rel=1e-12)
+        assert float(hi) == pytest.approx(c.high, rel=1e-12)
+        assert p == "" and c.low < c.high
+    acc = o.page.text_content(".tp-pop .tp-acc")
+    assert acc.startswith("only the top 5 were reported, so at T = 0.7 each value is a range")
+    assert "approximate" not in acc
     assert stats(o.page)["entropy"].startswith("\u2265 ")
     assert stats(o.page)["tail mass"] == pct(1 - sum(math.exp(c.logprob)
                                                       for c in t.steps[1].top))
-    assert "Approximate" in o.page.text_content(".tp-tnote")
+    assert "Ranges" in o.page.text_content(".tp-tnote")
 
 
 def test_temperature_recolours_the_text(open_trace: Any) -> None:
@@ -237,7 +239,12 @@ def test_step_view_forward_back_and_play(open_trace: Any) -> None:
     assert page.text_content(counter) == "step 2 of 8"
     assert "The capital of France is Paris" in page.text_content(".tp-context")
     assert page.text_content(".tp-chosen-tok") == ","
-    assert stats(page, ".tp-step-chosen")["probability"] == pct(math.exp(t.steps[1].logprob))
+    # Sampled at T = 0.8: the step view opens on that distribution, the raw value beside it.
+    view = t.at_temperature(0.8)[1]
+    assert view.log_z is not None
+    chosen = stats(page, ".tp-step-chosen")
+    assert chosen["probability"] == pct(math.exp(t.steps[1].logprob / 0.8 - view.log_z))
+    assert chosen["raw (T 1)"] == pct(math.exp(t.steps[1].logprob))
     page.click("text=\u25c0 Previous")
     assert page.text_content(counter) == "step 1 of 8"
     page.click(".tp-btn-primary")  # play
@@ -334,7 +341,10 @@ def test_summary_and_chart(open_trace: Any) -> None:
     assert metrics["tokens"] == "8"
     assert metrics["total logprob"] == num(s.total_logprob, 2)
     assert metrics["perplexity"] == num(s.perplexity, 2)
-    assert metrics["mean probability"] == pct(s.mean_prob)
+    assert metrics["per-token probability"] == (
+        f"geometric mean {pct(s.geometric_mean_prob)}, "
+        f"arithmetic mean {pct(s.arithmetic_mean_prob)}")
+    assert "mean probability" not in metrics
     assert metrics["top-1 share"] == pct(s.top1_share)
     assert metrics["mean entropy"] == num(s.mean_entropy, 2) + " nats"
     assert o.page.eval_on_selector_all(".tp-chart-svg path", "ps => ps.length") == 3

@@ -11,9 +11,18 @@ import pytest
 from tests.web.asgi import AsgiClient
 
 from tokenprobe.backends import BackendOptions
-from tokenprobe.web.config import check_binding, is_loopback
+from tokenprobe.errors import InputError
+from tokenprobe.web import ServerConfig
+from tokenprobe.web.config import check_binding, is_loopback, make_token, token_problem
 from tokenprobe.web.registry import ModelEntry
 from tokenprobe.web.security import PAGE_CSP, Guard
+from tokenprobe.web.throttle import (
+    FORGET_AFTER,
+    FREE_FAILURES,
+    MAX_HOLD,
+    FailureThrottle,
+    client_key,
+)
 
 TOKEN = "correct-horse-battery-staple"
 VIEWER = Path(__file__).resolve().parents[2] / "src" / "tokenprobe" / "views" / "static"
@@ -144,3 +153,96 @@ def test_binding_rule() -> None:
             check_binding(host, None)
         warning = check_binding(host, TOKEN)
         assert warning is not None and TOKEN not in warning
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    ("12345678", "--token is too short (8 characters; at least 16)"),
+    ("abcabcabcabcabcabcabc", "--token has too few distinct characters (3; at least 10)"),
+    ("1212121212121212", "--token has too few distinct characters (2; at least 10)"),
+    ("correct horse battery", "--token must be printable ASCII without spaces (it travels "
+     "in an HTTP header)"),
+    ("pässwörd-0123456789", "--token must be printable ASCII without spaces (it travels in "
+     "an HTTP header)"),
+])
+def test_weak_tokens_are_refused(token: str, message: str) -> None:
+    with pytest.raises(InputError) as e:
+        ServerConfig(token=token)
+    assert str(e.value) == message
+
+
+def test_made_tokens_are_strong_and_new() -> None:
+    made = {make_token() for _ in range(200)}
+    assert len(made) == 200
+    for t in made:
+        assert token_problem(t) is None and len(t) >= 32
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", t)  # nothing a header or a shell mangles
+
+
+class Clock:
+    """A clock the test moves, and a sleep that records what it was asked to wait."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_wrong_tokens_wait_longer_and_longer_one_after_the_other() -> None:
+    clock = Clock()
+    throttle = FailureThrottle(clock=clock)
+    waits = []
+    for _ in range(12):  # one at a time: each sent once the previous was answered
+        wait = throttle.delay_for("203.0.113.7")
+        waits.append(wait)
+        clock.now += wait + 0.01
+    assert waits[:FREE_FAILURES] == [0.0] * FREE_FAILURES
+    assert waits[FREE_FAILURES:] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    # Another client is not slowed by this one; the same IPv6 /64 is one client.
+    assert throttle.delay_for("198.51.100.1") == 0.0
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:2") == "2001:db8::/64"
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
+    # Quiet for long enough, a client starts afresh.
+    clock.now += FORGET_AFTER + 1
+    assert throttle.delay_for("203.0.113.7") == 0.0
+
+
+def test_guesses_sent_at_once_queue_behind_each_other() -> None:
+    clock = Clock()
+    throttle = FailureThrottle(clock=clock)
+    for _ in range(FREE_FAILURES):
+        throttle.delay_for("203.0.113.7")
+    waits = [throttle.delay_for("203.0.113.7") for _ in range(8)]  # all at the same instant
+    # Each is answered its own delay after the one before: many connections guess no
+    # faster than one; past MAX_HOLD a guess is held that long and takes no place.
+    assert waits == [0.5, 1.5, 3.5, 7.5, 15.5, 23.5, MAX_HOLD, MAX_HOLD]
+
+
+def test_the_throttle_remembers_a_bounded_number_of_clients() -> None:
+    throttle = FailureThrottle(clock=Clock(), max_clients=1000)
+    for i in range(20_000):
+        throttle.delay_for(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    assert len(throttle) == 1000
+
+
+async def test_the_guard_slows_wrong_tokens_and_never_a_right_one(
+        make_app: Callable[..., Guard]) -> None:
+    app = make_app(token=TOKEN, host="0.0.0.0")
+    clock = Clock()
+    app.throttle = FailureThrottle(clock=clock, sleep=clock.sleep)
+    wrong = AsgiClient(app, {"authorization": "Bearer not-the-token-0123456789"})
+    right = AsgiClient(app, {"authorization": f"Bearer {TOKEN}"})
+    for _ in range(FREE_FAILURES + 3):
+        assert (await wrong.get("/api/health")).status == 401
+    assert clock.slept == [0.5, 1.5, 3.5]  # the same instant: queued
+    for _ in range(3):
+        assert (await right.get("/api/health")).status == 200
+    assert clock.slept == [0.5, 1.5, 3.5]
+    # A request without a token is the page asking for one, not a guess.
+    for _ in range(3):
+        assert (await AsgiClient(app).get("/api/models")).status == 401
+    assert clock.slept == [0.5, 1.5, 3.5]

@@ -1,33 +1,74 @@
-"""`tokenprobe serve` as a user starts it: the binding rule, a port in use, and logs that
-never show a token or a key."""
+"""`tokenprobe serve` as a user starts it: the binding rule (a token made and printed once
+for another address, a weak one refused), a port in use, and logs that never show a token
+or a key."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from tests.helpers import run_cli
 from tests.web.serve import free_port, serve
+
+from tokenprobe.web.config import token_problem
 
 TOKEN = "tok-3f9a1c77e2b84d5aa0c1"
 KEY = "sk-proj-LOGSECRETlogsecret0123456789"
 
 
-def test_other_addresses_need_a_token() -> None:
-    r = run_cli(["serve", "--host", "0.0.0.0", "--port", str(free_port())], timeout=60)
-    assert r.code == 2
-    assert r.stderr.startswith("error: --host 0.0.0.0 is reachable from other machines: give "
-                               "--token")
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+def test_other_addresses_get_a_token_made_and_printed_once(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "TOKENPROBE_HOME": str(tmp_path), "COLUMNS": "80"}
+    env.pop("TOKENPROBE_TOKEN", None)
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tokenprobe", "serve", "--host",
+                                 "0.0.0.0", "--port", str(port)], stdout=subprocess.DEVNULL,
+                                stderr=out, stdin=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (m := re.search(r"the token for this run \(the page asks for it\): (\S+)\n",
+                                  log.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        made = m[1]
+        assert token_problem(made) is None and len(made) >= 32
+        url = f"http://127.0.0.1:{port}/api/models"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=60)
+        assert refused.value.code == 401
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {made}"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    out = log.read_text()
+    assert f"tokenprobe: serving on http://0.0.0.0:{port}/ (Ctrl-C to stop)\n" in out
+    assert out.count(made) == 1  # printed once, and never logged
 
 
-def test_a_short_token_is_refused() -> None:
-    r = run_cli(["serve", "--token", "abc", "--port", str(free_port())], timeout=60)
-    assert r.code == 2 and r.stderr == "error: --token must be at least 8 characters long\n"
+@pytest.mark.parametrize(("token", "message"), [
+    ("12345678", "error: --token is too short (8 characters; at least 16)\n"),
+    ("abcabcabcabcabcabc", "error: --token has too few distinct characters (3; at least 10)\n"),
+])
+def test_a_weak_token_is_refused(token: str, message: str) -> None:
+    r = run_cli(["serve", "--token", token, "--port", str(free_port())], timeout=60)
+    assert r.code == 2 and r.stderr == message
+    r = run_cli(["serve", "--host", "0.0.0.0", "--port", str(free_port())], timeout=60,
+                env={"TOKENPROBE_TOKEN": token})
+    assert r.code == 2 and r.stderr == message
 
 
 def test_a_port_in_use_is_one_line() -> None:

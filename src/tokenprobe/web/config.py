@@ -3,7 +3,9 @@
 `ServerConfig` is filled by `tokenprobe serve` (cli_serve.py) or by a test, and read by the
 app factory. `check_binding` is the rule for addresses: a loopback address is served as it
 is; any other address is refused unless a bearer token is set, because the API runs models
-and reads the history for whoever can reach it.
+and reads the history for whoever can reach it (`tokenprobe serve` makes one with
+`make_token` when none is given). `token_problem` is the rule for tokens: long enough and
+varied enough that guessing, slowed down as it is (security.py), cannot find one.
 
 It leaves out the models themselves (registry.py) and the HTTP checks (security.py).
 """
@@ -11,6 +13,7 @@ It leaves out the models themselves (registry.py) and the HTTP checks (security.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +44,9 @@ BODY_LIMITS = {
 }
 SMALL_BODY = 4_000
 
+MIN_TOKEN_LENGTH = 16
+MIN_TOKEN_DISTINCT = 10
+
 
 @dataclass
 class ModelConfig:
@@ -68,8 +74,31 @@ class ServerConfig:
             raise InputError(f"--queue-size must be >= 0 (got {self.max_waiting})")
         if self.server_slots < 1:
             raise InputError(f"--server-slots must be >= 1 (got {self.server_slots})")
-        if self.token is not None and len(self.token) < 8:
-            raise InputError("--token must be at least 8 characters long")
+        if self.token is not None:
+            problem = token_problem(self.token)
+            if problem:
+                raise InputError(f"--token {problem}")
+
+
+def token_problem(token: str) -> str | None:
+    """Why a bearer token is too weak to guard a server, or None."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"is too short ({len(token)} characters; at least {MIN_TOKEN_LENGTH})"
+    if not all("!" <= c <= "~" for c in token):
+        return "must be printable ASCII without spaces (it travels in an HTTP header)"
+    distinct = len(set(token))
+    if distinct < MIN_TOKEN_DISTINCT:
+        return (f"has too few distinct characters ({distinct}; at least "
+                f"{MIN_TOKEN_DISTINCT})")
+    return None
+
+
+def make_token() -> str:
+    """A random token (192 bits), for a server that listens beyond loopback."""
+    while True:
+        token = secrets.token_urlsafe(24)
+        if token_problem(token) is None:  # 32 characters: all but never fewer than 10 kinds
+            return token
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

@@ -7,6 +7,8 @@
   sites open in the same browser cannot drive the API.
 - Token: with `--token`, every /api request needs `Authorization: Bearer TOKEN` (401
   otherwise); the comparison takes constant time. The token is never logged or echoed.
+  A client's wrong tokens are answered later and later (throttle.py); a correct one never
+  waits.
 - Bodies: a POST body must be JSON (`Content-Type: application/json`, 415 otherwise: this
   also keeps cross-site form posts out), say its length (411) and be no larger than its
   path allows (config.BODY_LIMITS, 413); uvicorn reads no more than the length said.
@@ -26,6 +28,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenprobe.web.config import BODY_LIMITS, SMALL_BODY, is_loopback
+from tokenprobe.web.throttle import FailureThrottle
 
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
@@ -85,10 +88,12 @@ def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
 class Guard:
     """ASGI middleware applying the module's checks and headers."""
 
-    def __init__(self, app: ASGIApp, token: str | None, bound_host: str) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, bound_host: str,
+                 throttle: FailureThrottle | None = None) -> None:
         self.app = app
         self.token = token
         self.bound = bound_host.strip("[]").lower()
+        self.throttle = throttle or FailureThrottle()
 
     def _host_ok(self, scope: Scope) -> bool:
         if self.token:  # served beyond this machine: the token is the gate
@@ -129,6 +134,9 @@ class Guard:
             return
         api = path == "/api" or path.startswith("/api/")
         if api and not self._authorized(scope):
+            if _header(scope, b"authorization"):  # a guess (no header: a page that asks)
+                client = scope.get("client")
+                await self.throttle.failed(client[0] if client else None)
             await _refuse(send, 401, "this server needs its token: send "
                           "'Authorization: Bearer TOKEN'", [(b"www-authenticate", b"Bearer")])
             return

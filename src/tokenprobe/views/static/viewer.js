@@ -65,6 +65,24 @@
     if (v >= 1e-4) return v.toPrecision(2) + "%";
     return "<0.0001%";
   }
+  // A probability known only by its bounds: "62.0–71.3%" (a point when they meet).
+  function fmtRange(lo, hi) {
+    if (lo === null || lo === undefined || isNaN(lo) || hi === null || hi === undefined || isNaN(hi)) return NR;
+    var a = fmtPct(lo), b = fmtPct(hi);
+    if (a === b) return a;
+    var plain = /^[0-9.]+%$/;
+    return plain.test(a) && plain.test(b) ? a.slice(0, -1) + "\u2013" + b : a + " \u2013 " + b;
+  }
+  // A probability that may be far too small for a percentage (the whole answer's): from
+  // its natural log, so that it is written even where exp() underflows to 0.
+  function fmtSmallProb(logp) {
+    if (logp === null || logp === undefined || isNaN(logp)) return NR;
+    var p = Math.exp(logp);
+    if (p >= 0.001) return fmtPct(p);
+    var l10 = logp / Math.LN10, e = Math.floor(l10), m = Math.pow(10, l10 - e);
+    if (m >= 9.95) { m = 1; e += 1; }
+    return m.toFixed(1) + "e" + e; // 3.2e-45, as the terminal writes it
+  }
   function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
 
   // ------------------------------------------------------------------------------------
@@ -120,43 +138,288 @@
     return { order: order, xs: order.map(function (i) { return 1 / temps[i]; }), temps: temps };
   }
 
-  // A step's listed candidates at temperature T. Returns the indices (into the scope's flat
-  // top arrays) of the candidates with a logprob, their probabilities, the probability of
-  // everything else, the accuracy ("exact", "interpolated", "approximate") and log Z.
-  function stepAtT(sc, s, T, grid) {
-    var a = sc.topStart[s], b = sc.topStart[s + 1], listed = [], scaled = [], j;
-    var beta = 1 / T;
-    for (j = a; j < b; j++) if (!isNaN(sc.topLp[j])) { listed.push(j); scaled.push(beta * sc.topLp[j]); }
-    if (!listed.length) return { listed: listed, probs: [], tail: null, accuracy: "approximate", logZ: null };
-    var head = logsumexp(scaled), logZ, tail, accuracy, tl;
-    if (grid && sc.tailN[s] > 0) {
-      var r = tailLseAt(T, grid, sc.tail, sc.tailStart[s]);
-      tl = r[0]; accuracy = r[1];
-      logZ = logsumexp([head, tl]);
-      tail = Math.exp(tl - logZ);
-    } else {
-      // Nothing is known about how the unlisted mass is spread: one lump scaling as p^β.
-      var mass = 1;
-      for (j = 0; j < listed.length; j++) mass -= Math.exp(sc.topLp[listed[j]]);
-      accuracy = "approximate";
-      if (mass > 1e-12) {
-        tl = beta * Math.log(mass);
-        logZ = logsumexp([head, tl]);
-        tail = Math.exp(tl - logZ);
-      } else { logZ = head; tail = 0; }
-    }
-    var probs = scaled.map(function (x) { return Math.exp(x - logZ); });
-    return { listed: listed, probs: probs, tail: tail, accuracy: accuracy, logZ: logZ };
+  // ---- What is known of a step at β = 1/T (renormalise.step_weights, term for term) ----
+  // Weights p^β of the listed candidates, scaled so the top listed one weighs 1; `wOut` the
+  // chosen token's when it is outside the list; the other unlisted tokens' weights sum to
+  // between sLow and sHigh (equal with a tail summary), each at most uMax, at most `count`
+  // of them (null: V unknown). Without a tail summary only the listed probabilities and the
+  // unlisted mass M are known: every unlisted token is at most as likely as the least
+  // likely listed one (the cap c), so Σ p_j^β lies between the "concentrated" spread
+  // (floor(M/c) tokens at c plus a remainder) and the "even" one (V − N tokens at M/(V − N));
+  // with V unknown the even one is 0 (β > 1) or ∞ (β < 1). Values at T are then ranges.
+
+  var LP_FLOOR = -700; // exp() of anything above is a normal double: no ratio divides by 0
+
+  // log Σ exp(x), with log1p around the largest term (renormalise._lse).
+  function lseLog1p(xs) {
+    var i = 0, k;
+    for (k = 1; k < xs.length; k++) if (xs[k] > xs[i]) i = k;
+    var m = xs[i], rest = 0;
+    for (k = 0; k < xs.length; k++) if (k !== i) rest += Math.exp(xs[k] - m);
+    return m + Math.log1p(rest);
   }
 
-  // The chosen token's probability at T (NaN when its logprob was not reported).
-  function chosenAtT(sc, s, T, grid) {
+  // Bounds [low, high] on Σ p_j^β over unlisted tokens (renormalise.tail_sum_bounds).
+  function tailSumBounds(mass, cap, count, beta) {
+    if (mass <= 0 || count === 0) return [0, 0];
+    if (beta === 1) return [mass, mass];
+    if (count !== null) mass = Math.min(mass, count * cap); // more than count × cap: rounding
+    if (cap <= 0 || mass <= 0 || !isFinite(mass / cap)) return beta > 1 ? [0, 0] : [Infinity, Infinity];
+    var nFull = Math.floor(mass / cap), rest = Math.max(mass - nFull * cap, 0);
+    var conc = (nFull ? nFull * Math.exp(beta * Math.log(cap)) : 0) +
+      (rest > 0 ? Math.exp(beta * Math.log(rest)) : 0);
+    var even = count === null ? (beta > 1 ? 0 : Infinity)
+      : Math.exp(beta * Math.log(mass) + (1 - beta) * Math.log(count));
+    return beta > 1 ? [even, conc] : [conc, even];
+  }
+
+  // `listed`: indices into the scope's flat top arrays of the candidates with a logprob;
+  // `chosenAt`: the chosen token's place in `listed` (-1: not listed). Null: nothing listed.
+  function stepWeights(sc, s, beta, grid, V) {
+    var a = sc.topStart[s], b = sc.topStart[s + 1], listed = [], lps = [], j;
+    for (j = a; j < b; j++) if (!isNaN(sc.topLp[j])) { listed.push(j); lps.push(Math.max(sc.topLp[j], LP_FLOOR)); }
+    if (!listed.length) return null;
+    var topLp = Math.max.apply(null, lps), capLp = Math.min.apply(null, lps);
+    var w = lps.map(function (lp) { return Math.exp(beta * (lp - topLp)); });
+    var ci = sc.chosen[s], chosenAt = ci >= 0 ? listed.indexOf(a + ci) : -1;
+    var outLp = !isNaN(sc.lp[s]) && chosenAt < 0 ? Math.max(sc.lp[s], LP_FLOOR) : null;
+    var wOut = outLp !== null ? Math.exp(beta * (outLp - topLp)) : 0;
+    var nKnown = listed.length + (outLp !== null ? 1 : 0);
+    var count = V !== null && V !== undefined ? Math.max(V - nKnown, 0) : null;
+    var wt = { listed: listed, chosenAt: chosenAt, w: w, wOut: wOut, uMax: Math.exp(beta * (capLp - topLp)),
+      count: count, logScale: beta * topLp };
+    if (grid && sc.tailN[s] > 0) {
+      // The summary covers every token outside `top`, the chosen one among them.
+      var r = tailLseAt(1 / beta, grid, sc.tail, sc.tailStart[s]);
+      wt.sLow = wt.sHigh = Math.max(Math.exp(r[0] - wt.logScale) - wOut, 0);
+      wt.accuracy = r[1];
+      wt.basis = "summary";
+      return wt;
+    }
+    // The unlisted mass as −expm1(log Σ known p), which keeps its last digits when the list
+    // holds nearly everything; cap and mass scaled by the top p, as the weights are.
+    var mass = Math.max(-Math.expm1(lseLog1p(outLp !== null ? lps.concat([outLp]) : lps)), 0);
+    var sb = tailSumBounds(mass * Math.exp(-topLp), Math.exp(capLp - topLp), count, beta);
+    wt.sLow = sb[0]; wt.sHigh = sb[1];
+    wt.accuracy = sb[0] === sb[1] ? "exact" : "bounded";
+    wt.basis = "listed";
+    return wt;
+  }
+
+  // A view of a step at T, as the pages use it: {T, listed, low, high (each candidate's
+  // probability; equal when known), tailLow, tailHigh (everything outside the list, the
+  // chosen token included when it is not listed), chosenLow, chosenHigh, accuracy ("exact",
+  // "interpolated", "approximate", "bounded"), basis ("summary", "listed", "reported"),
+  // logZ (tail summary only), vocabKnown, reason} (renormalise.TemperatureView).
+  function makeView(T, wt, low, high, tailLow, tailHigh, accuracy, logZ, vocabKnown, basis) {
+    return { T: T, listed: wt ? wt.listed : [], low: low, high: high, tailLow: tailLow, tailHigh: tailHigh,
+      chosenLow: NaN, chosenHigh: NaN, accuracy: accuracy, logZ: logZ, vocabKnown: vocabKnown,
+      basis: basis, reason: "" };
+  }
+
+  // Every listed candidate w_i / Z with Z = H + wOut + S, S anywhere in its bounds
+  // (renormalise.normalised_view): the low ends take the largest S, the high ends the
+  // smallest.
+  function normalisedView(wt, T, vocabKnown) {
+    var h = 0, i, v;
+    for (i = 0; i < wt.w.length; i++) h += wt.w[i];
+    h += wt.wOut;
+    if (wt.sLow === wt.sHigh) {
+      var z = h + wt.sLow, p = wt.w.map(function (x) { return x / z; }), tail = (wt.sLow + wt.wOut) / z;
+      v = makeView(T, wt, p, p, tail, tail, wt.accuracy, wt.basis === "summary" ? wt.logScale + Math.log(z) : null,
+        vocabKnown || wt.basis === "summary", wt.basis);
+      v.chosenLow = v.chosenHigh = wt.chosenAt >= 0 ? p[wt.chosenAt] : wt.wOut > 0 ? wt.wOut / z : NaN;
+      return v;
+    }
+    var zLow = h + wt.sLow, zHigh = h + wt.sHigh; // zHigh may be Infinity: x / Infinity is 0
+    v = makeView(T, wt, wt.w.map(function (x) { return x / zHigh; }), wt.w.map(function (x) { return x / zLow; }),
+      (wt.sLow + wt.wOut) / zLow, zHigh === Infinity ? 1 : (wt.sHigh + wt.wOut) / zHigh, "bounded", null,
+      vocabKnown, wt.basis);
+    if (wt.chosenAt >= 0) { v.chosenLow = v.low[wt.chosenAt]; v.chosenHigh = v.high[wt.chosenAt]; }
+    else if (wt.wOut > 0) { v.chosenLow = wt.wOut / zHigh; v.chosenHigh = wt.wOut / zLow; }
+    return v;
+  }
+
+  // A step's listed candidates at temperature T (renormalise.step_at_temperature). `V` is
+  // the trace's vocabulary size (null when unknown).
+  function stepAtT(sc, s, T, grid, V) {
+    var vocabKnown = V !== null && V !== undefined, wt = stepWeights(sc, s, 1 / T, grid, V);
+    if (wt === null) return makeView(T, null, [], [], null, null, "bounded", null, vocabKnown, "listed");
+    return normalisedView(wt, T, vocabKnown);
+  }
+
+  // The chosen token's probability at T as [low, high] (NaN when not reported).
+  function chosenAtT(sc, s, T, grid, V) {
     var lp = sc.lp[s];
-    if (isNaN(lp)) return NaN;
-    if (T === 1) return Math.exp(lp);
-    var v = stepAtT(sc, s, T, grid);
-    if (v.logZ === null) return NaN;
-    return Math.exp(lp / T - v.logZ);
+    if (isNaN(lp)) return [NaN, NaN];
+    if (T === 1) return [Math.exp(lp), Math.exp(lp)];
+    var v = stepAtT(sc, s, T, grid, V);
+    return [v.chosenLow, v.chosenHigh];
+  }
+
+  // One line saying how a view's values were made (renormalise.TemperatureView.note).
+  function viewNote(v) {
+    var n = v.listed.length;
+    if (v.reason) return v.reason;
+    if (v.basis === "reported") return "as the server reported them, after its samplers";
+    if (v.basis === "listed") {
+      if (v.accuracy === "exact") return v.T === 1 ? "as reported (T = 1)" : "exact: the top " + n + " reported leave nothing unknown";
+      return "only the top " + n + " were reported, so at T = " + v.T + " each value is a range over every " +
+        "distribution consistent with them" + (v.vocabKnown ? "" : " (vocabulary size unknown: the widest ranges)");
+    }
+    if (v.accuracy === "exact") return "exact over the whole vocabulary";
+    if (v.accuracy === "interpolated") return "over the whole vocabulary, the tail interpolated between stored temperatures";
+    if (v.accuracy === "bounded") return "over the whole vocabulary; ranges where the kept tokens are not known";
+    return "over the whole vocabulary, the tail extrapolated beyond stored temperatures";
+  }
+
+  // ---- The distribution a token was drawn from (sampled.step_sampled, term for term) ----
+  // Temperature, then top-k, then top-p. The kept set is a prefix of the tokens by
+  // probability (the top one always kept) and a kept token's sampled value is w_i / Q, Q the
+  // kept weight: exact where the settings or the chosen token's sampled probability fix Q,
+  // a range where they do not. sampled.py's docstring gives every rule.
+
+  // A top-p cut, or a pinned kept mass, this close (relative) to a candidate is not taken
+  // as known. Wider than sampled.py's 1e-9 and 1e-6: the page's logprobs are rounded to
+  // 1e-4 nats, which moves a ratio of probabilities by up to 1e-4.
+  var CUT_EDGE = 1e-4, PIN_EDGE = 1e-4;
+
+  // Returns null for greedy decoding or an unknown temperature; the reported values as
+  // they are for processed logprobs, never processed again.
+  function sampledAtT(sc, s, req, grid, V, logprobsKind) {
+    var T = req.temperature;
+    if (typeof T !== "number" || T <= 0) return null;
+    if (logprobsKind === "processed") return asReported(sc, s, T);
+    var wt = stepWeights(sc, s, 1 / T, grid, V), vocabKnown = V !== null && V !== undefined;
+    var k = req.top_k && req.top_k > 0 ? req.top_k : null;
+    if (k !== null && vocabKnown && k >= V) k = null;
+    var p = typeof req.top_p === "number" && req.top_p < 1 ? req.top_p : null;
+    if (wt === null || (k === null && p === null)) return stepAtT(sc, s, T, grid, V);
+    var order = wt.w.map(function (_, i) { return i; });
+    order.sort(function (x, y) { return wt.w[y] - wt.w[x]; }); // stable: ties keep `top` order
+    var chosen = wt.chosenAt >= 0 ? order.indexOf(wt.chosenAt) : null;
+    var kept = keptMass(wt, order, chosen, k, p), pin = pinnedQ(sc, s, wt, order, chosen);
+    if (pin !== null) kept = pinnedMass(wt, order, pin);
+    var view = keptView(wt, order, kept, T, vocabKnown, pin !== null);
+    if (wt.chosenAt < 0 && wt.wOut > 0) { view.chosenLow = wt.wOut / kept.qHigh; view.chosenHigh = wt.wOut / kept.qLow; }
+    if (pin !== null) view.chosenLow = view.chosenHigh = Math.exp(sc.slp[s]);
+    view.reason = keptReason(kept, wt, k, p, pin !== null);
+    return view;
+  }
+
+  // The kept weight Q in [qLow, qHigh] and, by rank among the listed, which are surely kept
+  // (< sure), possibly kept (< maybe) and dropped; the kept unlisted weight's bounds.
+  function keptMass(wt, order, chosen, k, p) {
+    var n = order.length, ws = order.map(function (i) { return wt.w[i]; }), prefix = [0], r;
+    for (r = 0; r < n; r++) prefix.push(prefix[r] + ws[r]);
+    var nK = k === null ? n : Math.min(k, n), hK = prefix[nK], uLow = 0, uHigh = 0;
+    if (!(k !== null && k <= n)) { // the unlisted weight top-k keeps
+      var hv = heaviest(wt, k === null ? null : k - n - (wt.wOut > 0 ? 1 : 0));
+      uLow = hv[0] + wt.wOut; uHigh = hv[1] + wt.wOut;
+    }
+    var zLow = hK + uLow, zHigh = hK + uHigh;
+    if (p === null) return { qLow: zLow, qHigh: zHigh, sure: nK, maybe: nK, uLow: uLow, uHigh: uHigh };
+    // The chosen token was kept, so the weight before it was below p × Z.
+    var before = chosen !== null ? prefix[chosen] : wt.wOut > 0 ? hK : null;
+    if (before !== null && chosen !== null && chosen >= nK) before = null;
+    if (before !== null && before / p <= zHigh) zLow = Math.max(zLow, before / p);
+    var sure = 1, maybe = nK;
+    for (r = 1; r < nK; r++) {
+      if (prefix[r] >= p * zHigh * (1 + CUT_EDGE)) { maybe = r; break; }
+      if (prefix[r] < p * zLow * (1 - CUT_EDGE) && sure === r) sure = r + 1;
+    }
+    var unlisted = maybe === nK && uHigh > 0 && hK < p * zHigh * (1 + CUT_EDGE);
+    if (sure === maybe && !unlisted) return { qLow: prefix[sure], qHigh: prefix[sure], sure: sure, maybe: maybe, uLow: 0, uHigh: 0 };
+    var through = chosen !== null && chosen < nK ? prefix[chosen + 1] : wt.wOut > 0 ? hK + wt.wOut : 0;
+    var qLow = Math.max(prefix[sure], through, p * zLow);
+    var qHigh = Math.min(zHigh, p * zHigh + ws[sure - 1]);
+    if (!unlisted) qHigh = Math.min(qHigh, prefix[maybe]);
+    qLow = Math.min(qLow, qHigh); // data the settings cannot explain: keep a range
+    if (unlisted) { uLow = wt.wOut > 0 ? wt.wOut : 0; uHigh = Math.max(Math.min(uHigh, qHigh - prefix[sure]), uLow); }
+    else uLow = uHigh = 0;
+    return { qLow: qLow, qHigh: qHigh, sure: sure, maybe: maybe, uLow: uLow, uHigh: uHigh };
+  }
+
+  // Bounds on the weight of the `slots` heaviest unlisted tokens (null: all of them).
+  function heaviest(wt, slots) {
+    if (slots === null || (wt.count !== null && slots >= wt.count)) return [wt.sLow, wt.sHigh];
+    if (slots <= 0) return [0, 0];
+    return [wt.count ? wt.sLow * slots / wt.count : 0, Math.min(wt.sHigh, slots * wt.uMax)];
+  }
+
+  // Q from the chosen token's recorded sampled probability, when there is one.
+  function pinnedQ(sc, s, wt, order, chosen) {
+    if (isNaN(sc.slp[s]) || isNaN(sc.lp[s])) return null;
+    var wc = chosen !== null ? wt.w[order[chosen]] : wt.wOut > 0 ? wt.wOut : null;
+    if (wc === null) return null;
+    var q = wc / Math.exp(sc.slp[s]);
+    return isFinite(q) && q > 0 ? q : null;
+  }
+  function pinnedMass(wt, order, q) {
+    var total = 0, sure = 0;
+    for (var r = 0; r < order.length; r++) {
+      if (sure && total + wt.w[order[r]] > q * (1 + PIN_EDGE)) break;
+      total += wt.w[order[r]];
+      sure++;
+    }
+    var rest = Math.max(q - total, 0);
+    return { qLow: q, qHigh: q, sure: sure, maybe: sure, uLow: rest, uHigh: rest };
+  }
+
+  function keptView(wt, order, kept, T, vocabKnown, pinned) {
+    var rank = [], through = [], prefix = 0, low = [], high = [], sureSum = 0, maybeSum = 0;
+    order.forEach(function (i, r) {
+      rank[i] = r; prefix += wt.w[i]; through[i] = prefix;
+      if (r < kept.sure) sureSum += wt.w[i];
+      if (r < kept.maybe) maybeSum += wt.w[i];
+    });
+    wt.w.forEach(function (x, i) {
+      var r = rank[i];
+      if (r < kept.sure) { low.push(x / kept.qHigh); high.push(x / kept.qLow); }
+      else if (r < kept.maybe) { low.push(0); high.push(x / Math.max(kept.qLow, through[i])); }
+      else { low.push(0); high.push(0); }
+    });
+    var v;
+    if (kept.qLow === kept.qHigh && kept.sure === kept.maybe) {
+      // The kept weight is known, and the tail is what the listed kept leave. Only a kept
+      // mass that takes in unlisted tokens depends on how the tail was made.
+      var tail = Math.max(kept.qLow - sureSum, 0) / kept.qLow;
+      var exact = pinned || kept.uHigh === 0 || wt.basis === "listed";
+      v = makeView(T, wt, low, high, tail, tail, exact ? "exact" : wt.accuracy, null, vocabKnown, wt.basis);
+    } else {
+      var tailLow = kept.uLow > 0 ? kept.uLow / kept.qHigh : 0, tailHigh = 0;
+      if (kept.uHigh > 0) {
+        tailLow = Math.max(tailLow, 1 - maybeSum / kept.qLow);
+        tailHigh = Math.min(1, kept.uHigh / (kept.uHigh + sureSum));
+      } else tailLow = 0;
+      v = makeView(T, wt, low, high, tailLow, tailHigh, "bounded", null, vocabKnown, wt.basis);
+    }
+    if (wt.chosenAt >= 0) { v.chosenLow = low[wt.chosenAt]; v.chosenHigh = high[wt.chosenAt]; }
+    return v;
+  }
+
+  // The server's own values after its samplers: the sampled distribution as it is.
+  function asReported(sc, s, T) {
+    var a = sc.topStart[s], listed = [], p = [], sum = 0;
+    for (var j = a; j < sc.topStart[s + 1]; j++) if (!isNaN(sc.topLp[j])) { listed.push(j); p.push(Math.exp(sc.topLp[j])); sum += p[p.length - 1]; }
+    var tail = listed.length ? Math.max(1 - sum, 0) : null;
+    var v = makeView(T, { listed: listed }, p, p, tail, tail, "exact", null, true, "reported");
+    v.chosenLow = v.chosenHigh = isNaN(sc.lp[s]) ? NaN : Math.exp(sc.lp[s]);
+    v.reason = "as the server reported them after its samplers (not applied again)";
+    return v;
+  }
+
+  function keptReason(kept, wt, k, p, pinned) {
+    var n = wt.listed.length, known = kept.qLow === kept.qHigh && kept.sure === kept.maybe;
+    if (pinned) return "exact: the kept mass follows from the chosen token's sampled probability";
+    if (known && kept.uHigh === 0) {
+      if (k !== null && k <= n && p === null) return "exact: top-k " + k + " keeps only listed tokens";
+      return "exact: the tokens kept are all listed, whatever the unlisted ones are";
+    }
+    if (known) return ""; // the view's own note says how the tail was made
+    if (wt.basis === "summary") return "which unlisted tokens top-k / top-p kept is not known, so each value is a range";
+    return "only the top " + n + " were reported, and which tokens top-k / top-p kept depends on the unlisted " +
+      "ones, so each value is a range" + (wt.count === null ? " (vocabulary size unknown: the widest ranges)" : "");
   }
 
   // ------------------------------------------------------------------------------------
@@ -283,7 +546,7 @@
       Hx: c.Hx || [], rank: c.rank || [], chosen: c.chosen || [],
       topStart: topStart, topTok: c.top_tok || [], topLp: undelta(c.top_lp || [], topStart, n),
       tailN: c.tail_n || new Array(n).fill(0), tailStart: tailStart, tail: undelta(c.tail || [], tailStart, n),
-      forced: c.forced || null
+      forced: c.forced || null, special: c.special || null
     };
     sc.groups = glyphGroups(sc, vocab);
     var G = sc.groups.length - 1;
@@ -345,6 +608,7 @@
     var tr = {
       doc: doc, vocab: vocab, request: doc.request || {},
       grid: makeGrid(doc.tail_temperatures),
+      vocabSize: typeof doc.vocab_size === "number" ? doc.vocab_size : null,
       prompt: loadScope(doc.prompt_steps, vocab),
       gen: loadScope(doc.steps, vocab),
       summary: doc.summary || null
@@ -540,6 +804,8 @@
     var tr;
     try { tr = loadTrace(doc); } catch (e) { this.message("The viewer could not read this trace: " + e.message); return; }
     this.tr = tr;
+    this.rangedColours = false;
+    this.stepDist = null;
     if (chrome && window.performance && performance.mark) performance.mark("tokenprobe-loaded");
     if (chrome) this.buildMeta(doc);
     this.T = 1;
@@ -638,6 +904,7 @@
       tick.style.left = ((sampled - 0.1) / 1.9 * 100) + "%";
       ticks.appendChild(tick);
     }
+    if (isProcessed(tr)) { slider.disabled = true; reset.hidden = true; }
     var tempBox = el("div", "tp-control tp-temp", [
       el("label", "tp-label", ["Temperature ", this.tValue]),
       el("div", "tp-slider-wrap", [slider, ticks]), reset]);
@@ -672,15 +939,19 @@
       this.measureButtons[m].setAttribute("aria-checked", m === k ? "true" : "false");
     }
     if (this.textWrap) this.textWrap.className = "tp-textwrap by-" + k;
-    fillLegend(clear(this.legend), k);
+    fillLegend(clear(this.legend), k, this.rangedColours);
   };
 
-  function fillLegend(lg, k) {
+  // `ranged`: some glyph's probability at T is a range that spans bands (no tail summary).
+  function fillLegend(lg, k, ranged) {
     var M = MEASURES[k];
     lg.appendChild(el("span", "tp-legend-title", M.note));
     M.legend.forEach(function (label, i) {
       lg.appendChild(el("span", "tp-legend-item", [el("span", "sw " + M.prefix + i), label]));
     });
+    if (ranged && (k === "prob" || k === "surprisal"))
+      lg.appendChild(el("span", "tp-legend-item tp-legend-range", [el("span", "sw " + M.prefix + "u"),
+        "range at T spans bands"]));
     lg.appendChild(el("span", "tp-legend-item", [el("span", "sw " + M.prefix + "n"), NR]));
     return lg;
   }
@@ -688,7 +959,12 @@
   // ---------------------------------------------------------------- temperature
 
   App.prototype.setTemperature = function (T, fromSlider) {
+    if (isProcessed(this.tr)) T = 1;
     this.T = Math.round(T * 100) / 100;
+    // Moving the slider shows its temperature in the step view too; back at 1, the step
+    // view returns to the distribution it opens on.
+    if (this.T !== 1) this.stepDist = "slider";
+    else if (this.stepDist === "slider") this.stepDist = null;
     if (!fromSlider) this.slider.value = String(this.T);
     this.tValue.textContent = this.T.toFixed(2);
     this.updateTempNote();
@@ -702,39 +978,63 @@
     if (this.tab === "step") this.renderStep();
   };
 
+  // Whether values at T ≠ 1 are ranges: the trace has no tail summary (servers, imports).
+  function isBounded(tr) {
+    var sc = tr.main;
+    if (!tr.grid) return true;
+    for (var s = 0; s < sc.n; s++) if (sc.tailN[s] > 0) return false;
+    return true;
+  }
+
+  // Processed logprobs are already the distribution the token was drawn from: applying a
+  // temperature to them again would not give the model's distribution at that temperature.
+  function isProcessed(tr) { return tr.doc.logprobs_kind === "processed"; }
+
   App.prototype.updateTempNote = function () {
     var tr = this.tr, T = this.T, note = clear(this.tNote), text;
-    var hasTail = tr.grid && tr.main.n && tr.main.tailN[0] > 0;
-    if (T === 1) text = "T = 1: the distribution as recorded.";
-    else if (hasTail) {
+    if (isProcessed(tr)) text = "Temperature off: these logprobs were reported after the server's own " +
+      "temperature, top-k and top-p, so re-normalising them again would not give the model's distribution.";
+    else if (T === 1) text = "T = 1: the distribution as recorded.";
+    else if (!isBounded(tr)) {
       var lo = Math.min.apply(null, tr.grid.temps), hi = Math.max.apply(null, tr.grid.temps);
       text = T >= lo - 1e-9 && T <= hi + 1e-9
         ? "Re-normalised over the whole vocabulary (stored tail sums, interpolated between " +
           tr.grid.temps.length + " temperatures)."
         : "Outside the stored range " + lo.toFixed(2) + "\u2013" + hi.toFixed(2) + ": approximate (extrapolated).";
-    } else text = "Approximate: re-normalised over the listed top-N, the rest treated as one lump.";
+    } else {
+      text = "Ranges: only the top-N of each step were reported, so at T = " + T +
+        " each probability is a range over every distribution consistent with them" +
+        (tr.vocabSize !== null ? " (vocabulary of " + tr.vocabSize + " tokens)." : " (vocabulary size unknown: the widest ranges).") +
+        " Text colours: a band only where the whole range is in it.";
+    }
     note.appendChild(el("span", "tp-tnote-text", text));
-    if (T !== 1 && this.tr.doc.logprobs_kind === "processed")
-      note.appendChild(el("span", "tp-tnote-warn", " The logprobs were reported after processing."));
   };
 
   // Probability and surprisal colours follow the temperature; rank does not change with T
-  // and entropy stays as recorded.
+  // and entropy stays as recorded. Where only bounds are known (no tail summary), a glyph
+  // gets a band only when its whole range falls in it, else the "range spans bands" colour:
+  // the data cannot say which band it is in.
   App.prototype.recolour = function () {
-    var self = this;
-    [this.tr.prompt, this.tr.gen].forEach(function (sc) {
+    var self = this, tr = this.tr, ranged = false;
+    [tr.prompt, tr.gen].forEach(function (sc) {
       if (!sc.n || !sc.chips) return;
-      var T = self.T, grid = self.tr.grid;
+      var T = self.T;
       for (var g = 0; g < sc.G; g++) {
-        var lp = 0;
-        if (T === 1) lp = sc.gLp[g];
-        else for (var s = sc.groups[g]; s < sc.groups[g + 1]; s++) lp += Math.log(chosenAtT(sc, s, T, grid));
-        var pb = "p" + probBand(lp), sb = "s" + surpBand(lp), chip = sc.chips[g];
+        var lo = 0, hi = 0;
+        if (T === 1) lo = hi = sc.gLp[g];
+        else for (var s = sc.groups[g]; s < sc.groups[g + 1]; s++) {
+          var r = chosenAtT(sc, s, T, tr.grid, tr.vocabSize);
+          lo += Math.log(r[0]); hi += Math.log(r[1]);
+        }
+        var pb = "p" + bandOf(lo, hi, probBand), sb = "s" + bandOf(lo, hi, surpBand), chip = sc.chips[g];
+        if (pb === "pu") ranged = true;
         if (chip._p !== pb) { chip.classList.replace(chip._p, pb); chip._p = pb; }
         if (chip._s !== sb) { chip.classList.replace(chip._s, sb); chip._s = sb; }
       }
     });
+    if (ranged !== !!this.rangedColours) { this.rangedColours = ranged; this.setMeasure(this.measure); }
   };
+  function bandOf(lo, hi, band) { var a = band(lo), b = band(hi); return a === b ? a : "u"; }
 
   // ---------------------------------------------------------------- reading view
 
@@ -1021,13 +1321,14 @@
     var tr = this.tr, T = this.T, box = el("div", "tp-detail");
     if (sub) box.appendChild(el("div", "tp-detail-sub", ["step " + (s + 1) + ": ", tokenNode(tr.vocab.labels[sc.tok[s]])]));
     var lp = sc.lp[s], len = sc.topStart[s + 1] - sc.topStart[s];
-    var view = len ? stepAtT(sc, s, T, tr.grid) : null;
-    var pT = T === 1 ? Math.exp(lp) : chosenAtT(sc, s, T, tr.grid);
+    var view = len ? stepAtT(sc, s, T, tr.grid, tr.vocabSize) : null;
+    var pT = chosenAtT(sc, s, T, tr.grid, tr.vocabSize);
     var stats = el("dl", "tp-stats");
     function stat(k, v, cls) { stats.appendChild(el("div", "tp-stat" + (cls ? " " + cls : ""), [el("dt", null, k), el("dd", "num", v)])); }
-    stat(T === 1 ? "probability" : "probability at T " + T.toFixed(2), fmtPct(pT), "tp-stat-p");
+    var why = isNaN(lp) ? this.noLogprob(sc, s) : null;
+    stat(T === 1 ? "probability" : "probability at T " + T.toFixed(2), why || fmtRange(pT[0], pT[1]), "tp-stat-p");
     if (T !== 1 && !isNaN(lp)) stat("recorded (T 1)", fmtPct(Math.exp(lp)));
-    stat("logprob", fmtNum(lp, 3));
+    stat("logprob", why || fmtNum(lp, 3));
     var r = sc.rank[s], rank;
     if (isNaN(lp) || !len) rank = NR;
     else if (r === null || r === undefined) rank = "not in the top " + len;
@@ -1047,56 +1348,115 @@
     if (sc.forced && sc.forced[s]) box.appendChild(el("p", "tp-forced-note",
       "Put in place, not chosen by the model: the probability is the one the model gave it."));
     if (!len) { box.appendChild(el("p", "tp-none", "Alternatives " + NR + ".")); return box; }
-    box.appendChild(this.bars(sc, s, view, T));
+    box.appendChild(this.bars(sc, s, view, T === 1));
     return box;
   };
 
-  // Candidate bars: the live probability at T, and a faint mark at the recorded one.
-  App.prototype.bars = function (sc, s, view, T) {
-    var tr = this.tr, list = el("ol", "tp-bars");
+  // Why a step has no logprob, where the trace says: a control token the engine added
+  // (<bos>), or the first token of a text, which has nothing before it to be predicted from.
+  App.prototype.noLogprob = function (sc, s) {
+    if (sc.special && sc.special[s]) return "none: a control token the engine added";
+    if (sc === this.tr.prompt && s === 0) return "first token: no context";
+    return NR;
+  };
+
+  // A candidate's bytes after the earlier fragments of its glyph: the character it would
+  // complete (a split character is shown as the glyph, never as U+FFFD), or null.
+  function completedGlyph(tr, sc, s, v) {
+    var g = sc.stepGroup[s], a = sc.groups[g];
+    if (s === a) return null;
+    var parts = [], len = 0, k;
+    for (k = a; k < s; k++) { parts.push(tr.vocab.bytesOf(sc.tok[k])); len += parts[parts.length - 1].length; }
+    var cand = tr.vocab.bytesOf(v), all = new Uint8Array(len + cand.length), o = 0;
+    for (k = 0; k < parts.length; k++) { all.set(parts[k], o); o += parts[k].length; }
+    all.set(cand, o);
+    try { return new TextDecoder("utf-8", { fatal: true }).decode(all); } catch (e) { return null; }
+  }
+
+  // Step i named by the glyph it belongs to ("曇 byte 1 of 2" for a byte fragment).
+  function glyphNode(sc, i) {
+    var g = sc.stepGroup[i], n = sc.groups[g + 1] - sc.groups[g], node = tokenNode(sc.gText[g]);
+    if (n > 1) node.appendChild(el("span", "tp-least-frag", " byte " + (i - sc.groups[g] + 1) + " of " + n));
+    return node;
+  }
+
+  // The token of step s as a list shows it: its label and, for a byte fragment, the glyph
+  // it is part of.
+  function stepTokenNode(tr, sc, s) {
+    var g = sc.stepGroup[s], a = sc.groups[g], b = sc.groups[g + 1];
+    var node = tokenNode(tr.vocab.labels[sc.tok[s]]);
+    if (b - a > 1) node.appendChild(el("span", "tp-frag-of", " byte fragment " + (s - a + 1) + " of " + (b - a) +
+      " of \u201c" + sc.gText[g] + "\u201d"));
+    return node;
+  }
+
+  // The probability cell of a bar: a bar to the low end and, for a range, a lighter band on
+  // to the high end.
+  function barTrack(lo, hi, ghost) {
+    var fill = el("span", "tp-bar-fill");
+    fill.style.width = (isNaN(lo) ? 0 : Math.max(0.5, 100 * lo)) + "%";
+    var track = el("span", "tp-bar-track", [fill]);
+    if (!isNaN(hi) && hi > lo) {
+      var band = el("span", "tp-bar-range");
+      band.style.left = 100 * lo + "%";
+      band.style.width = Math.min(100, 100 * (hi - lo)) + "%";
+      track.appendChild(band);
+    }
+    if (ghost !== null && !isNaN(ghost)) {
+      var g = el("span", "tp-bar-ghost");
+      g.style.left = Math.min(100, 100 * ghost) + "%";
+      track.appendChild(g);
+    }
+    return track;
+  }
+
+  // Candidate bars of a view (stepAtT, sampledAtT): each candidate's probability (a range
+  // where only bounds are known), a faint mark at the recorded one unless `recorded` (the
+  // view is the distribution as recorded), and a line saying how the numbers were made.
+  App.prototype.bars = function (sc, s, view, recorded) {
+    var tr = this.tr, ranged = view.accuracy === "bounded";
+    var list = el("ol", "tp-bars" + (ranged ? " tp-bars-range" : ""));
     var chosen = sc.chosen[s], a = sc.topStart[s], b = sc.topStart[s + 1];
     var pos = {};
     view.listed.forEach(function (j, i) { pos[j] = i; });
     for (var j = a; j < b; j++) {
-      var lp = sc.topLp[j], has = pos[j] !== undefined, p = has ? view.probs[pos[j]] : NaN;
-      var isChosen = chosen === j - a;
+      var lp = sc.topLp[j], i = pos[j], has = i !== undefined;
+      var lo = has ? view.low[i] : NaN, hi = has ? view.high[i] : NaN;
+      var isChosen = chosen === j - a, label = tr.vocab.labels[sc.topTok[j]];
       var row = el("li", "tp-bar-row" + (isChosen ? " chosen" : ""));
-      row.setAttribute("data-p", has ? String(p) : "");
-      row.setAttribute("data-token", tr.vocab.labels[sc.topTok[j]]);
-      var fill = el("span", "tp-bar-fill");
-      fill.style.width = (has ? Math.max(0.5, 100 * p) : 0) + "%";
-      var track = el("span", "tp-bar-track", [fill]);
-      if (T !== 1 && !isNaN(lp)) {
-        var ghost = el("span", "tp-bar-ghost");
-        ghost.style.left = Math.min(100, 100 * Math.exp(lp)) + "%";
-        track.appendChild(ghost);
-      }
-      append(row, [
-        el("span", "tp-bar-mark", isChosen ? "\u25b8" : ""),
-        el("span", "tp-bar-label", tokenNode(tr.vocab.labels[sc.topTok[j]]))]);
-      if (has) append(row, [track, el("span", "tp-bar-pct num", fmtPct(p)), el("span", "tp-bar-lp num", fmtNum(lp, 2))]);
+      row.setAttribute("data-p", has && lo === hi ? String(lo) : "");
+      row.setAttribute("data-low", has ? String(lo) : "");
+      row.setAttribute("data-high", has ? String(hi) : "");
+      row.setAttribute("data-token", label);
+      var name = el("span", "tp-bar-label", tokenNode(label)), glyph = completedGlyph(tr, sc, s, sc.topTok[j]);
+      if (glyph !== null) name.appendChild(el("span", "tp-bar-glyph", " \u2192 " + glyph));
+      else if (isChosen && sc.groups[sc.stepGroup[s] + 1] - sc.groups[sc.stepGroup[s]] > 1)
+        name.appendChild(el("span", "tp-bar-glyph", " of " + sc.gText[sc.stepGroup[s]]));
+      append(row, [el("span", "tp-bar-mark", isChosen ? "\u25b8" : ""), name]);
+      if (has) append(row, [barTrack(lo, hi, recorded || isNaN(lp) ? null : Math.exp(lp)),
+        el("span", "tp-bar-pct num", fmtRange(lo, hi)), el("span", "tp-bar-lp num", fmtNum(lp, 2))]);
       else append(row, el("span", "tp-bar-pct tp-bar-nr", NR));
       if (isChosen) row.title = "the chosen token";
-      else if (this.pickable(sc)) this.makePickable(row, s, j - a, tr.vocab.labels[sc.topTok[j]]);
+      else if (this.pickable(sc)) this.makePickable(row, s, j - a, label);
       list.appendChild(row);
     }
     var foot = el("div", "tp-bars-foot");
-    if (chosen < 0 && !isNaN(sc.lp[s])) {
-      var pc = T === 1 ? Math.exp(sc.lp[s]) : chosenAtT(sc, s, T, tr.grid);
-      foot.appendChild(el("div", "tp-bar-row chosen tp-unlisted", [el("span", "tp-bar-mark", "\u25b8"),
+    if (view.listed.length && !isNaN(view.chosenLow) && !(chosen >= 0 && pos[a + chosen] !== undefined)) {
+      var un = el("div", "tp-bar-row chosen tp-unlisted", [el("span", "tp-bar-mark", "\u25b8"),
         el("span", "tp-bar-label", tokenNode(tr.vocab.labels[sc.tok[s]])),
         el("span", "tp-bar-track tp-unlisted-note", "chosen, not in the list"),
-        el("span", "tp-bar-pct num", fmtPct(pc)), el("span", "tp-bar-lp num", fmtNum(sc.lp[s], 2))]));
+        el("span", "tp-bar-pct num", fmtRange(view.chosenLow, view.chosenHigh)), el("span", "tp-bar-lp num", fmtNum(sc.lp[s], 2))]);
+      un.setAttribute("data-low", String(view.chosenLow));
+      un.setAttribute("data-high", String(view.chosenHigh));
+      foot.appendChild(un);
     }
-    var acc = view.accuracy, n = view.listed.length, tailTxt = fmtPct(view.tail), label;
-    if (view.tail === null) label = "tail mass " + NR;
-    else if (T === 1) label = "everything else " + tailTxt;
-    else if (acc === "approximate" && !(tr.grid && sc.tailN[s] > 0))
-      label = "approximate over the top-" + n + "; tail " + tailTxt;
-    else if (acc === "approximate") label = "approximate (outside the stored temperatures); tail " + tailTxt;
-    else label = acc + " over the whole vocabulary; tail " + tailTxt;
-    var accEl = el("div", "tp-acc acc-" + acc, label);
-    accEl.setAttribute("data-tail", view.tail === null ? "" : String(view.tail));
+    var acc = view.accuracy, tailTxt = fmtRange(view.tailLow, view.tailHigh), text;
+    if (view.tailLow === null) text = "tail mass " + NR;
+    else if (recorded) text = "everything else " + tailTxt;
+    else text = viewNote(view) + "; tail " + tailTxt;
+    var accEl = el("div", "tp-acc acc-" + acc, text);
+    accEl.setAttribute("data-tail-low", view.tailLow === null ? "" : String(view.tailLow));
+    accEl.setAttribute("data-tail-high", view.tailHigh === null ? "" : String(view.tailHigh));
     foot.appendChild(accEl);
     return el("div", "tp-bars-wrap", [list, foot]);
   };
@@ -1126,21 +1486,27 @@
     box.appendChild(el("h2", "tp-card-title", this.opts.summaryTitle || (tr.main === tr.gen ? "Summary" : "Summary of the scored text")));
     if (!s) { box.appendChild(el("p", "tp-none", "Summary " + NR + ".")); side.appendChild(box); return; }
     var dl = el("dl", "tp-metrics");
-    function metric(k, v, hint) {
-      var d = el("div", "tp-metric", [el("dt", null, k), el("dd", "num", v)]);
+    function metric(k, v, hint, wide) {
+      var d = el("div", "tp-metric" + (wide ? " tp-metric-wide" : ""), [el("dt", null, k), el("dd", "num", v)]);
       if (hint) d.title = hint;
       dl.appendChild(d);
     }
-    metric("tokens", String(s.tokens), s.missing ? s.missing + " without a logprob, excluded from every figure" : null);
+    var whole = tr.main === tr.gen ? "answer" : "text";
+    metric("tokens", String(s.tokens), "tokens of the " + whole + "; control tokens the engine added (such as <bos>) are not counted");
     metric("total logprob", fmtNum(s.total_logprob, 2), "sum of the chosen tokens' logprobs (nats)");
     metric("mean logprob", fmtNum(s.mean_logprob, 3));
-    metric("mean probability", fmtPct(s.mean_prob), "geometric mean: exp(mean logprob)");
     metric("perplexity", fmtNum(s.perplexity, 2), "exp(\u2212mean logprob)");
+    metric("per-token probability", summaryPerToken(s),
+      "geometric mean: exp(mean logprob) = 1 / perplexity; arithmetic mean: the mean of the tokens' probabilities", true);
+    metric("probability of the whole " + whole, summaryWhole(s), "exp(total logprob): the product of the tokens' probabilities", true);
     var ent = s.mean_entropy === null ? NR : (s.entropy_exact ? "" : "\u2265 ") + fmtNum(s.mean_entropy, 2) + " nats";
     metric("mean entropy", ent, s.entropy_exact ? "nats, over the full vocabulary" : "nats; a lower bound: some entropies cover only the top-N");
     metric("top-1 share", fmtPct(s.top1_share), "how often the chosen token was the most likely one");
     box.appendChild(dl);
-    if (s.missing) box.appendChild(el("p", "tp-foot", plural(s.missing, "token", "tokens") + " without a logprob (not reported) excluded from these figures."));
+    var foot = [];
+    if (s.missing) foot.push(plural(s.missing, "token", "tokens") + " without a logprob (not reported) excluded from these figures.");
+    if (s.no_context_first) foot.push("First token: no context (nothing came before it to predict it from), so it has no logprob and is not counted.");
+    if (foot.length) box.appendChild(el("p", "tp-foot", foot.join(" ")));
     side.appendChild(box);
 
     var least = el("section", "tp-card tp-least");
@@ -1150,9 +1516,7 @@
       var sc = tr.main;
       if (i >= sc.n) return;
       // A byte fragment is named by the glyph it belongs to.
-      var g = sc.stepGroup[i], frag = sc.groups[g + 1] - sc.groups[g] > 1;
-      var b = button([el("span", "tp-least-tok", [tokenNode(sc.gText[g]),
-        frag ? el("span", "tp-least-frag", " byte " + (i - sc.groups[g] + 1) + " of " + (sc.groups[g + 1] - sc.groups[g])) : null]),
+      var b = button([el("span", "tp-least-tok", glyphNode(sc, i)),
         el("span", "tp-least-p num", fmtPct(Math.exp(sc.lp[i]))), el("span", "tp-least-i", "#" + (i + 1))], "tp-least-btn");
       // The jump pins the token's detail; this click must not reach the document's
       // "click elsewhere unpins" handler.
@@ -1163,6 +1527,19 @@
     else least.appendChild(ol);
     side.appendChild(least);
   };
+
+  // The summary's probability figures in words (metrics.Summary's names). An older summary
+  // without the geometric mean's own field still has mean_logprob, whose exp() it is.
+  function summaryPerToken(s) {
+    var g = s.geometric_mean_prob;
+    if (g === undefined && typeof s.mean_logprob === "number") g = Math.exp(s.mean_logprob);
+    if (g === null || g === undefined) return NR;
+    return "geometric mean " + fmtPct(g) + ", arithmetic mean " + fmtPct(s.arithmetic_mean_prob);
+  }
+  function summaryWhole(s) {
+    if (typeof s.sequence_prob === "number" && s.sequence_prob >= 0.001) return fmtPct(s.sequence_prob);
+    return fmtSmallProb(s.total_logprob);
+  }
 
   // Probability (area) and entropy (line) along the text, averaged into at most 400 buckets.
   App.prototype.buildChart = function (target) {
@@ -1208,7 +1585,7 @@
     tip.hidden = true;
     var head = el("div", "tp-chart-head", [
       el("span", "tp-chart-title", "Along the text"),
-      el("span", "tp-key", [el("span", "sw-line p"), "probability (0\u2013100%)"]),
+      el("span", "tp-key", [el("span", "sw-line p"), "probability as recorded (0\u2013100%)"]),
       el("span", "tp-key", [el("span", "sw-line h"), "entropy (0\u2013" + hTop + " nats)"]),
       el("span", "tp-chart-hint", "click to jump")]);
     var plot = el("div", "tp-chart-plot", [s, tip]);
@@ -1255,10 +1632,13 @@
     this.ctxEl = el("div", "tp-context");
     this.candEl = el("div", "tp-step-cands");
     this.chosenEl = el("div", "tp-step-chosen");
+    this.distSeg = el("div", "tp-seg tp-dist-seg");
+    this.distSeg.setAttribute("aria-label", "Distribution shown");
+    this.distLabel = el("p", "tp-dist-label");
     append(sv, [el("div", "tp-card tp-step-card", [controls,
       el("div", "tp-section-label", "Context the model saw"), this.ctxEl,
       el("div", "tp-step-body", [el("div", "tp-step-left", [el("div", "tp-section-label", "Candidates for the next token"),
-        this.candEl]), this.chosenEl])])]);
+        this.distSeg, this.distLabel, this.candEl]), this.chosenEl])])]);
     sv.addEventListener("keydown", function (e) {
       if (e.target && e.target.tagName === "INPUT") return;
       if (e.key === "ArrowRight") { self.stopPlay(); self.goStep(self.stepI + 1); e.preventDefault(); }
@@ -1292,21 +1672,88 @@
   // show their last 1,500 characters.
   App.prototype.contextBefore = function (sc, i) {
     var tr = this.tr, parts = [], len = 0, LIMIT = 1500, g = sc.stepGroup[i], s;
-    var tail = [];
-    for (s = sc.groups[g]; s < i; s++) tail.push(tr.vocab.labels[sc.tok[s]]);
+    // The earlier byte fragments of the glyph step i is in: not a character yet, so they
+    // are shown apart, by their byte spelling, with the glyph they became.
+    var pending = [];
+    for (s = sc.groups[g]; s < i; s++) pending.push(tr.vocab.labels[sc.tok[s]]);
     for (var h = g - 1; h >= 0 && len < LIMIT; h--) { parts.push(sc.gText[h]); len += sc.gText[h].length; }
     parts.reverse();
-    var text = parts.join("") + tail.join(""), cut = false;
+    var text = parts.join(""), cut = false;
     if (sc === tr.gen && len < LIMIT) {
       var pre = tr.prompt.n ? tr.prompt.gText.join("") : (tr.request.prompt ? String(tr.request.prompt) : "");
       text = pre + text;
     }
     if (text.length > LIMIT) { text = text.slice(text.length - LIMIT); cut = true; }
-    return { text: text, cut: cut };
+    return { text: text, cut: cut, pending: pending.join(""), glyph: pending.length ? sc.gText[g] : null };
+  };
+
+  // ---- The step view's distribution. It opens on the one the token was drawn from, as the
+  // terminal's step view does (the request's temperature, then its top-k and top-p; the
+  // values as reported when the server's logprobs are already processed), with the raw
+  // T = 1 one a click away, and the slider's temperature when the slider is moved.
+
+  // Sampling settings in words: "T = 0.3, top-k 40, top-p 0.9".
+  function settingsText(req) {
+    var out = "T = " + req.temperature;
+    if (req.top_k) out += ", top-k " + req.top_k;
+    if (typeof req.top_p === "number" && req.top_p < 1) out += ", top-p " + req.top_p;
+    return out;
+  }
+
+  // How the shown steps were drawn: "processed" (the logprobs are already after the
+  // server's processing), "processing" (temperature, top-k or top-p changed the raw
+  // distribution), "plain" (T = 1, no truncation: raw is what they were drawn from),
+  // "greedy" (T = 0), or null (a scored text, or settings not known).
+  App.prototype.sampledKind = function () {
+    var tr = this.tr, req = tr.request, T = req.temperature;
+    if (isProcessed(tr)) return "processed";
+    if (tr.main !== tr.gen || typeof T !== "number") return null;
+    if (T === 0) return "greedy";
+    if (T !== 1 || req.top_k || (typeof req.top_p === "number" && req.top_p < 1)) return "processing";
+    return "plain";
+  };
+
+  // The distributions offered, [id, button label], the first being the default.
+  App.prototype.stepDistOptions = function () {
+    var kind = this.sampledKind(), out = [];
+    if (kind === "processed") return [["sampled", "As reported (processed)"]];
+    if (kind === "processing") out.push(["sampled", "Drawn from: " + settingsText(this.tr.request)]);
+    out.push(["raw", "Raw: T = 1"]);
+    if (this.T !== 1) out.push(["slider", "Slider: T = " + this.T.toFixed(2)]);
+    return out;
+  };
+
+  // Step i under the distribution picked: {view, recorded (the values as recorded), label}.
+  App.prototype.stepDistView = function (sc, i) {
+    var tr = this.tr, req = tr.request, kind = this.sampledKind(), opts = this.stepDistOptions();
+    var mode = this.stepDist;
+    if (!opts.some(function (o) { return o[0] === mode; })) mode = opts[0][0];
+    this.stepDistShown = mode;
+    var V = tr.vocabSize, unsure = tr.doc.logprobs_kind === "unknown"
+      ? " The server does not say whether its logprobs are before or after its own processing." : "";
+    if (mode === "sampled" && kind === "processed") {
+      return { view: asReported(sc, i, 1), recorded: true, label: "As the server reported them: " +
+        "already after its temperature, top-k and top-p" + (typeof req.temperature === "number" ? " (" + settingsText(req) + ")" : "") +
+        ", so this is the distribution the token was drawn from; nothing is applied again." };
+    }
+    if (mode === "sampled") {
+      return { view: sampledAtT(sc, i, req, tr.grid, V, tr.doc.logprobs_kind), recorded: false,
+        label: "The distribution the token was drawn from: " + settingsText(req) +
+        " applied to the raw logprobs. The faint marks are the raw values (T = 1)." + unsure };
+    }
+    if (mode === "slider") {
+      return { view: stepAtT(sc, i, this.T, tr.grid, V), recorded: false,
+        label: "Re-normalised at T = " + this.T.toFixed(2) + " (the temperature slider). The faint marks are the raw values (T = 1)." };
+    }
+    var words = kind === "plain" ? "Raw distribution (T = 1): the one the token was drawn from."
+      : kind === "greedy" ? "Raw distribution (T = 1); the token was taken greedily (T = 0: always the most likely one)."
+      : kind === "processing" ? "Raw distribution (T = 1), before " + settingsText(req) + "."
+      : tr.main === tr.gen ? "Raw distribution (T = 1) as recorded; the sampling settings are not known." : "Raw distribution (T = 1).";
+    return { view: stepAtT(sc, i, 1, tr.grid, V), recorded: true, label: words + unsure };
   };
 
   App.prototype.renderStep = function () {
-    var tr = this.tr;
+    var self = this, tr = this.tr;
     if (!tr || !this.ctxEl) return;
     var sc = tr.main, i = this.stepI;
     this.stepRange.value = String(i);
@@ -1314,21 +1761,40 @@
     var ctx = this.contextBefore(sc, i), box = clear(this.ctxEl);
     if (ctx.cut) box.appendChild(el("span", "tp-ctx-cut", "\u2026"));
     box.appendChild(document.createTextNode(ctx.text));
+    if (ctx.pending) {
+      var pend = el("span", "tp-ctx-bytes", ctx.pending);
+      pend.title = "the first bytes of \u201c" + ctx.glyph + "\u201d, which this step completes";
+      box.appendChild(pend);
+    }
     box.appendChild(el("span", "tp-caret", "\u2588"));
     box.scrollTop = box.scrollHeight;
-    var len = sc.topStart[i + 1] - sc.topStart[i];
+    var len = sc.topStart[i + 1] - sc.topStart[i], dv = this.stepDistView(sc, i);
+    var opts = this.stepDistOptions(), seg = clear(this.distSeg);
+    seg.hidden = opts.length < 2;
+    opts.forEach(function (o) {
+      var b = button(o[1], "tp-seg-btn" + (o[0] === self.stepDistShown ? " on" : ""));
+      b.dataset.dist = o[0];
+      b.setAttribute("aria-pressed", o[0] === self.stepDistShown ? "true" : "false");
+      b.addEventListener("click", function () { self.stepDist = o[0]; self.renderStep(); });
+      seg.appendChild(b);
+    });
+    this.distLabel.textContent = dv.label;
+    this.distLabel.dataset.dist = this.stepDistShown;
     clear(this.candEl);
-    if (len) this.candEl.appendChild(this.bars(sc, i, stepAtT(sc, i, this.T, tr.grid), this.T));
+    if (len) this.candEl.appendChild(this.bars(sc, i, dv.view, dv.recorded));
     else this.candEl.appendChild(el("p", "tp-none", "Alternatives " + NR + "."));
-    var ch = clear(this.chosenEl);
-    var pT = this.T === 1 ? Math.exp(sc.lp[i]) : chosenAtT(sc, i, this.T, tr.grid);
+    var ch = clear(this.chosenEl), lp = sc.lp[i], why = isNaN(lp) ? this.noLogprob(sc, i) : null;
+    var p = dv.recorded ? [Math.exp(lp), Math.exp(lp)] : [dv.view.chosenLow, dv.view.chosenHigh];
+    if (!dv.recorded && this.stepDistShown === "sampled" && !isNaN(sc.slp[i])) p = [Math.exp(sc.slp[i]), Math.exp(sc.slp[i])];
     var r = sc.rank[i];
-    append(ch, [el("div", "tp-section-label", "Chosen"), el("div", "tp-chosen-tok", tokenNode(tr.vocab.labels[sc.tok[i]])),
+    function stat(k, v) { return el("div", "tp-stat", [el("dt", null, k), el("dd", "num", v)]); }
+    append(ch, [el("div", "tp-section-label", "Chosen"), el("div", "tp-chosen-tok", stepTokenNode(tr, sc, i)),
       el("dl", "tp-stats", [
-        el("div", "tp-stat", [el("dt", null, this.T === 1 ? "probability" : "probability at T " + this.T.toFixed(2)), el("dd", "num", fmtPct(pT))]),
-        el("div", "tp-stat", [el("dt", null, "logprob"), el("dd", "num", fmtNum(sc.lp[i], 3))]),
-        el("div", "tp-stat", [el("dt", null, "rank"), el("dd", "num", isNaN(sc.lp[i]) || !len ? NR : r ? String(r) : "not in the top " + len)]),
-        el("div", "tp-stat", [el("dt", null, "entropy"), el("dd", "num", isNaN(sc.H[i]) ? NR : (sc.Hx[i] ? "" : "\u2265 ") + fmtNum(sc.H[i], 2) + " nats")])
+        stat("probability", why || fmtRange(p[0], p[1])),
+        dv.recorded || isNaN(lp) ? null : stat("raw (T 1)", fmtPct(Math.exp(lp))),
+        stat("logprob", why || fmtNum(lp, 3)),
+        stat("rank", isNaN(lp) || !len ? NR : r ? String(r) : "not in the top " + len),
+        stat("entropy", isNaN(sc.H[i]) ? NR : (sc.Hx[i] ? "" : "\u2265 ") + fmtNum(sc.H[i], 2) + " nats")
       ])]);
   };
 
@@ -1416,7 +1882,7 @@
     host.appendChild(chart);
     this.buildChart(chart);
     this.buildSummary(host);
-    host.appendChild(fillLegend(el("div", "tp-legend tp-panel-legend"), this.measure));
+    host.appendChild(fillLegend(el("div", "tp-legend tp-panel-legend"), this.measure, this.rangedColours));
   };
   App.prototype.releasePanel = function () { this.panelEl = null; };
 
@@ -1449,7 +1915,7 @@
 
   // A trace being made: starts from the server's encoding of the empty trace and appends
   // each batch of steps (encode.LiveEncoder: new vocabulary entries and step columns).
-  var PER_STEP = { tok: 0, lp: null, slp: null, rank: null, chosen: -1, H: null, Hx: 0, top_n: 0, tail_n: 0, forced: 0 };
+  var PER_STEP = { tok: 0, lp: null, slp: null, rank: null, chosen: -1, H: null, Hx: 0, top_n: 0, tail_n: 0, forced: 0, special: 0 };
   var FLAT = ["top_tok", "top_lp", "tail"];
   function LiveDoc(head) {
     var doc = {};
@@ -1493,7 +1959,9 @@
 
   window.TokenprobeViewer = {
     mount: mount, LiveDoc: LiveDoc, PAGE_FORMAT: PAGE_FORMAT, SCHEMA: SCHEMA,
-    format: { pct: fmtPct, num: fmtNum, plural: plural, tokenNode: tokenNode, el: el },
+    format: { pct: fmtPct, num: fmtNum, plural: plural, tokenNode: tokenNode, el: el, range: fmtRange,
+      smallProb: fmtSmallProb, perToken: summaryPerToken, whole: summaryWhole,
+      glyphNode: glyphNode, stepTokenNode: stepTokenNode },
     dom: { el: el, append: append, attrs: attrs, button: button, svg: svg, clear: clear },
     theme: {
       current: currentTheme,
