@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,6 +96,10 @@ def test_generate_prints_text_and_summary() -> None:
     assert r.code == 0, r.stderr
     assert r.stdout.startswith("The capital of France is the capital")
     assert "perplexity" in r.stdout and "probability:" in r.stdout
+    assert "geometric mean" in r.stdout and "arithmetic mean" in r.stdout
+    assert "probability of the whole answer" in r.stdout
+    # The local engine's greedy choice is always its top token: no note about it.
+    assert "greedy request" not in r.stdout
 
 
 def test_score_file(tmp_path: Path) -> None:
@@ -107,6 +112,28 @@ def test_score_file(tmp_path: Path) -> None:
     assert bytes(b for s in steps for b in s.get("bytes", s["token"].encode())).decode() \
         == "吉野家の𠮷は"
     assert steps[0]["logprob"] is None and all(s["logprob"] is not None for s in steps[1:])
+
+
+def test_score_counts_only_the_texts_tokens() -> None:
+    doc = json.loads(run_cli(["score", "the cat sat", "--json", "--no-save"]).stdout)
+    steps = doc["prompt_steps"]
+    assert steps[0].get("special") is True and steps[0]["logprob"] is None  # <bos>
+    r = run_cli(["score", "the cat sat", "--no-save"])
+    assert r.code == 0, r.stderr
+    assert re.search(rf"tokens\s+{len(steps) - 1}\s", r.stdout), r.stdout
+    assert "not reported" not in r.stdout and "<bos>" not in r.stdout
+
+
+def test_score_steps_draw_split_characters_as_glyphs() -> None:
+    r = run_cli(["score", "𠮷野家の牛丼", "--steps", "--no-save", "-n", "4"])
+    assert r.code == 0, r.stderr
+    assert "\ufffd" not in r.stdout
+    # 𠮷 is four byte tokens: each panel names it by the character, and the context after
+    # it draws it whole.
+    for k in range(1, 5):
+        assert f"𠮷 (token {k} of 4)" in r.stdout
+    assert "𠮷野" in r.stdout
+    assert "p (T=1)" in r.stdout and "logprob (T=1)" in r.stdout
 
 
 def test_ctrl_c_keeps_tokens_and_writes_partial_trace(tmp_path: Path) -> None:

@@ -185,3 +185,34 @@ def test_print_trace_runs_end_to_end() -> None:
     print_trace(con, t, steps=True)
     text = con.export_text()
     assert "\ufffd" not in text and "𠮷曇の" in text
+
+
+def test_comparison_table_names_both_means_and_the_answers_probability() -> None:
+    from tokenprobe.ops.compare import Comparison, Variant
+    from tokenprobe.views.ops_terminal import comparison_view
+
+    probs = [[0.9, 0.1, 0.5], [0.2, 0.3, 0.4]]
+    variants = []
+    for n, ps in enumerate(probs):
+        steps = [Step(token=f"t{k}", logprob=_lp(p), forced=True) for k, p in enumerate(ps)]
+        variants.append(Variant(f"v{n}", {}, [Trace(backend="llama", model="m", steps=steps)]))
+    out = _render(comparison_view(Comparison(variants, answer="t0t1t2")), width=200)
+    assert "geometric mean p %" in out and "arithmetic mean p %" in out
+    for ps in probs:
+        a = np.array(ps)
+        row = rf"{100 * float(np.exp(np.log(a).mean())):.1f}\s+│\s+{100 * a.mean():.1f}\s+│"
+        assert re.search(row, out), (row, out)
+        assert f"{100 * float(a.prod()):.1f}%" in out
+
+
+def test_choice_and_deltas_name_split_characters_by_glyph() -> None:
+    from tokenprobe.ops.choose import Choice, OptionScore
+    from tokenprobe.views.ops_terminal import choice_view
+
+    t = _kanji_trace()
+    opt = OptionScore(option="𠮷曇の", probability=1.0, total_logprob=-3.0, n_tokens=7,
+                      trace=t)
+    out = _render(choice_view(Choice(prompt="p", model="m", options=[opt])), width=200)
+    assert "𠮷 " in out and "曇 " in out and "\\x" not in out and "\ufffd" not in out
+    # The glyph's probability is the product of its pieces'.
+    assert f"𠮷 {100 * 0.5 * 0.9 * 0.95 * 0.99:.1f}%" in out
