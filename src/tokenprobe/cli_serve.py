@@ -1,13 +1,14 @@
 """The `serve` command: the web app (tokenprobe.web) on a local port, through uvicorn.
 
-The socket is bound here, before uvicorn starts, so that a port in use or an address that
-cannot be had is a one-line error. A non-loopback address needs a token: one is made when
-none is given, and printed once on stderr with the address (web/config.py); a weak one is
-refused. Logs go to stderr; the access log shows method, path and status, and no request
-carries a key or token in its path or query. On Ctrl-C the running generations are
-stopped first, so that their traces are saved and their pages get what was made.
+The socket is bound before uvicorn starts (web/server.py), so that a port in use or an
+address that cannot be had is a one-line error. A non-loopback address needs a token: one
+is made when none is given, and printed once on stderr with the address (web/config.py);
+a weak one is refused. Logs go to stderr; the access log shows method, path and status,
+and no request carries a key or token in its path or query. On Ctrl-C the running
+generations are stopped first, so that their traces are saved and their pages get what
+was made.
 
-It leaves out the app itself (web/).
+It leaves out the app itself (web/) and the HTTP server's settings (web/server.py).
 """
 
 from __future__ import annotations
@@ -19,20 +20,6 @@ import typer
 
 from tokenprobe.cli import BaseUrlOpt, ExtraBodyOpt, _options, app, err, fail
 from tokenprobe.errors import TokenprobeError
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as e:
-        sock.close()
-        reason = "the port is in use" if e.errno == 98 else (e.strerror or str(e))
-        raise TokenprobeError(f"cannot listen on {host}:{port}: {reason}") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def _log_config(quiet: bool) -> dict[str, object]:
@@ -86,6 +73,7 @@ def serve(
     from tokenprobe.backends import BackendOptions, parse_model_spec
     from tokenprobe.web import ModelConfig, ServerConfig, create_app
     from tokenprobe.web.config import check_binding, is_loopback, make_token
+    from tokenprobe.web.server import bind, uvicorn_config
 
     made = None
     try:
@@ -100,7 +88,7 @@ def serve(
         config = ServerConfig(host=host, port=port, token=token, models=models,
                               max_waiting=queue_size, server_slots=server_slots)
         asgi = create_app(config)
-        sock = _bind(host, port)
+        sock = bind(host, port)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     if warning:
@@ -120,6 +108,5 @@ def serve(
             await scheduler.stop_all("the server stopped", wait=5.0)
             await super().shutdown(sockets)
 
-    server = Server(uvicorn.Config(asgi, log_config=_log_config(quiet),
-                                   timeout_graceful_shutdown=3, server_header=False))
+    server = Server(uvicorn_config(asgi, config, log_config=_log_config(quiet)))
     server.run(sockets=[sock])

@@ -44,6 +44,15 @@ BODY_LIMITS = {
 }
 SMALL_BODY = 4_000
 
+# Connections: a request's headers must arrive within HEADER_TIMEOUT seconds of the
+# connection opening (or of the previous answer, on a kept-alive one), its body within
+# BODY_TIMEOUT of its headers; an idle kept-alive connection is closed after KEEP_ALIVE.
+# An answer, a stream of events included, has no time limit.
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 30.0
+KEEP_ALIVE = 5.0
+MAX_HEADER_BYTES = 16_384  # request line and headers (larger: 400)
+
 MIN_TOKEN_LENGTH = 16
 MIN_TOKEN_DISTINCT = 10
 
@@ -68,6 +77,9 @@ class ServerConfig:
     preload: bool = True  # load and warm the default model when the app starts
     store_path: Path | None = None  # None: the history's default location
     heartbeat: float = 10.0  # seconds between keep-alive comments on an idle stream
+    header_timeout: float = HEADER_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
+    keep_alive: float = KEEP_ALIVE
 
     def __post_init__(self) -> None:
         if self.max_waiting < 0:
