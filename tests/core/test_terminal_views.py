@@ -120,6 +120,8 @@ def test_greedy_request_that_did_not_take_the_top_token() -> None:
     assert summarize(t).not_top == 2
     out = _render(summary_panel(t))
     assert "greedy request (T = 0), but 2 tokens were not the top choice" in out
+    panels = _steps_text(t).split("step ")[1:]
+    assert ["yet not the top token" in p for p in panels] == [False, True, True]
     t.request.temperature = 0.7
     assert "greedy" not in _render(summary_panel(t))
 

@@ -86,6 +86,7 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
     reported = "T=1" if kind == "raw" else f"{kind}, as reported"
     label = "raw distribution (T = 1)" if kind == "raw" else f"{kind} logprobs, as reported"
     view: TemperatureView | None = None
+    warn: str | None = None
     if dist == "sampled" and trace.steps and req.temperature is not None:
         view = step_sampled(step, req.temperature, req.top_k, req.top_p,
                             trace.tail_temperatures, vocab_size=trace.vocab_size,
@@ -95,6 +96,10 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
             label += " (after the server's samplers)"
         elif view is not None:
             label = f"sampled distribution ({_sampling(trace)}; {view.accuracy})"
+        elif req.temperature == 0 and step.top and not step.forced and _rank(step) != 1:
+            label = "greedy request (T = 0); " + label
+            warn = ("greedy request (T = 0), yet not the top token: the server sampled, or "
+                    "reported another distribution")
         elif req.temperature == 0:
             label = "greedy (T = 0: the top token is always taken); " + label
     table = Table(box=None, padding=(0, 1), show_header=True, header_style="dim")
@@ -142,6 +147,8 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
                                  _foot(trace, step, me, view, chosen_at, reported)]
     if view is not None and view.is_range:
         parts.append(Text(f"ranges: {view.note}", style="dim italic"))
+    if warn is not None:
+        parts.append(Text(warn, style="yellow"))
     return _panel(i, Group(*parts), label)
 
 
@@ -216,16 +223,20 @@ def _candidate_label(c: Candidate, step: Step, mine: bool, prefix: bytes, glyph:
     return show_token(text)
 
 
-def _rank_text(step: Step) -> str:
-    if not step.top:
-        return "rank: no alternatives reported"
+def _rank(step: Step) -> int | None:
+    """The chosen token's place in the list (known even without its logprob when it is
+    listed), else Step.rank(); None when it is past the list or unknown."""
     pos = next((n + 1 for n, c in enumerate(step.top) if is_chosen(step, c)), None)
-    if pos is not None:
-        return f"rank {pos}"
+    return pos if pos is not None else step.rank()
+
+
+def _rank_text(step: Step) -> str:
+    r = _rank(step)
+    if r is not None:
+        return f"rank {r}"
     if step.logprob is None:
         return "rank unknown (not in the list, logprob not reported)"
-    r = step.rank()
-    return f"rank {r}" if r else f"rank > {len(step.top)} (not in the list)"
+    return f"rank > {len(step.top)} (not in the list)"
 
 
 def _foot(trace: Trace, step: Step, me: str, view: TemperatureView | None,
@@ -234,7 +245,8 @@ def _foot(trace: Trace, step: Step, me: str, view: TemperatureView | None,
     foot.append(f"p ({reported}) {_pct(step.prob)}", style=prob_style(step.logprob))
     if view is not None:
         foot.append(f", {_p_sampled(trace)} {_range_cell(chosen_at)}")
-    foot.append(", " + _rank_text(step))
+    if step.top:  # without a list, the table says "no alternatives reported"
+        foot.append(", " + _rank_text(step))
     ent = "not reported" if step.entropy is None else (
         f"{step.entropy:.2f} nats" if step.entropy_exact else f"≥ {step.entropy:.2f} nats")
     foot.append(f", entropy ({reported}) {ent}")
