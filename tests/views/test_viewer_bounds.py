@@ -385,3 +385,77 @@ def test_split_characters_show_as_glyphs_in_the_step_view(open_trace: Any) -> No
     assert "of 曇" in page.text_content(".tp-step-cands .tp-bar-row.chosen")
     assert "\ufffd" not in page.text_content(".tp-stepview")
     clean(o)
+
+
+def top_p_numpy(lps: np.ndarray, temperature: float, top_p: float) -> np.ndarray:
+    """Temperature, then top-p, over a whole vocabulary (sorted by logprob), in numpy."""
+    p = np.exp(lps / temperature) / np.exp(lps / temperature).sum()
+    before = np.concatenate([[0.0], np.cumsum(p)[:-1]])
+    kept = np.where(before < top_p, p, 0.0)
+    return kept / kept.sum()
+
+
+@pytest.mark.parametrize("settings", [
+    {"temperature": 0.8, "top_p": 0.9, "pin": True},   # Q from the sampled logprob: exact
+    {"temperature": 0.8, "top_k": 3},                    # top-k inside the list: exact
+    {"temperature": 1.3, "top_p": 0.6},                  # the cut falls in the list: exact
+    {"temperature": 1.3, "top_p": 0.99},                 # past the list: ranges
+    {"temperature": 1.3, "top_k": 20},                   # top-k past the list: ranges
+])
+def test_step_view_applies_top_k_and_top_p_as_the_library_does(open_trace: Any,
+                                                                settings: dict[str, Any]) -> None:
+    from tokenprobe.distribution import step_sampled
+
+    t = local_trace()
+    req = t.request
+    req.temperature = settings["temperature"]
+    req.top_p = settings.get("top_p", 1.0)
+    req.top_k = settings.get("top_k", 0)
+    lps = full_vocab_step0()
+    truth = top_p_numpy(lps, req.temperature, req.top_p) if req.top_k == 0 else None
+    if settings.get("pin"):
+        assert truth is not None
+        t.steps[0].sample_logprob = round(math.log(truth[0]), 4)  # as an engine records it
+    view = step_sampled(t.steps[0], req.temperature, req.top_k, req.top_p,
+                        t.tail_temperatures, vocab_size=t.vocab_size, logprobs_kind="raw")
+    assert view is not None
+    o = open_trace([t])
+    page = o.page
+    page.click("text=Step by step")
+    assert page.get_attribute(".tp-dist-label", "data-dist") == "sampled"
+    got = step_rows(page)
+    for r, c in zip(got, view.candidates, strict=True):
+        assert float(r["low"]) == pytest.approx(c.low, rel=1e-9, abs=1e-15)
+        assert float(r["high"]) == pytest.approx(c.high, rel=1e-9, abs=1e-15)
+        assert r["pct"] == rng(c.low, c.high)
+    assert view.tail_low is not None and view.tail_high is not None
+    assert page.text_content(".tp-step-cands .tp-acc") == \
+        f"{view.note}; tail {rng(view.tail_low, view.tail_high)}"
+    if settings.get("pin"):  # and independently: numpy's truncated distribution
+        assert truth is not None
+        assert [float(r["p"]) for r in got] == pytest.approx(truth[:5], abs=5e-4)
+    clean(o)
+
+
+def test_a_server_answer_with_top_p_gives_the_librarys_ranges(open_trace: Any) -> None:
+    from tokenprobe.distribution import step_sampled
+
+    t = imported()
+    t.request.temperature, t.request.top_p = 0.7, 0.5
+    o = open_trace([t])
+    page = o.page
+    page.click("text=Step by step")
+    for k in range(len(t.steps)):
+        if k:
+            page.click("text=Next \u25b6")
+        view = step_sampled(t.steps[k], 0.7, 0, 0.5, None, vocab_size=None,
+                            logprobs_kind="raw")
+        assert view is not None
+        got = step_rows(page)
+        for r, c in zip(got, view.candidates, strict=True):
+            assert float(r["low"]) == pytest.approx(c.low, rel=1e-9, abs=1e-15)
+            assert float(r["high"]) == pytest.approx(c.high, rel=1e-9, abs=1e-15)
+        assert view.tail_low is not None and view.tail_high is not None
+        assert page.text_content(".tp-step-cands .tp-acc") == \
+            f"{view.note}; tail {rng(view.tail_low, view.tail_high)}"
+    clean(o)

@@ -198,10 +198,23 @@
     }
     // The unlisted mass as −expm1(log Σ known p), which keeps its last digits when the list
     // holds nearly everything; cap and mass scaled by the top p, as the weights are.
-    var mass = Math.max(-Math.expm1(lseLog1p(outLp !== null ? lps.concat([outLp]) : lps)), 0);
-    var sb = tailSumBounds(mass * Math.exp(-topLp), Math.exp(capLp - topLp), count, beta);
-    wt.sLow = sb[0]; wt.sHigh = sb[1];
-    wt.accuracy = sb[0] === sb[1] ? "exact" : "bounded";
+    var known = outLp !== null ? lps.concat([outLp]) : lps;
+    var mass = Math.max(-Math.expm1(lseLog1p(known)), 0);
+    var scale = Math.exp(-topLp), cap = Math.exp(capLp - topLp);
+    if (beta === 1) {
+      var sb = tailSumBounds(mass * scale, cap, count, beta);
+      wt.sLow = sb[0]; wt.sHigh = sb[1];
+    } else {
+      // The mass is known to the rounding of the sum it comes from; away from T = 1 a
+      // rounding-sized mass spread over many tokens still weighs, so the bounds take the
+      // mass within that rounding.
+      var slack = 4 * (known.length + 1) * Math.pow(2, -52);
+      wt.sLow = tailSumBounds(Math.max(mass - slack, 0) * scale, cap, count, beta)[0];
+      wt.sHigh = tailSumBounds((mass + slack) * scale, cap, count, beta)[1];
+    }
+    // As close as rounding (the top listed weighs 1): no value moves visibly.
+    if (wt.sHigh - wt.sLow <= 1e-12) wt.sLow = wt.sHigh = (wt.sLow + wt.sHigh) / 2;
+    wt.accuracy = wt.sLow === wt.sHigh ? "exact" : "bounded";
     wt.basis = "listed";
     return wt;
   }
@@ -264,7 +277,7 @@
     if (v.basis === "reported") return "as the server reported them, after its samplers";
     if (v.basis === "listed") {
       if (v.accuracy === "exact") return v.T === 1 ? "as reported (T = 1)" : "exact: the top " + n + " reported leave nothing unknown";
-      return "only the top " + n + " were reported, so at T = " + v.T + " each value is a range over every " +
+      return "only the top " + n + " were reported, so away from T = 1 each value is a range over every " +
         "distribution consistent with them" + (v.vocabKnown ? "" : " (vocabulary size unknown: the widest ranges)");
     }
     if (v.accuracy === "exact") return "exact over the whole vocabulary";
