@@ -115,7 +115,7 @@ class Step:
     temperature, top-k and top-p), when known. `tail_logsumexp` (local engine only) holds,
     for each of the trace's `tail_temperatures` T, log Σ exp(logprob_j / T) over every
     vocabulary token j not in `top`; with it the distribution at any temperature can be
-    re-normalised without the logits (see distribution.at_temperature).
+    re-normalised without the logits (see renormalise.step_at_temperature).
     """
 
     token: str
@@ -374,10 +374,12 @@ class Trace:
         return render_notebook(self)
 
     def at_temperature(self, temperature: float) -> list[TemperatureView]:
-        """Each step's listed candidates re-normalised at `temperature`.
+        """Each step's listed candidates re-normalised at `temperature`, one view per step.
 
         A point value per candidate where the trace carries the exact tail summary (the
-        local engine); otherwise a lower and an upper bound (distribution.step_at_temperature).
+        local engine); otherwise a lower and an upper bound, narrower where `vocab_size` is
+        known (renormalise.step_at_temperature). The values re-normalise the reported
+        logprobs: for a `processed` trace those are already after the server's samplers.
         """
         from tokenprobe.distribution import step_at_temperature
 

@@ -179,8 +179,9 @@ def test_temperature_renormalisation_is_accurate(seed: int) -> None:
         view = step_at_temperature(step, float(t), list(TAIL_TEMPERATURES))
         exact = np.exp(x / t - (x / t).max())
         exact /= exact.sum()
-        for c, p in view.probs:
-            assert abs(p - exact[c.id]) < 0.005, (t, c.id, p, exact[c.id])
+        for c in view.candidates:
+            assert c.prob is not None
+            assert abs(c.prob - exact[c.candidate.id]) < 0.005, (t, c, exact[c.candidate.id])
         assert view.accuracy in ("exact", "interpolated")
 
 
@@ -193,10 +194,20 @@ def test_tail_interpolation_is_exact_on_grid_and_labelled_outside() -> None:
     assert acc == "interpolated" and -1.5 < v < 1.0
 
 
-def test_renormalisation_without_tail_is_labelled_approximate() -> None:
+def test_renormalisation_without_tail_gives_the_reported_values_at_t1_and_ranges_else() -> None:
     step = Step(token="a", logprob=math.log(0.5),
                 top=[Candidate("a", math.log(0.5)), Candidate("b", math.log(0.3))])
     view = step_at_temperature(step, 1.0, None)
-    assert view.accuracy == "approximate"
-    assert view.probs[0][1] == pytest.approx(0.5)
-    assert view.tail == pytest.approx(0.2)
+    assert view.accuracy == "exact" and not view.is_range and view.basis == "listed"
+    assert view.candidates[0].prob == pytest.approx(0.5)
+    assert view.tail_low == view.tail_high == pytest.approx(0.2)
+    assert view.note == "as reported (T = 1)"
+    hot = step_at_temperature(step, 2.0, None, vocab_size=50)
+    assert hot.is_range and hot.accuracy == "bounded" and hot.log_z is None
+    a = hot.candidates[0]
+    assert a.prob is None and 0.0 < a.low < a.high
+    # T = 2 with 48 unlisted tokens sharing 0.2 at most 0.3 each: the tail's weight
+    # Σ √p lies between √0.2 (one token) and √(48 × 0.2) (all equal).
+    h = math.sqrt(0.5) + math.sqrt(0.3)
+    assert a.low == pytest.approx(math.sqrt(0.5) / (h + math.sqrt(48 * 0.2)), rel=1e-9)
+    assert a.high == pytest.approx(math.sqrt(0.5) / (h + math.sqrt(0.2)), rel=1e-9)

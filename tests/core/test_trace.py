@@ -108,3 +108,34 @@ def test_rank_handles_missing_and_listed_chosen() -> None:
     assert s.rank() == 2
     s2 = Step(token="z", id=9, logprob=-5.0, top=[Candidate("b", -0.5, 2)])
     assert s2.rank() is None
+
+
+def test_vocab_size_and_special_round_trip_and_are_optional(tmp_path: Path) -> None:
+    t = sample_trace()
+    d = t.to_dict()
+    assert "vocab_size" not in d and all("special" not in s for s in d["steps"])
+    t.vocab_size = 262_144
+    t.prompt_steps = [Step(token="<bos>", id=2, bytes=b"", logprob=None, special=True)]
+    d = json.loads(t.to_json())
+    assert d["vocab_size"] == 262_144 and d["prompt_steps"][0]["special"] is True
+    path = tmp_path / "t.json"
+    t.save(path)
+    back = load_trace_file(path)
+    assert back.vocab_size == 262_144 and back.prompt_steps[0].special
+    assert not back.steps[0].special
+    assert back.to_dict() == t.to_dict()
+
+
+def test_at_temperature_gives_one_view_per_step() -> None:
+    top = [Candidate("a", math.log(0.6), 1), Candidate("b", math.log(0.3), 2)]
+    t = Trace(backend="import", model="m",
+              steps=[Step(token="a", id=1, logprob=math.log(0.6), top=top),
+                     Step(token="c", id=3, logprob=None)])
+    views = t.at_temperature(0.5)
+    assert len(views) == 2
+    assert views[0].is_range and not views[0].vocab_known
+    assert views[1].candidates == [] and views[1].tail_low is None
+    t.vocab_size = 3  # one unlisted token: it holds the whole 0.1
+    a, b = t.at_temperature(0.5)[0].candidates
+    w = [0.36, 0.09, 0.01]
+    assert (a.prob, b.prob) == (pytest.approx(w[0] / sum(w)), pytest.approx(w[1] / sum(w)))
