@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -166,6 +167,46 @@ def test_sweep(llama: LlamaBackend) -> None:
     for k in range(len(sw.base.steps)):
         ents = [c.entropies[k] for c in sw.columns[1:]]
         assert all(a < b for a, b in itertools.pairwise(ents)), ents  # type: ignore[operator]
+
+
+def _llamacpp_sweep(fixture: str, extra_body: dict[str, Any] | None = None) -> Any:
+    """A sweep against a llama.cpp server replayed from a recorded stream (every request
+    answered with it): a top-N list per step, no tail summary."""
+    import httpx
+
+    body = "".join(f"data: {json.dumps(d)}\n\n" for d in json.loads(
+        (Path(__file__).parents[1] / "fixtures" / "llamacpp" / fixture).read_text()))
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body.encode()))
+    return sweep("The capital of France is", [0.0, 0.5, 1.0, 1.5], model="llamacpp:127.0.0.1:8080",
+                 max_tokens=4, backend_options=BackendOptions(
+                     extra={"transport": transport, "max_retries": 0},
+                     extra_body=extra_body or {}))
+
+
+def test_sweep_on_a_server_gives_ranges() -> None:
+    sw = _llamacpp_sweep("stream_raw.json")
+    assert sw.base.tail_temperatures is None and sw.base.steps
+    for col in sw.columns[1:]:
+        assert all(e is None for e in col.entropies)  # not known without the tail summary
+        for step, view in zip(sw.base.steps, col.views):
+            assert view is not None and view.basis == "listed"
+            if not view.candidates:
+                continue
+            lows = [c.low for c in view.candidates]
+            highs = [c.high for c in view.candidates]
+            if col.temperature == 1.0:  # the reported values
+                assert lows == highs == [pytest.approx(c.prob) for c in step.top
+                                         if c.logprob is not None]
+            else:
+                assert view.is_range and all(lo <= hi for lo, hi in zip(lows, highs))
+                assert any(lo < hi for lo, hi in zip(lows, highs))
+            if col.temperature < 1:  # sharpened: the top token only gains
+                assert lows[0] >= math.exp(step.top[0].logprob) * (1 - 1e-12)  # type: ignore[operator]
+
+
+def test_sweep_refuses_processed_logprobs() -> None:
+    with pytest.raises(InputError, match="after its samplers"):
+        _llamacpp_sweep("stream_post_sampling.json", {"post_sampling_probs": True})
 
 
 def test_entropy_at_temperature_matches_logits(llama: LlamaBackend) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from tokenprobe.ops.choose import Choice
@@ -114,8 +116,14 @@ def test_sweep_carries_the_library_figures(temperature_sweep: Sweep) -> None:
             if view is None:
                 assert st is None and col.temperature == 0
             else:
-                assert st == {"p": [p for _, p in view.probs], "tail": view.tail,
-                              "accuracy": view.accuracy}
+                # The local engine's tail summary: every value a point.
+                assert st == {"p": [c.prob for c in view.candidates],
+                              "low": [c.low for c in view.candidates],
+                              "high": [c.high for c in view.candidates],
+                              "tail": view.tail_low, "tail_low": view.tail_low,
+                              "tail_high": view.tail_high, "accuracy": view.accuracy,
+                              "vocab_known": True, "note": view.note}
+                assert None not in st["p"] and st["tail"] is not None
         # Where the sample still reads like the greedy text, the token it drew is named.
         for k, d in enumerate(e["drawn"]):
             same = all(a.data == b.data for a, b in zip(sw.base.steps[:k], col.sample.steps[:k]))
@@ -128,6 +136,55 @@ def test_sweep_carries_the_library_figures(temperature_sweep: Sweep) -> None:
     greedy = enc["columns"][0]
     assert greedy["temperature"] == 0 and all(d is not None for d in greedy["drawn"])
     assert _data(render_sweep(sw))["sweep"] == json.loads(json.dumps(enc))
+
+
+def _server_sweep(vocab_size: int | None) -> Sweep:
+    """A sweep as a server gives it: top-3 lists without a tail summary."""
+    from tokenprobe.distribution import step_at_temperature
+    from tokenprobe.ops.sweep import SweepColumn
+    from tokenprobe.trace import Candidate
+
+    top = [Candidate(" blue", math.log(0.5), 1), Candidate(" grey", math.log(0.2), 2),
+           Candidate(" red", math.log(0.1), 3)]
+    base = Trace(backend="openai", model="m", request=Request(prompt="The sky is"),
+                 steps=[Step(" blue", math.log(0.5), 1, top=top)], vocab_size=vocab_size)
+    base.rebuild_text()
+    cols = [SweepColumn(t, [None] if t == 0 else [step_at_temperature(
+        base.steps[0], t, None, vocab_size)], [None], base) for t in (0.0, 0.5, 1.0, 1.5)]
+    return Sweep("The sky is", base, cols)
+
+
+def test_sweep_from_a_top_n_list_carries_ranges() -> None:
+    for vocab in (None, 1000):
+        sw = _server_sweep(vocab)
+        enc = json.loads(json.dumps(encode_sweep(sw)["sweep"], allow_nan=False))
+        zero, cold, one, hot = (c["steps"][0] for c in enc["columns"])
+        assert zero is None
+        for st in (cold, hot):
+            assert st["accuracy"] == "bounded" and st["p"] == [None] * 3
+            assert st["tail"] is None and st["tail_low"] < st["tail_high"]
+            assert all(lo < hi for lo, hi in zip(st["low"], st["high"]))
+            assert st["vocab_known"] == (vocab is not None)
+            assert "only the top 3 were reported" in st["note"]
+        # T = 1: the reported values, as points.
+        assert one["p"] == [pytest.approx(0.5), pytest.approx(0.2), pytest.approx(0.1)]
+        assert one["low"] == one["high"] == one["p"] and one["tail"] == pytest.approx(0.2)
+        assert one["note"] == "as reported (T = 1)"
+        # Sharpened, the top token can only gain on its raw 50 %.
+        assert cold["low"][0] >= 0.5
+        assert _data(render_sweep(sw))["sweep"] == enc
+
+
+def test_sweep_table_shows_ranges_and_why() -> None:
+    from tokenprobe.views.ops_terminal import sweep_view
+
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(sweep_view(_server_sweep(None)))
+    text = out.getvalue()
+    assert re.search(r"blue \d+\.\d–\d+\.\d%", text), text
+    assert "blue 50.0%" in text  # T = 1: the reported value
+    assert "ranges: only the top 3 were reported" in text
+    assert "vocabulary size unknown" in text
 
 
 def _trace(words: list[str], parent: Trace | None = None, at: int | None = None,

@@ -11,9 +11,10 @@ library computed (docs/architecture.md, "The HTML viewer", lists every field):
   `answer_group` (`Comparison.token_groups`): Δ is made only between variants of one group,
   which split the answer into the same tokens;
 - `choice`: the options with `OptionScore`'s probability, total logprob and token count;
-- `sweep`: per temperature the re-normalised candidates, tail and entropy of every step of
-  the greedy base (`SweepColumn`), and its fresh sample (a trace index) with the steps at
-  which that sample drew from the very same distribution;
+- `sweep`: per temperature the re-normalised candidates (points, or bounds where the base
+  has no tail summary), tail and entropy of every step of the greedy base (`SweepColumn`),
+  and its fresh sample (a trace index) with the steps at which that sample drew from the
+  very same distribution;
 - `tree`: for pages whose traces are linked by `parent`, each trace's parent and, per trace,
   the steps where the text can switch to another branch and the traces to switch to.
 
@@ -30,6 +31,7 @@ from tokenprobe.trace import Trace
 from tokenprobe.views.encode import PAGE_FORMAT, encode_trace
 
 if TYPE_CHECKING:
+    from tokenprobe.distribution import TemperatureView
     from tokenprobe.ops.choose import Choice
     from tokenprobe.ops.compare import Comparison
     from tokenprobe.ops.sweep import Sweep
@@ -91,10 +93,14 @@ def _common_prefix(a: Trace, b: Trace) -> int:
 def encode_sweep(sw: Sweep, title: str | None = None) -> dict[str, Any]:
     """A page with the greedy base (trace 0), each temperature's sample, and `sweep`.
 
-    Per column and base step: `p`, the probabilities at T of the base step's candidates that
-    have a logprob, in the order of its `top` (`TemperatureView.probs`); `tail` and
-    `accuracy` as the view gives them; or `null` at T = 0 (all the mass on the greedy
-    token). `entropies` are `SweepColumn.entropies`. `drawn[k]` is the index in the base
+    Per column and base step, `null` at T = 0 (all the mass on the greedy token), else the
+    view at T (`TemperatureView`) of the base step's candidates that have a logprob, in
+    the order of its `top`: `low` and `high` (`CandidateAt`; equal when the value is
+    known), `p` the value where known and `null` where only bounds are (the same for
+    `tail`, `tail_low`, `tail_high`: the probability outside the list), `accuracy`
+    ("exact", "interpolated", "approximate" or "bounded"), `vocab_known` and `note` (one
+    line saying how the values were made). `entropies` are `SweepColumn.entropies` (`null`
+    where not known: no tail summary). `drawn[k]` is the index in the base
     step's `top` of the token the sample drew at step k while its text was still the
     base's (so from this very distribution), -1 when that token is not listed, and `null`
     once the sample has gone its own way.
@@ -115,14 +121,23 @@ def encode_sweep(sw: Sweep, title: str | None = None) -> dict[str, Any]:
             if view is None:
                 steps.append(None)
             else:
-                steps.append({"p": [p for _, p in view.probs], "tail": view.tail,
-                              "accuracy": view.accuracy})
+                steps.append(encode_view(view))
         columns.append({"temperature": col.temperature, "sample": n + 1,
                         "entropies": list(col.entropies), "steps": steps, "drawn": drawn})
     page = _page(traces, title)
     page["sweep"] = {"prompt": sw.prompt, "base": 0, "seed": sw.columns[0].sample.request.seed
                      if sw.columns else None, "columns": columns}
     return page
+
+
+def encode_view(view: TemperatureView) -> dict[str, Any]:
+    """One step's view at T as the sweep page carries it (see encode_sweep)."""
+    tail = view.tail_low if view.tail_low == view.tail_high else None
+    return {"p": [c.prob for c in view.candidates],
+            "low": [c.low for c in view.candidates],
+            "high": [c.high for c in view.candidates],
+            "tail": tail, "tail_low": view.tail_low, "tail_high": view.tail_high,
+            "accuracy": view.accuracy, "vocab_known": view.vocab_known, "note": view.note}
 
 
 def encode_tree(traces: list[Trace]) -> dict[str, Any] | None:

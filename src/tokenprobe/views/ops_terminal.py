@@ -23,6 +23,7 @@ from tokenprobe.views.terminal import (
     colored_text,
     glyph_labels,
     glyph_runs,
+    pct_range,
     prob_style,
     sci_prob,
     show_token,
@@ -149,7 +150,10 @@ def choice_view(ch: Choice) -> Table:
 
 
 def sweep_view(sw: Sweep, n_candidates: int = 5) -> Group:
+    """Per greedy step, the candidates at each temperature: a percentage where the value is
+    known, a range (`62.0–71.3%`) where the trace only bounds it, with one line saying why."""
     parts: list[Table | Text] = []
+    why: str | None = None
     for k, step in enumerate(sw.base.steps):
         t = Table(title=f"step {k}: after …{_tail(sw, k)}", title_justify="left",
                   show_header=True)
@@ -166,14 +170,19 @@ def sweep_view(sw: Sweep, n_candidates: int = 5) -> Group:
                 rows.append([Text(f"{show_token(step.top[0].token)} 100%", style="bold")]
                             if step.top else [Text("")])
                 continue
+            if view.is_range and why is None:
+                why = view.note
             cells = []
-            for c, p in view.probs[:n_candidates]:
-                cells.append(Text(f"{show_token(c.token)} {_pct(p)}", style=prob_style(
-                    math.log(p) if p > 0 else None)))
+            for c in view.candidates[:n_candidates]:
+                shown = _pct(c.low) if c.prob is not None else pct_range(c.low, c.high)
+                cells.append(Text(f"{show_token(c.candidate.token)} {shown}", style=prob_style(
+                    math.log(c.high) if c.high > 0 else None)))
             rows.append(cells)
         for i in range(n_candidates):
             t.add_row(*[r[i] if i < len(r) else "" for r in rows])
         parts.append(t)
+    if why is not None:
+        parts.append(Text(f"ranges: {why}", style="dim italic"))
     samples = Table(title="a fresh sample at each temperature (same seed)",
                     title_justify="left")
     samples.add_column("T", justify="right")
