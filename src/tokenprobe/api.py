@@ -106,15 +106,19 @@ def score(
     return get_backend(model, options).score(text, alternatives=alternatives)
 
 
-def load(path: str | os.PathLike[str], format: str = "auto") -> Trace:
-    """Read a saved trace or any supported server response into a Trace."""
+def load(path: str | os.PathLike[str], format: str = "auto",
+         vocab_size: int | None = None) -> Trace:
+    """Read a saved trace or any supported server response into a Trace.
+
+    `vocab_size`: the model's vocabulary size, where known (see formats.load_all)."""
     from tokenprobe.formats import load_path
 
-    return load_path(path, format=format)
+    return load_path(path, format=format, vocab_size=vocab_size)
 
 
-def load_all(path: str | os.PathLike[str], format: str = "auto") -> list[Trace]:
+def load_all(path: str | os.PathLike[str], format: str = "auto",
+             vocab_size: int | None = None) -> list[Trace]:
     """Every trace in a file: one per choice or candidate, or one per line of JSONL."""
     from tokenprobe.formats import load_all as _load_all
 
-    return _load_all(path, format=format)
+    return _load_all(path, format=format, vocab_size=vocab_size)

@@ -358,10 +358,15 @@ def import_(
     choice: Annotated[int | None, typer.Option(
         "--choice", help="which trace of a file that holds several (choices, candidates or "
         "JSON lines), from 0")] = None,
+    vocab_size: Annotated[int | None, typer.Option(
+        "--vocab-size", help="the model's vocabulary size, where known: it bounds the "
+        "values at other temperatures (most responses do not say it)")] = None,
 ) -> None:
     """Read a saved logprob response (OpenAI, vLLM, llama.cpp, Ollama, …) into a trace."""
     try:
-        traces = api.load_all(file, format=format)
+        if vocab_size is not None and vocab_size < 1:
+            raise InputError(f"--vocab-size must be a positive whole number (not {vocab_size})")
+        traces = api.load_all(file, format=format, vocab_size=vocab_size)
         if choice is not None:
             if not 0 <= choice < len(traces):
                 raise InputError(f"--choice {choice} is out of range: {file} holds "

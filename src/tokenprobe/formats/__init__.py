@@ -177,17 +177,23 @@ def _by_name(name: str) -> ModuleType:
     raise FormatError(f"unknown format {name!r} (supported: auto, {', '.join(format_names())})")
 
 
-def load_path(path: str | os.PathLike[str], format: str = "auto") -> Trace:
+def load_path(path: str | os.PathLike[str], format: str = "auto",
+              vocab_size: int | None = None) -> Trace:
     """The one trace in a file; a file with several (choices, JSON lines) is refused."""
-    traces = load_all(path, format=format)
+    traces = load_all(path, format=format, vocab_size=vocab_size)
     if len(traces) != 1:
         raise FormatError(f"{path} holds {len(traces)} traces (choices or lines); "
                           "tokenprobe.load_all reads them all (--choice N on the command line)")
     return traces[0]
 
 
-def load_all(path: str | os.PathLike[str], format: str = "auto") -> list[Trace]:
-    """Every trace in a file: one per choice or candidate, or one per line of a JSONL file."""
+def load_all(path: str | os.PathLike[str], format: str = "auto",
+             vocab_size: int | None = None) -> list[Trace]:
+    """Every trace in a file: one per choice or candidate, or one per line of a JSONL file.
+
+    `vocab_size`: the model's vocabulary size V where the user knows it (few responses say
+    it): it bounds re-normalisation at other temperatures, and replaces any the file gives.
+    """
     p = Path(path)
     if format != "auto":
         _by_name(format)  # an unknown name fails before the file is read
@@ -202,7 +208,12 @@ def load_all(path: str | os.PathLike[str], format: str = "auto") -> list[Trace]:
     except OSError as e:
         raise FormatError(f"cannot read {p}: {e.strerror or e}") from None
     with _gc_paused():
-        return parse_document(read_documents(text, str(p)), format, file=p.name)
+        traces = parse_document(read_documents(text, str(p)), format, file=p.name)
+    if vocab_size is not None:
+        from tokenprobe.formats._vocab import set_vocab_size
+
+        set_vocab_size(traces, vocab_size, str(p))
+    return traces
 
 
 @contextmanager

@@ -7,8 +7,11 @@ Shape read: the schema `tokenprobe/trace@1` (docs/architecture.md), as written b
 Before a document reaches `Trace.from_dict` its containers are checked here (steps and
 alternatives are objects, `bytes` are lists of byte values, the request's prompt, messages
 and stop strings are text, `source` and `parent` hold no NaN or Infinity, tail sums and
-temperatures are finite numbers), so that a damaged file is refused with a FormatError
-naming the place, not an error from deep inside or a trace that cannot be written back.
+temperatures are finite numbers, `special` is true or false, `vocab_size` is a positive
+whole number above every token id and no smaller than any step's list), so that a damaged
+file is refused with a FormatError naming the place, not an error from deep inside, a
+trace that cannot be written back, or bounds made from a vocabulary size the trace
+contradicts.
 
 After it, the trace rules are kept: `text` must be the steps' bytes decoded (a trace whose
 text says something else is refused: its numbers would be shown against the wrong
@@ -27,6 +30,7 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._tokens import entropy_bound, sort_top
+from tokenprobe.formats._vocab import check_vocab_size
 from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import SCHEMA_PREFIX, Trace
 
@@ -52,6 +56,8 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
         _check(d, where)
         trace = Trace.from_dict(d)
         _keep_rules(trace, where)
+        if trace.vocab_size is not None:
+            check_vocab_size(trace, trace.vocab_size, where)
         traces.append(trace)
     return traces
 
@@ -94,6 +100,8 @@ def _check(d: Any, where: str) -> None:
             if not isinstance(s, dict):
                 raise FormatError(f"{where}: {key}[{k}] must be an object")
             _check_bytes(s.get("bytes"), f"{where}: {key}[{k}].bytes")
+            if s.get("special") is not None and not isinstance(s["special"], bool):
+                raise FormatError(f"{where}: {key}[{k}].special must be true or false")
             top = s.get("top")
             if top is not None and not isinstance(top, list):
                 raise FormatError(f"{where}: {key}[{k}].top must be a list")
@@ -114,6 +122,7 @@ def _check(d: Any, where: str) -> None:
     temps = d.get("tail_temperatures")
     if temps is not None and not (_finite_numbers(temps) and all(t > 0 for t in temps)):
         raise FormatError(f"{where}: tail_temperatures must be finite positive numbers")
+    _check_vocab_size(d, where)
     for key in ("error", "finish_reason"):
         if d.get(key) is not None and not isinstance(d[key], str):
             raise FormatError(f"{where}: {key} must be a string or null")
@@ -123,6 +132,17 @@ def _check(d: Any, where: str) -> None:
 
 
 FINISH_REASONS = ("stop", "length", "error", None)
+
+
+def _check_vocab_size(d: dict[str, Any], where: str) -> None:
+    """`vocab_size`, where given, must be a positive whole number (what the trace holds is
+    checked against it once it is read: _vocab.check_vocab_size)."""
+    v = d.get("vocab_size")
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+            math.isfinite(v) and v == int(v) and v > 0):
+        raise FormatError(f"{where}: vocab_size must be a positive whole number")
 
 
 def _check_request(req: dict[str, Any], where: str) -> None:
