@@ -40,11 +40,12 @@ class Body(BaseModel):
     def _few_unknown(cls, data: Any) -> Any:
         """Many unknown fields are one error: one error each (300,000 of them fit in a
         4 MB body) took seconds to list on the event loop and made a 20 MB answer."""
-        if isinstance(data, dict) and len(data) > len(cls.model_fields) + MAX_ERRORS:
-            unknown = sum(1 for k in data if k not in cls.model_fields)
+        fields = cls.model_fields  # a property: read once, not once per key
+        if isinstance(data, dict) and len(data) > len(fields) + MAX_ERRORS:
+            unknown = len(data) - sum(1 for name in fields if name in data)
             if unknown > MAX_ERRORS:
                 raise ValueError(f"{unknown} fields are not known fields (the known ones: "
-                                 f"{', '.join(cls.model_fields)})")
+                                 f"{', '.join(fields)})")
         return data
 
 
