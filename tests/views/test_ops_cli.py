@@ -11,6 +11,8 @@ from typing import Any
 
 from tests.helpers import CliResult, run_cli
 
+from tokenprobe.views.terminal import sci_prob
+
 PROMPT = "The capital of France is"
 
 
@@ -43,6 +45,14 @@ def test_compare_page_and_its_history_export_are_one(tmp_path: Path, open_html: 
     data = _data(page)
     assert [v["label"] for v in data["comparison"]["variants"]] == \
         [f"prompt={PROMPT}", "prompt=The largest city in Germany is"]
+    # The terminal table names both means, and gives each variant's probability of the
+    # whole answer from the same total the page carries.
+    rows = {ln.split("│")[1].strip(): [c.strip() for c in ln.split("│")[2:-1]]
+            for ln in r.stdout.splitlines() if ln.startswith("│")}
+    assert "per-token probability: geometric mean" in rows
+    assert "per-token probability: arithmetic mean" in rows
+    assert rows["probability of the whole answer"] == [
+        sci_prob(tr["summary"]["total_logprob"]) for tr in data["traces"]]
     exported = tmp_path / "export.html"
     r = run_cli(["history", "export", cid, "-f", "html", "-o", str(exported)])
     assert r.code == 0, r.stderr

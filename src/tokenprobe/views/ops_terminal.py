@@ -35,35 +35,38 @@ def comparison_view(c: Comparison) -> Group:
     title = ("on the fixed answer " + repr(c.answer)) if c.answer is not None else (
         f"generated, {c.samples} sample{'s' if c.samples > 1 else ''} per variant"
         + (" (mean ± sd)" if c.samples > 1 else ""))
-    table = Table(title=f"comparison {title}", title_justify="left", show_lines=False)
-    table.add_column("", no_wrap=True, min_width=1)
-    names = ["tokens", "total logprob", "mean logprob", "geometric mean p %",
-             "arithmetic mean p %", "perplexity", "mean entropy", "top-1 %"]
-    if c.answer is not None:
-        names.append("p of the answer")
-    for name in names:
-        table.add_column(name, justify="right")
     legend = Text()
     for n, v in enumerate(c.variants):
         legend.append(f"{_letter(n)}  ", style="bold")
         legend.append(v.label + "\n")
     parts.append(legend)
-    for n, v in enumerate(c.variants):
-        st = v.stats()
-        # On a fixed answer there is one trace per variant: its whole-answer probability,
-        # written from the total logprob (the float underflows on long answers).
-        whole = [sci_prob(summarize(v.traces[0]).total_logprob)] if c.answer is not None else []
-        table.add_row(
-            _letter(n), fmt_stat(st["tokens"], ".1f" if c.samples > 1 else ".0f", c.samples),
-            fmt_stat(st["total_logprob"], ".2f", c.samples),
-            fmt_stat(st["mean_logprob"], ".3f", c.samples),
-            fmt_stat(_pct_stat(st["geometric_mean_prob"]), ".1f", c.samples),
-            fmt_stat(_pct_stat(st["arithmetic_mean_prob"]), ".1f", c.samples),
-            fmt_stat(st["perplexity"], ".2f", c.samples),
-            fmt_stat(st["mean_entropy"], ".2f", c.samples),
-            fmt_stat(_pct_stat(st["top1_share"]), ".0f", c.samples),
-            *whole,
-        )
+    # One row per figure, one column per variant: the figures' names stay whole in a
+    # narrow terminal, and variants line up for reading across.
+    table = Table(title=f"comparison {title}", title_justify="left", show_lines=False)
+    table.add_column("", no_wrap=True)
+    for n in range(len(c.variants)):
+        table.add_column(_letter(n), justify="right", no_wrap=True)
+    stats = [v.stats() for v in c.variants]
+    n_s = c.samples
+
+    def row(label: str, cells: list[str]) -> None:
+        table.add_row(Text(label, style="dim"), *cells)
+
+    row("tokens", [fmt_stat(st["tokens"], ".1f" if n_s > 1 else ".0f", n_s) for st in stats])
+    row("total logprob", [fmt_stat(st["total_logprob"], ".2f", n_s) for st in stats])
+    row("mean logprob", [fmt_stat(st["mean_logprob"], ".3f", n_s) for st in stats])
+    row("per-token probability: geometric mean",
+        [_pct_cell(st["geometric_mean_prob"], n_s) for st in stats])
+    row("per-token probability: arithmetic mean",
+        [_pct_cell(st["arithmetic_mean_prob"], n_s) for st in stats])
+    row("perplexity", [fmt_stat(st["perplexity"], ".2f", n_s) for st in stats])
+    row("mean entropy (nats)", [fmt_stat(st["mean_entropy"], ".2f", n_s) for st in stats])
+    row("top-1 share", [_pct_cell(st["top1_share"], n_s) for st in stats])
+    if c.answer is not None:
+        # One trace per variant: its probability of the whole answer, written from the
+        # total logprob (the float underflows on long answers).
+        row("probability of the whole answer",
+            [sci_prob(summarize(v.traces[0]).total_logprob) for v in c.variants])
     parts.append(table)
     if c.answer is not None:
         parts.append(token_delta_table(c))
@@ -85,8 +88,14 @@ def _letter(n: int) -> str:
     return chr(ord("A") + n) if n < 26 else f"V{n + 1}"
 
 
-def _pct_stat(stat: tuple[float, float] | None) -> tuple[float, float] | None:
-    return None if stat is None else (100 * stat[0], 100 * stat[1])
+def _pct_cell(stat: tuple[float, float] | None, samples: int) -> str:
+    """A probability's mean (± sd over samples) as a percentage; small values stay visible."""
+    if stat is None:
+        return "not reported"
+    mean, sd = stat
+    if samples > 1 and not math.isnan(sd):
+        return f"{_pct(mean)} ± {_pct(sd)}"
+    return _pct(mean)
 
 
 def token_delta_table(c: Comparison) -> Group:
