@@ -221,3 +221,13 @@ def test_choice_and_deltas_name_split_characters_by_glyph() -> None:
     assert "𠮷 " in out and "曇 " in out and "\\x" not in out and "\ufffd" not in out
     # The glyph's probability is the product of its pieces'.
     assert f"𠮷 {100 * 0.5 * 0.9 * 0.95 * 0.99:.1f}%" in out
+
+
+def test_summary_names_both_means_and_the_whole_text() -> None:
+    ps = np.array([0.2, 0.1, 0.3])
+    t = _scored([BOS, *(_word(f"w{k}", float(p)) for k, p in enumerate(ps))])
+    out = _render(summary_panel(t), width=80)
+    assert (f"per-token probability: geometric mean {100 * np.exp(np.log(ps).mean()):.1f}%, "
+            f"arithmetic mean {100 * ps.mean():.1f}%") in out
+    assert f"probability of the whole text {100 * ps.prod():.1f}%" in out
+    assert "mean probability" not in out

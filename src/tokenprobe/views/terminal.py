@@ -214,18 +214,23 @@ def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
     rows = [
         ("tokens", f"{s.tokens}" + (f" ({'; '.join(notes)})" if notes else ""),
          "perplexity", _fmt(s.perplexity, ".2f")),
-        ("total logprob", _fmt(s.total_logprob),
-         "per-token probability: geometric mean", _pct(s.geometric_mean_prob)),
-        ("mean logprob", _fmt(s.mean_logprob),
-         "per-token probability: arithmetic mean", _pct(s.arithmetic_mean_prob)),
+        ("total logprob", _fmt(s.total_logprob), "mean logprob", _fmt(s.mean_logprob)),
         ("top-1 share", _pct(s.top1_share), ent_label, _fmt(s.mean_entropy, ".2f") +
          (" nats" if s.mean_entropy is not None else "")),
-        (whole_text_label(trace, s), sci_prob(s.total_logprob),
-         "distribution", trace.logprobs_kind),
+        ("distribution", trace.logprobs_kind, "", ""),
     ]
     for r in rows:
         grid.add_row(*r)
     parts: list[Table | Text] = [grid]
+    # Whole lines, so that the figures' full names fit a narrow terminal.
+    means = Text("per-token probability: ", style="dim")
+    means.append(f"geometric mean {_pct(s.geometric_mean_prob)}")
+    means.append(", ", style="dim")
+    means.append(f"arithmetic mean {_pct(s.arithmetic_mean_prob)}")
+    parts.append(means)
+    whole = Text(whole_text_label(trace, s) + " ", style="dim")
+    whole.append(sci_prob(s.total_logprob))
+    parts.append(whole)
     if s.least_likely:
         labels = glyph_labels(scope(trace))
         least = Text("least likely: ", style="dim")
