@@ -39,6 +39,8 @@ from tokenprobe.views.terminal import (
     show_token,
 )
 
+BAR = 20  # characters for a probability of 1
+
 
 def step_tables(trace: Trace, dist: str = "sampled", context_chars: int = 60) -> list[Panel]:
     """One panel per token of the text: context, candidates with bars, the chosen marked."""
@@ -104,8 +106,8 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
             label = "greedy (T = 0: the top token is always taken); " + label
     table = Table(box=None, padding=(0, 1), show_header=True, header_style="dim")
     table.add_column("", width=2)
-    table.add_column("token", no_wrap=True)
-    table.add_column("", no_wrap=True)
+    table.add_column("token", overflow="fold")
+    table.add_column("", no_wrap=True, overflow="crop")
     if view is not None:
         table.add_column(_p_sampled(trace), justify="right")
     table.add_column(f"p ({reported})", justify="right", style="" if view is None else "dim")
@@ -113,6 +115,7 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
     at = {_key(c.candidate): c for c in view.candidates} if view is not None else {}
     chosen_at: CandidateAt | None = None
     chosen_in = False
+    widths: list[list[int]] = []
     for c in step.top:
         mine = is_chosen(step, c)
         chosen_in = chosen_in or mine
@@ -123,9 +126,10 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
             chosen_at = point if mine else chosen_at
             cells += [_bar_cell(point), _range_cell(point)]
         else:
-            cells.append(Text(_bar(c.prob or 0.0), style=prob_style(c.logprob)))
+            cells.append(Text(_bar(c.prob or 0.0, BAR), style=prob_style(c.logprob)))
         cells += [_pct(c.prob), _fmt(c.logprob)]
         table.add_row(*cells)
+        widths.append([len(str(x)) for x in cells[3:]])
     if not chosen_in:
         name = _candidate_label(Candidate(step.token, step.logprob, step.id, step.data), step,
                                 True, prefix, glyph, k, n)
@@ -136,11 +140,15 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
             chosen_at = _chosen_outside(view, step, kind)
             cells += [_bar_cell(chosen_at), _range_cell(chosen_at)]
         else:
-            cells.append(Text(_bar(step.prob or 0.0), style=prob_style(step.logprob)))
+            cells.append(Text(_bar(step.prob or 0.0, BAR), style=prob_style(step.logprob)))
         cells += [_pct(step.prob), _fmt(step.logprob)]
         table.add_row(*cells)
+        widths.append([len(str(x)) for x in cells[3:]])
     if not step.top:
         table.add_row("", Text("no alternatives reported", style="dim"))
+    # Numbers are never cut to fit: the token column folds and the bars go first.
+    for col, width in zip(table.columns[3:], zip(*widths)):
+        col.min_width = max(width)
     me = (f"{show_token(display_text(glyph))} (token {k + 1} of {n})" if n > 1
           else show_token(own_text(step.data, step.token)))
     parts: list[Text | Table] = [line, table,
@@ -177,9 +185,9 @@ def _range_cell(point: CandidateAt | None) -> str:
 def _bar_cell(point: CandidateAt | None) -> Text:
     """The bar under the sampled distribution, coloured by its upper bound."""
     if point is None:
-        return Text(_bar(0.0))
+        return Text(_bar(0.0, BAR))
     style = prob_style(math.log(point.high)) if point.high > 0 else MISSING_STYLE
-    return Text(bar_range(point.low, point.high), style=style)
+    return Text(bar_range(point.low, point.high, BAR), style=style)
 
 
 def _chosen_outside(view: TemperatureView, step: Step, kind: str) -> CandidateAt | None:
