@@ -28,8 +28,8 @@ def _render(*items: object, width: int = 140) -> str:
     return con.export_text()
 
 
-def _steps_text(trace: Trace, dist: str = "sampled") -> str:
-    return _render(*step_tables(trace, dist=dist))
+def _steps_text(trace: Trace, dist: str = "sampled", width: int = 140) -> str:
+    return _render(*step_tables(trace, dist=dist), width=width)
 
 
 def _lp(p: float) -> float:
@@ -158,9 +158,12 @@ def _extremes(p: list[float], rest: float, vocab: int, beta: float) -> tuple[flo
 
 def test_sampled_probabilities_without_tail_summary_are_ranges() -> None:
     t = _server_trace(0.5)
-    out = _steps_text(t)
+    was = t.steps[0].top[1]
+    t.steps[0].top[1] = Candidate("a rather long token label", was.logprob, was.id)
+    out = _steps_text(t, width=70)  # a narrow terminal: the numbers are never cut
     lo, hi = _extremes([0.55, 0.25, 0.1], 0.1, 1000, 2.0)
-    assert f"{100 * lo:.1f}–{100 * hi:.1f}%" in out, out
+    row = next(ln for ln in out.splitlines() if "▶" in ln)
+    assert f"{100 * lo:.1f}–{100 * hi:.1f}%" in row, out
     assert "p at T=0.5" in out and "p (T=1)" in out
     assert "ranges: only the top 3 were reported" in out
     # The raw column stays the reported point value.
