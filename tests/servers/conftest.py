@@ -5,6 +5,9 @@ Started once per test session on a free 127.0.0.1 port and stopped at the end. I
 backend's (llama.cpp's batched kernels differ by up to a few tenths of a nat), and with
 Gemma's chat format, which the GGUF file does not carry.
 
+A real vLLM (its CPU build, installed by scripts/build-vllm) is started on demand, one
+--logprobs-mode at a time (vllm_server.py); the tests that need it run last, grouped by mode.
+
 """
 
 from __future__ import annotations
@@ -66,3 +69,82 @@ def llama_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+# --- vLLM ------------------------------------------------------------------------------
+# One real vLLM at a time (tests/servers/vllm_server.py), started for the --logprobs-mode a
+# test asks for. The tests that need one run last, grouped by mode, so that a session starts
+# at most one server per mode.
+
+VLLM_FIXTURES = {"vllm_raw": "raw_logprobs", "vllm_processed": "processed_logprobs",
+                 "vllm_raw_logits": "raw_logits", "vllm_processed_logits": "processed_logits"}
+
+
+def _vllm_mode(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "vllm_mode" in callspec.params:
+        return str(callspec.params["vllm_mode"])
+    for name, mode in VLLM_FIXTURES.items():
+        if name in getattr(item, "fixturenames", ()):
+            return mode
+    return None
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    from tests.servers.vllm_server import MODES
+
+    keyed = [(k, _vllm_mode(it)) for k, it in enumerate(items)]
+    if not any(m for _, m in keyed):
+        return
+    others = [items[k] for k, m in keyed if m is None]
+    vllm = sorted(((MODES.index(m), k) for k, m in keyed if m is not None))
+    items[:] = others + [items[k] for _, k in vllm]
+
+
+@pytest.fixture(scope="session")
+def vllm_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from tests.servers.vllm_server import VllmPool
+
+    pool = VllmPool(tmp_path_factory.mktemp("vllm"))
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def _vllm(pool: object, mode: str) -> str:
+    from tests.servers.vllm_server import VllmError, VllmPool
+
+    assert isinstance(pool, VllmPool)
+    try:
+        return pool.get(mode)
+    except VllmError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture
+def vllm_raw(vllm_pool: object) -> str:
+    """The base URL of a vLLM run with --logprobs-mode raw_logprobs (its default)."""
+    return _vllm(vllm_pool, "raw_logprobs")
+
+
+@pytest.fixture
+def vllm_processed(vllm_pool: object) -> str:
+    return _vllm(vllm_pool, "processed_logprobs")
+
+
+@pytest.fixture
+def vllm_raw_logits(vllm_pool: object) -> str:
+    return _vllm(vllm_pool, "raw_logits")
+
+
+@pytest.fixture
+def vllm_processed_logits(vllm_pool: object) -> str:
+    return _vllm(vllm_pool, "processed_logits")
+
+
+@pytest.fixture
+def vllm_any(vllm_pool: object, vllm_mode: str) -> str:
+    """The server for the test's `vllm_mode` parameter."""
+    return _vllm(vllm_pool, vllm_mode)
