@@ -24,12 +24,17 @@ held back (see formats/llamacpp.py).
   sent as a new prompt (`continue_text_steps`, as for the OpenAI-compatible backend).
 - scoring: the server reports no logprobs for a given text (/completion has no prompt
   logprobs, and its OpenAI endpoint refuses `echo`), so `score` says so and names what can.
+- vocabulary size: after the first answer the backend asks GET /v1/models once for the
+  model's `meta.n_vocab` (a small answer), which bounds the values at other temperatures
+  (trace `vocab_size`); an older server, a proxy or any failure leaves it unknown and never
+  fails a generation.
 
 It leaves out the OpenAI-compatible endpoints of the same server (backends/openai.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Generator
 from typing import Any
@@ -81,6 +86,7 @@ class LlamaCppBackend(Backend):
         self.http = NativeHttp(self.root, api_key, timeout, max_retries, transport,
                                key_hint="OPENAI_API_KEY (the key given to llama-server --api-key)")
         self.where = self.http.where
+        self._vocab_asked = False
         # Until the server names its model (in its last chunk), the trace names the server.
         self.model = label or public_url(self.root).split("://", 1)[-1]
 
@@ -204,10 +210,48 @@ class LlamaCppBackend(Backend):
         check_cover(bytes(emitted), text, self.where)
         if reader.model:
             trace.model = reader.model
+        trace.vocab_size = self._ask_vocab_size(reader.model)
         if reader.aligner.unreported:
             trace.source["note"] = (f"{reader.aligner.unreported} token(s) the server did not "
                                     "report (part of a character) have no logprob")
         return reader.finish
+
+    def _ask_vocab_size(self, model: str | None) -> int | None:
+        """The model's vocabulary size from /v1/models (`data[].meta.n_vocab`), asked once."""
+        if self._vocab_asked:
+            return self.vocab_size
+        self._vocab_asked = True
+        try:
+            request = self.http.client.build_request(
+                "GET", "/v1/models", timeout=min(self.http.timeout, 5.0))
+            response = self.http.client.send(request, stream=True)
+            try:
+                if (response.status_code != 200 or "json" not in
+                        response.headers.get("content-type", "")):
+                    return None
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > 1_000_000:  # a list of models is a few kB
+                        return None
+                doc = json.loads(body)
+            finally:
+                response.close()
+        except (httpx.HTTPError, ValueError):
+            return None
+        entries = doc.get("data") if isinstance(doc, dict) else None
+        if not isinstance(entries, list):
+            return None
+        entries = [e for e in entries if isinstance(e, dict)]
+        # The stream names the model by its file name (formats/llamacpp.Reader), as here.
+        mine = [e for e in entries if isinstance(e.get("id"), str) and model is not None
+                and e["id"].replace("\\", "/").rsplit("/", 1)[-1] == model] or (
+            entries if len(entries) == 1 else [])
+        meta = mine[0].get("meta") if mine else None
+        n = meta.get("n_vocab") if isinstance(meta, dict) else None
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            self.vocab_size = n
+        return self.vocab_size
 
     def _doc(self, line: str) -> dict[str, Any] | None:
         """The JSON object of one line of the event stream (None for blank lines, comments)."""
