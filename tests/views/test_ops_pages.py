@@ -6,6 +6,7 @@ library's object it came from, to the precision the page shows it."""
 from __future__ import annotations
 
 import math
+from decimal import Decimal, getcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from tests.views.jsfmt import delta, num, pct, stat
 
 from tokenprobe.ops.choose import Choice
 from tokenprobe.ops.compare import METRICS, Comparison
-from tokenprobe.ops.sweep import Sweep
+from tokenprobe.ops.sweep import Sweep, SweepColumn
 from tokenprobe.trace import Trace
 from tokenprobe.views.encode import QUANTUM
 from tokenprobe.views.encode_ops import encode_tree
@@ -28,7 +29,8 @@ FORMATS = {
     "tokens": lambda v: num(v, 1).removesuffix(".0"),
     "total_logprob": lambda v: num(v, 2),
     "mean_logprob": lambda v: num(v, 3),
-    "mean_prob": pct,
+    "geometric_mean_prob": pct,
+    "arithmetic_mean_prob": pct,
     "perplexity": lambda v: num(v, 2),
     "mean_entropy": lambda v: num(v, 2) + " nats",
     "top1_share": pct,
@@ -63,6 +65,16 @@ def quantised(lp: float | None) -> float:
     """The probability a page shows from a trace's encoded logprob (units of 1e-4 nats)."""
     assert lp is not None
     return math.exp(round(lp / QUANTUM) / 1e4)
+
+
+def whole(total: float) -> str:
+    """The page's probability of a whole answer: a percentage, or from the logprob in
+    scientific notation (Decimal arithmetic, so no float underflow)."""
+    if math.exp(total) >= 0.001:
+        return pct(math.exp(total))
+    getcontext().prec = 40
+    m, e = f"{Decimal(total).exp():.1e}".split("e")
+    return f"{m}e{int(e)}"
 
 
 def texts(page: Any, selector: str) -> list[str]:
@@ -110,6 +122,40 @@ def test_fixed_answer_differences_are_token_deltas(open_html: Any,
     tip = page.text_content(".ops-tip:not([hidden])")
     assert delta(c.token_deltas(0)[1][0]) in tip
     assert pct(math.exp(steps[1][0].logprob)) in tip  # type: ignore[arg-type]
+    clean(o)
+
+
+def test_a_character_split_over_tokens_reads_as_its_glyph(open_html: Any) -> None:
+    """曇 is E6 9B 87, made of two tokens: the strips read 曇, and the table and the tips
+    say which fragment of it each token is."""
+    from tokenprobe.ops.compare import Comparison, Variant
+    from tokenprobe.trace import Candidate, Request, Step
+
+    def answer(lps: list[float]) -> Trace:
+        parts = [b"\xe6\x9b", b"\x87", b" today"]
+        steps = [Step(Candidate.from_bytes(b, 0.0).token, lp, 10 + k, bytes=b, forced=True,
+                      top=[Candidate.from_bytes(b, lp, 10 + k)])
+                 for k, (b, lp) in enumerate(zip(parts, lps, strict=True))]
+        t = Trace(backend="import", model="m", request=Request(prompt="Weather:"), steps=steps,
+                  finish_reason="stop", created="2026-11-22T13:00:00Z")
+        t.rebuild_text()
+        return t
+
+    c = Comparison([Variant("a", {"prompt": "Weather:"}, [answer([-1.2, -0.05, -2.0])]),
+                    Variant("b", {"prompt": "Sky:"}, [answer([-0.4, -0.01, -2.5])])],
+                   answer="曇 today")
+    o = open_html(render_comparison(c))
+    page = o.page
+    assert texts(page, ".ops-strip-text") == ["曇 today", "曇 today"]
+    chips = page.eval_on_selector_all('.ops-strip[data-variant="1"] .ops-dchip',
+                                      "cs => cs.map(c => [c.textContent, c.className])")
+    assert [t for t, _ in chips] == ["曇", "", " today"] and "ops-dchip-frag" in chips[1][1]
+    rows = texts(page, ".ops-deltas tbody .ops-tok")
+    assert rows[0].endswith("byte 1 of 2 of \u201c曇\u201d")
+    assert rows[1].endswith("byte 2 of 2 of \u201c曇\u201d")
+    page.hover('.ops-strip[data-variant="1"] .ops-dchip >> nth=1')
+    assert "byte 2 of 2 of \u201c曇\u201d" in page.text_content(".ops-tip:not([hidden])")
+    assert "\ufffd" not in page.text_content("body")
     clean(o)
 
 
@@ -164,11 +210,19 @@ def test_comparison_metrics_and_columns(open_html: Any, fixed_comparison: Compar
         grid = page.eval_on_selector_all(f'.ops-col[data-variant="{i}"] .ops-cmetric', METRIC_GRID)
         for k in METRICS:
             assert row[k] == grid[k] == stat(stats[k], FORMATS[k], 1)
+        # One answer per variant: its whole probability, from its total logprob.
+        total = stats["total_logprob"]
+        assert total is not None
+        assert row["whole_answer"] == grid["whole_answer"] == whole(total[0])
         col = f'.ops-col[data-variant="{i}"]'
         assert "".join(texts(page, f"{col} {GEN}")) == v.traces[0].text
         assert page.text_content(f"{col} .tp-gen .tp-section-label") == \
             "The fixed answer under this variant"
         assert page.text_content(f"{col} .tp-text.tp-plain") == v.settings["prompt"]
+    heads = texts(page, ".ops-metrics thead th")
+    assert "per-token probability, geometric mean" in heads
+    assert "per-token probability, arithmetic mean" in heads
+    assert "probability of the whole answer" in heads and "mean probability" not in heads
     # The label of the third variant is markup, shown as text.
     assert EVIL_TEXT in page.text_content('.ops-col[data-variant="2"] .ops-vlabel')
     # Each column is a full viewer: its popover lists the alternatives.
@@ -328,7 +382,7 @@ def test_sweep_bars_are_the_sweeps_numbers(open_html: Any, temperature_sweep: Sw
             assert heads[n] == ("H not known" if h is None else f"H {num(h, 2)} nats")
             for i, cand in enumerate(listed):
                 cell = rows[i]["cells"][n]
-                p = view.probs[i][1] if view is not None else (
+                p = view.candidates[i].prob if view is not None else (
                     1.0 if cand.data == step.data else 0.0)
                 assert cell["p"] == p and cell["text"] == pct(p)
                 assert cell["width"] == pytest.approx(max(0.5, 100 * p) if p > 0 else 0,
@@ -337,7 +391,7 @@ def test_sweep_bars_are_the_sweeps_numbers(open_html: Any, temperature_sweep: Sw
                 here = k < len(col.sample.steps) and all(
                     a.data == b.data for a, b in zip(sw.base.steps[:k], col.sample.steps))
                 assert cell["drawn"] == (here and cand.data == col.sample.steps[k].data)
-            tail = view.tail if view is not None else 0.0
+            tail = view.tail_low if view is not None else 0.0
             assert tails[n].startswith(pct(tail))
             assert accuracy[n].startswith(view.accuracy if view is not None else "greedy")
         # At T = 0 all the mass is on the greedy token; a finite T spreads it.
@@ -348,6 +402,39 @@ def test_sweep_bars_are_the_sweeps_numbers(open_html: Any, temperature_sweep: Sw
     # A step is picked from the text too.
     page.click('.ops-sweep-chip[data-step="2"]')
     assert page.get_attribute(".ops-sweep-steps", "data-step") == "2"
+    clean(o)
+
+
+def test_sweep_of_a_server_answer_draws_the_ranges(open_html: Any, artifacts: Path) -> None:
+    """A base without a tail summary (an imported answer): each value is a range, drawn as
+    one, with the library's note; nothing is shown as a point the data cannot support."""
+    from tests.views.test_viewer_bounds import CLOUD, imported, rng
+
+    base = imported()
+    temps = [0.5, 1.5]
+    sw = Sweep(prompt="明日の天気は?", base=base, columns=[
+        SweepColumn(t, base.at_temperature(t), [None] * len(base.steps),
+                    Trace.from_dict(base.to_dict())) for t in temps])
+    o = open_html(render_sweep(sw))
+    page = o.page
+    page.click(f'.ops-sweep-chip[data-step="{CLOUD}"]')
+    rows = page.eval_on_selector_all(".ops-sweep-grid tbody tr", """rs => rs.map(r =>
+        Array.from(r.querySelectorAll('td.ops-scell')).map(td => ({low: td.dataset.low,
+          high: td.dataset.high, p: td.dataset.p, text: td.querySelector('.ops-pv').textContent,
+          band: !!td.querySelector('.ops-sbar-range')})))""")
+    tails = texts(page, ".ops-sweep-tail td.ops-scell")
+    notes = texts(page, ".ops-sweep-acc .ops-acc")
+    for n, t in enumerate(temps):
+        view = base.at_temperature(t)[CLOUD]
+        assert view.is_range
+        for i, c in enumerate(view.candidates):
+            cell = rows[i][n]
+            assert float(cell["low"]) == c.low and float(cell["high"]) == c.high
+            assert cell["p"] == "" and cell["text"] == rng(c.low, c.high) and cell["band"]
+        assert view.tail_low is not None and view.tail_high is not None
+        assert tails[n] == rng(view.tail_low, view.tail_high)
+        assert notes[n] == "range: " + view.note
+    page.screenshot(path=str(artifacts / "ops-sweep-bounded.png"), full_page=True)
     clean(o)
 
 

@@ -20,11 +20,23 @@
     tokens: ["tokens", function (v) { return F.num(v, 1).replace(/\.0$/, ""); }],
     total_logprob: ["total logprob", function (v) { return F.num(v, 2); }],
     mean_logprob: ["mean logprob", function (v) { return F.num(v, 3); }],
-    mean_prob: ["mean probability", function (v) { return F.pct(v); }],
+    geometric_mean_prob: ["per-token probability, geometric mean", function (v) { return F.pct(v); }],
+    arithmetic_mean_prob: ["per-token probability, arithmetic mean", function (v) { return F.pct(v); }],
     perplexity: ["perplexity", function (v) { return F.num(v, 2); }],
     mean_entropy: ["mean entropy", function (v) { return F.num(v, 2) + " nats"; }],
     top1_share: ["top-1 share", function (v) { return F.pct(v); }]
   };
+
+  // The figures shown: the comparison's metrics and, with one answer per variant, that
+  // answer's whole probability, exp(total logprob), written from the logprob so that it
+  // shows even where it is too small for a float (a mean ± sd of it over samples would
+  // say little, so it is left out there).
+  var WHOLE = "whole_answer";
+  function metricNames(c) {
+    return c.samples === 1 && c.metrics.indexOf("total_logprob") >= 0 ? c.metrics.concat([WHOLE]) : c.metrics;
+  }
+  function statOf(v, k) { return k === WHOLE ? v.stats.total_logprob : v.stats[k]; }
+  METRICS[WHOLE] = ["probability of the whole answer", function (v) { return F.smallProb(v); }];
 
   function statText(st, name, samples) {
     if (st === null || st === undefined) return Ops.NR;
@@ -99,13 +111,13 @@
     var box = Ops.card("Metrics per variant", c.samples > 1 ? "Mean \u00b1 standard deviation over " + c.samples + " samples." : null);
     var table = el("table", "ops-table ops-metrics");
     var head = el("tr", null, el("th", null, "variant"));
-    c.metrics.forEach(function (k) { head.appendChild(el("th", "num", (METRICS[k] || [k])[0])); });
+    metricNames(c).forEach(function (k) { head.appendChild(el("th", "num", (METRICS[k] || [k])[0])); });
     table.appendChild(el("thead", null, head));
     var body = el("tbody");
     c.variants.forEach(function (v, i) {
       var row = el("tr", null, el("th", "ops-row-head", variantName(v, i)));
-      c.metrics.forEach(function (k) {
-        var td = el("td", "num", statText(v.stats[k], k, c.samples));
+      metricNames(c).forEach(function (k) {
+        var td = el("td", "num", statText(statOf(v, k), k, c.samples));
         td.dataset.metric = k;
         row.appendChild(td);
       });
@@ -176,7 +188,10 @@
         var text = el("div", "ops-strip-text");
         steps[j].forEach(function (s, k) {
           var d = j === base ? 0 : delta(j, k);
-          var chip = el("span", "ops-dchip " + (j === base ? "base" : same(j) ? band(d) : "other"), Ops.tokenText(s.label));
+          // A character split over tokens reads as the character; its later fragments are
+          // narrow chips of their own with no text (each has its own Δ and tip).
+          var chip = el("span", "ops-dchip " + (j === base ? "base" : same(j) ? band(d) : "other") + (s.frag && !s.text ? " ops-dchip-frag" : ""),
+            s.frag ? s.text : Ops.tokenText(s.label));
           chip.tabIndex = 0;
           chip.dataset.step = String(k);
           Ops.tip(chip, function (tipBox) { fillTip(tipBox, j, k); });
@@ -190,7 +205,7 @@
 
     function fillTip(box, j, k) {
       var s = steps[j][k], sb = steps[base][k] || { lp: NaN }, d = delta(j, k);
-      box.appendChild(el("div", "ops-tip-head", [F.tokenNode(s.label), el("span", "ops-tip-where", "token " + (k + 1) + " of " + steps[j].length)]));
+      box.appendChild(el("div", "ops-tip-head", [Ops.stepLabel(s), el("span", "ops-tip-where", "token " + (k + 1) + " of " + steps[j].length)]));
       if (!same(j)) { // another split of the text: nothing of the baseline's lines up with it
         box.appendChild(Ops.tipRows([[String(j + 1), F.pct(Math.exp(s.lp)) + "  \u00b7  " + F.num(s.lp, 3)],
           ["baseline", "split into other tokens"]]));
@@ -215,7 +230,7 @@
       t.appendChild(el("thead", null, head));
       var body = el("tbody");
       steps[base].forEach(function (s0, k) {
-        var row = el("tr", null, el("td", "ops-tok", F.tokenNode(s0.label)));
+        var row = el("tr", null, el("td", "ops-tok", Ops.stepLabel(s0)));
         row.dataset.step = String(k);
         c.variants.forEach(function (v, j) {
           var s = steps[j][k];
@@ -270,8 +285,8 @@
   // The variant's figures as the web app's cards draw them (mean ± sd over the samples).
   function metricGrid(c, v) {
     var dl = el("dl", "ops-cmetrics");
-    c.metrics.forEach(function (k) {
-      var d = el("div", "ops-cmetric", [el("dt", null, (METRICS[k] || [k])[0]), el("dd", "num", statText(v.stats[k], k, c.samples))]);
+    metricNames(c).forEach(function (k) {
+      var d = el("div", "ops-cmetric", [el("dt", null, (METRICS[k] || [k])[0]), el("dd", "num", statText(statOf(v, k), k, c.samples))]);
       d.dataset.metric = k;
       dl.appendChild(d);
     });

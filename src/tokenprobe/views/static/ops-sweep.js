@@ -39,7 +39,8 @@
       el("h3", "ops-subtitle", "Entropy along the text at each temperature"), chartBox]);
     root.appendChild(stepCard);
 
-    var samples = Ops.card("A fresh sample at each temperature", "Drawn from the prompt with seed " + sw.seed +
+    var samples = Ops.card("A fresh sample at each temperature", "Drawn from the prompt " +
+      (sw.seed === null || sw.seed === undefined ? "without a recorded seed" : "with seed " + sw.seed) +
       " at each temperature: where a sample still reads like the greedy text, the step table marks the token it drew (\u25cf).");
     cols.forEach(function (col, i) {
       var host = el("div", "ops-sample-text");
@@ -110,12 +111,22 @@
         F.tokenNode(tr.vocab.labels[sc.topTok[jj]])]));
       row.dataset.token = tr.vocab.labels[sc.topTok[jj]];
       cols.forEach(function (col, c) {
-        var st = col.steps[k], p = st ? st.p[i] : (chosen ? 1 : 0);
+        var st = col.steps[k], r = st ? candRange(st, i) : [chosen ? 1 : 0, chosen ? 1 : 0], lo = r[0], hi = r[1];
         var fill = el("span", "ops-sbar-fill");
-        fill.style.width = (p > 0 ? Math.max(0.5, 100 * p) : 0) + "%";
+        fill.style.width = (lo > 0 ? Math.max(0.5, 100 * lo) : 0) + "%";
         fill.style.background = tColour(c);
-        var cell = el("td", "ops-scell" + (p === 0 ? " zero" : ""), [el("span", "ops-sbar", fill), el("span", "ops-sp num", el("span", "ops-pv", F.pct(p)))]);
-        cell.dataset.p = String(p);
+        var bar = el("span", "ops-sbar", fill);
+        if (hi > lo) { // only bounds are known: solid to the low end, hatched to the high end
+          var band = el("span", "ops-sbar-range");
+          band.style.left = 100 * lo + "%";
+          band.style.width = Math.min(100, 100 * (hi - lo)) + "%";
+          band.style.color = tColour(c);
+          bar.appendChild(band);
+        }
+        var cell = el("td", "ops-scell" + (hi === 0 ? " zero" : ""), [bar, el("span", "ops-sp num", el("span", "ops-pv", F.range(lo, hi)))]);
+        cell.dataset.p = lo === hi ? String(lo) : "";
+        cell.dataset.low = String(lo);
+        cell.dataset.high = String(hi);
         cell.dataset.column = String(c);
         if (col.drawn[k] === jj - a) {
           cell.classList.add("drawn");
@@ -130,8 +141,10 @@
     var tail = el("tr", "ops-sweep-tail", el("td", "ops-cand", "everything else"));
     var acc = el("tr", "ops-sweep-acc", el("td", "ops-cand", "accuracy"));
     cols.forEach(function (col, c) {
-      var st = col.steps[k];
-      var cell = el("td", "ops-scell num", st ? (st.tail === null ? Ops.NR : F.pct(st.tail)) : F.pct(0));
+      var st = col.steps[k], tr0 = st ? tailRange(st) : [0, 0];
+      var cell = el("td", "ops-scell num", tr0[0] === null ? Ops.NR : F.range(tr0[0], tr0[1]));
+      cell.dataset.low = String(tr0[0]);
+      cell.dataset.high = String(tr0[1]);
       cell.dataset.column = String(c);
       if (col.drawn[k] === -1) { cell.appendChild(el("span", "ops-drawn", " \u25cf not listed")); }
       tail.appendChild(cell);
@@ -141,9 +154,23 @@
     return t;
   }
 
-  // The viewer's words for how the re-normalised numbers were made.
+  // A candidate's probability at a column's temperature as [low, high]: equal where the
+  // trace has a tail summary, the library's bounds where it has none (low/high; the older
+  // encoding carried points only, in p).
+  function candRange(st, i) {
+    if (st.low && st.high) return [st.low[i], st.high[i]];
+    return [st.p[i], st.p[i]];
+  }
+  function tailRange(st) {
+    if (st.tail_low !== undefined) return [st.tail_low, st.tail_high];
+    return [st.tail === undefined ? null : st.tail, st.tail === undefined ? null : st.tail];
+  }
+
+  // The viewer's words for how the re-normalised numbers were made; for ranges, the
+  // library's own note (TemperatureView.note).
   function accuracyText(st, tr, sc, k) {
     if (!st) return "greedy (T = 0)";
+    if (st.accuracy === "bounded") return "range: " + (st.note || "only the top-N were reported");
     if (st.accuracy !== "approximate") return st.accuracy + " over the whole vocabulary";
     return tr.grid && sc.tailN[k] > 0 ? "approximate (outside the stored temperatures)"
       : "approximate over the top-" + (sc.topStart[k + 1] - sc.topStart[k]);

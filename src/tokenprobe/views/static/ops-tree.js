@@ -21,11 +21,15 @@
       (from !== null && from > 0 ? " (of " + (from + 1) + ")" : "");
   }
 
-  // A few words of a trace from step k on (labels joined; a preview, not the exact text).
+  // A few words of a trace from step k on (a preview: the tokens' text, a character split
+  // over tokens as the character).
   function preview(doc, k, n) {
-    var s = doc.steps, out = "";
-    for (var i = k; i < s.n && out.length < (n || 60); i++) out += doc.vocab[s.tok[i]];
-    return out.replace(/\s+/g, " ") + (i < s.n ? "\u2026" : "");
+    var steps = Ops.stepsOf(doc), out = "";
+    for (var i = k; i < steps.length && out.length < (n || 60); i++) {
+      var st = steps[i];
+      out += st.frag ? (i === k && !st.text ? st.glyph : st.text) : st.label;
+    }
+    return out.replace(/\s+/g, " ") + (i < steps.length ? "\u2026" : "");
   }
 
   function forkIcon() {

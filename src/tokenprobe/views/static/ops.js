@@ -168,14 +168,26 @@
     if (st.tab && st.tab !== app.tab) app.setTab(st.tab);
   }
 
-  // A trace's generated tokens as labels and logprobs (nats; NaN = not reported).
+  // A trace's generated tokens as labels and logprobs (nats; NaN = not reported), with the
+  // glyph a byte fragment belongs to: `glyph` (the character, shown instead of the
+  // fragments' byte spellings), `frag` (k of n, or null for a whole token) and `text`, the
+  // token's share of the running text (the glyph on its first fragment, "" on the others).
   function stepsOf(doc) {
-    var c = doc.steps || { n: 0 }, out = [];
+    var c = doc.steps || { n: 0 }, out = [], sc = TP.loadTrace(doc).gen;
     for (var i = 0; i < (c.n || 0); i++) {
-      var lp = c.lp ? c.lp[i] : null;
-      out.push({ label: doc.vocab[c.tok[i]], lp: lp === null || lp === undefined ? NaN : lp / 1e4 });
+      var lp = c.lp ? c.lp[i] : null, g = sc.stepGroup[i], a = sc.groups[g], n = sc.groups[g + 1] - a;
+      var label = doc.vocab[c.tok[i]];
+      out.push({ label: label, lp: lp === null || lp === undefined ? NaN : lp / 1e4,
+        glyph: sc.gText[g], frag: n > 1 ? [i - a + 1, n] : null, text: n > 1 ? (i === a ? sc.gText[g] : "") : label });
     }
     return out;
+  }
+
+  // A token of stepsOf in a list: its label and, for a byte fragment, the glyph it is part of.
+  function stepLabel(s) {
+    var node = F.tokenNode(s.label);
+    if (s.frag) node.appendChild(el("span", "tp-frag-of", " byte " + s.frag[0] + " of " + s.frag[1] + " of \u201c" + s.glyph + "\u201d"));
+    return node;
   }
 
   window.TokenprobeOps = {
@@ -183,6 +195,6 @@
     card: card, badge: badge, seg: seg, fmtDelta: fmtDelta, fmtRatio: fmtRatio,
     tokenText: tokenText, tip: tip, tipRows: tipRows, hideTip: hideTip,
     mountText: mountText, onePage: onePage, viewState: viewState, restoreState: restoreState,
-    stepsOf: stepsOf, NR: NR
+    stepsOf: stepsOf, stepLabel: stepLabel, NR: NR
   };
 })();
