@@ -125,8 +125,9 @@ def test_temperature_view_matches_exact_logits(llama: LlamaBackend) -> None:
             exact = np.exp(row / temp - (row / temp).max())
             exact /= exact.sum()
             view = step_at_temperature(step, temp, list(TAIL_TEMPERATURES))
-            for c, p in view.probs:
-                assert abs(p - exact[c.id]) < 0.005
+            for c in view.candidates:
+                assert c.prob is not None
+                assert abs(c.prob - exact[c.candidate.id]) < 0.005
 
 
 def test_stop_string_ends_generation(llama: LlamaBackend) -> None:
