@@ -40,6 +40,9 @@ class BackendOptions:
     n_threads: int | None = None
     timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # What a server's numbers are, as the user declares it: raw, processed, unknown or
+    # logits (servers only; None: found from the numbers where they prove it).
+    logprobs_kind: str | None = None
 
     def __repr__(self) -> str:
         parts = []

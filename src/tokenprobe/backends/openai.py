@@ -18,14 +18,14 @@ here, "after N tries" is said only when there were N.
 - chat (`/chat/completions`): `logprobs: true`, `top_logprobs: N`; completion
   (`/completions`): `logprobs: N`. Streaming by default: tokens are yielded as chunks come
   (a chunk may carry several tokens, or none).
-- `score(text)`: `/completions` with `echo: true` gives the prompt's logprobs, where the
-  server allows it (vLLM, llama-cpp-python; OpenAI's current models do not).
+- `score(text)`, `score_continuation`: prompt logprobs, through `/completions` with `echo`
+  or vLLM's `prompt_logprobs` (backends/openai_score.py).
 - branching: completion mode re-sends prompt + the kept text + the forced text; chat mode
   prefills the assistant message with `continue_final_message` (vLLM; llama.cpp's server
   and Ollama continue a final assistant message by themselves).
-- `logprobs_kind` is "raw": OpenAI's and vLLM's default report the softmax of the logits
-  before temperature (vLLM's `--logprobs-mode processed_logprobs` would make them
-  "processed"; give `--extra-body '{"logprobs_kind": "processed"}'` to say so).
+- `logprobs_kind`: what the server's numbers are, as declared (`--logprobs-kind`,
+  `BackendOptions.logprobs_kind`, or `logprobs_kind` in the extra body) or as the numbers
+  prove (logits: formats/vllm_values.py); "raw" otherwise, OpenAI's and vLLM's default.
 - vLLM's extras, asked for with `--extra-body`: `{"prompt_logprobs": N}` gives the prompt's
   tokens with their logprobs and top N, read into `prompt_steps` (vLLM refuses them on a
   stream, so such a request is sent whole); `{"return_tokens_as_token_ids": true}` labels
@@ -45,6 +45,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import AsyncExitStack, ExitStack, contextmanager
 from typing import Any, TypeVar
 
+from tokenprobe.backends import openai_score
 from tokenprobe.backends.base import Backend, BackendOptions, replay_steps
 from tokenprobe.backends.faults import (
     RETRY_STATUSES,
@@ -60,11 +61,10 @@ from tokenprobe.backends.faults import (
     status_error,
     url_secrets,
 )
-from tokenprobe.backends.livefit import trim_top
 from tokenprobe.backends.nativehttp import abyte_lines, byte_lines
 from tokenprobe.backends.openai_reader import AnswerReader, sse_line
 from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
-from tokenprobe.formats import openai_completions
+from tokenprobe.formats.vllm_values import KINDS
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -82,7 +82,8 @@ class OpenAIBackend(Backend):
 
     def __init__(self, model: str, base_url: str, api_key: str | None,
                  extra_body: dict[str, Any] | None = None, timeout: float | None = None,
-                 stream: bool = True, max_retries: int = 2) -> None:
+                 stream: bool = True, max_retries: int = 2,
+                 logprobs_kind: str | None = None) -> None:
         try:
             import openai
         except ImportError as e:  # pragma: no cover - a dependency
@@ -92,12 +93,15 @@ class OpenAIBackend(Backend):
         check_url(self.base_url)
         self._key = api_key or ""
         body = dict(extra_body or {})
-        kind = body.pop("logprobs_kind", None)
-        if kind is not None:
-            if kind not in ("raw", "processed", "unknown"):
-                raise InputError("logprobs_kind in --extra-body must be raw, processed or "
-                                 "unknown")
-            self.logprobs_kind = kind
+        kind = logprobs_kind if logprobs_kind is not None else body.pop("logprobs_kind", None)
+        body.pop("logprobs_kind", None)
+        if kind is not None and kind not in KINDS:
+            raise InputError(f"the logprobs kind must be one of {', '.join(KINDS)} (got "
+                             f"{str(kind)[:20]!r})")
+        # What the server's numbers are, when the user said so (None: read them as raw
+        # log-probabilities unless they prove to be logits).
+        self.declared_kind: str | None = kind
+        self.logprobs_kind = kind or "raw"
         self.extra_body = body
         self.use_stream = stream
         self._openai = openai
@@ -122,7 +126,8 @@ class OpenAIBackend(Backend):
             "OPENAI_API_KEY")
         return cls(rest, base_url, key, options.extra_body, options.timeout,
                    stream=bool(options.extra.get("stream", True)),
-                   max_retries=int(options.extra.get("max_retries", 2)))
+                   max_retries=int(options.extra.get("max_retries", 2)),
+                   logprobs_kind=options.logprobs_kind)
 
     def source(self) -> dict[str, Any]:
         return {"base_url": public_url(self.base_url)}
@@ -293,6 +298,10 @@ class OpenAIBackend(Backend):
 
     # --- generation -------------------------------------------------------------------
 
+    def _reader(self, request: Request, chat: bool, stream: bool) -> AnswerReader:
+        return AnswerReader(self.where, self._secrets(), request, chat, stream,
+                            self.declared_kind, echo=bool(self.extra_body.get("echo")))
+
     def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
         if request.mode == "chat":
             params = self._chat_params(request, list(request.messages or []))
@@ -309,7 +318,7 @@ class OpenAIBackend(Backend):
         chat = "messages" in params
         endpoint = self.client.chat.completions if chat else self.client.completions
         stream = self._streams()
-        reader = AnswerReader(self.where, self._secrets(), request, chat, stream)
+        reader = self._reader(request, chat, stream)
         state = {"done": not stream}
         with self._errors(request):
             docs: Iterator[dict[str, Any]] = (
@@ -317,7 +326,10 @@ class OpenAIBackend(Backend):
                 else iter([self._whole(endpoint, params, request.alternatives)]))
             try:
                 for doc in docs:
-                    yield from reader.feed(doc)
+                    steps = reader.feed(doc)
+                    if trace is not None:
+                        reader.settle_trace(trace)
+                    yield from steps
             except Exception:
                 # The stream broke: tokens held back for more text (hidden bytes) were
                 # received all the same; they go out as their labels show, then the error.
@@ -361,7 +373,7 @@ class OpenAIBackend(Backend):
         params = self._generation_params(request)
         chat = "messages" in params
         endpoint = client.chat.completions if chat else client.completions
-        reader = AnswerReader(self.where, self._secrets(), request, chat, True)
+        reader = self._reader(request, chat, True)
         steps: list[Step] = []
         finish: str | None = None
         failure: TokenprobeError | None = None
@@ -408,7 +420,7 @@ class OpenAIBackend(Backend):
         """The trace of a whole answer's body (from `afetch`): the same reading as a live
         answer's. It needs no connection, so a batch can run it in a worker process."""
         chat = request.mode == "chat"
-        reader = AnswerReader(self.where, self._secrets(), request, chat, False)
+        reader = self._reader(request, chat, False)
         steps: list[Step] = []
         finish: str | None = None
         failure: TokenprobeError | None = None
@@ -425,6 +437,7 @@ class OpenAIBackend(Backend):
     def _finish(self, request: Request, reader: AnswerReader, steps: list[Step], finish: str | None,
                 failure: TokenprobeError | None) -> Trace:
         trace = replay_steps(self, request, steps, finish, failure)
+        reader.settle_trace(trace)
         if failure is None:
             with self._errors(request):
                 try:
@@ -435,78 +448,18 @@ class OpenAIBackend(Backend):
 
     def worker_spec(self) -> tuple[str, dict[str, Any]]:
         """How to rebuild this backend in a worker process, for `read_whole` there."""
-        body = dict(self.extra_body)
-        if self.logprobs_kind != "raw":
-            body["logprobs_kind"] = self.logprobs_kind
         return ("tokenprobe.backends.openai:OpenAIBackend",
                 {"model": self.model, "base_url": self.base_url, "api_key": self._key,
-                 "extra_body": body, "stream": self.use_stream, "max_retries": 0})
+                 "extra_body": dict(self.extra_body), "stream": self.use_stream,
+                 "max_retries": 0, "logprobs_kind": self.declared_kind})
 
-    # --- scoring ----------------------------------------------------------------------
-
-    def _echo(self, prompt: str, alternatives: int) -> Trace:
-        """The prompt's tokens and logprobs from `/completions` with echo."""
-        params = {"model": self.model, "prompt": prompt, "echo": True,
-                  "logprobs": alternatives, "max_tokens": 1, "temperature": 0.0}
-        if self.extra_body:
-            params["extra_body"] = dict(self.extra_body)
-        req = Request(mode="score", prompt=prompt, temperature=None, top_p=None, top_k=None,
-                      max_tokens=None, alternatives=alternatives)
-        with self._errors(req):
-            try:
-                doc = self._whole(self.client.completions, params)
-            except self._openai.BadRequestError as e:
-                msg = scrub(body_message(e.body if e.body is not None else e.message),
-                            self._secrets())
-                raise ServerError(f"{self.where} cannot score a given text (it refused "
-                                  f"echo with logprobs): {msg}") from None
-            traces = openai_completions.parse(doc)
-        got = traces[0]
-        if not got.prompt_steps:
-            raise ServerError(f"{self.where} cannot score a given text: it did not echo the "
-                              "prompt's logprobs")
-        return got
+    # --- scoring (backends/openai_score.py) ----------------------------------------------
 
     def score(self, text: str, alternatives: int = 10, progress: Any = None) -> Trace:
-        got = self._echo(text, alternatives)
-        request = Request(mode="score", prompt=text, temperature=None, top_p=None, top_k=None,
-                          max_tokens=None, alternatives=alternatives)
-        trace = Trace(backend=self.name, model=self.model, request=request,
-                      logprobs_kind=self.logprobs_kind, source=self.source())
-        for s in got.prompt_steps:
-            trim_top(s, alternatives)
-        trace.prompt_steps = got.prompt_steps
-        trace.rebuild_text()
-        if progress is not None:
-            progress(len(trace.prompt_steps), len(trace.prompt_steps))
-        return trace
+        return openai_score.score(self, text, alternatives, progress)
 
     def score_continuation(self, request: Request, answer: str, alternatives: int = 10) -> Trace:
-        if request.mode == "chat":
-            raise ModelError(f"{self.where} cannot score a fixed chat answer (the chat API has "
-                             "no echo); use completion mode")
-        prompt = request.prompt or ""
-        got = self._echo(prompt + answer, alternatives)
-        cut = len(prompt.encode("utf-8"))
-        steps, pos = [], 0
-        for s in got.prompt_steps:
-            if pos >= cut:
-                steps.append(s)
-            elif pos + len(s.data) > cut:
-                raise ModelError("the server's tokens cross the boundary between the prompt "
-                                 "and the answer; end the prompt with a space or newline")
-            pos += len(s.data)
-        for s in steps:
-            s.forced = True
-            s.sample_logprob = None
-        req = Request(**{**request.to_dict(), "max_tokens": len(steps),
-                         "alternatives": alternatives, "stop": []})
-        trace = Trace(backend=self.name, model=self.model, request=req,
-                      logprobs_kind=self.logprobs_kind, source=self.source())
-        trace.steps = steps
-        trace.rebuild_text()
-        trace.finish_reason = "length"
-        return trace
+        return openai_score.score_continuation(self, request, answer, alternatives)
 
     # --- branching --------------------------------------------------------------------
 

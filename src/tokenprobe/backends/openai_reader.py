@@ -5,7 +5,9 @@ processes.
 `AnswerReader.feed` takes one document and returns the steps that are ready (tokens whose
 bytes are hidden wait in a `LiveFitter` until the text shows them); `end` says how the
 answer ended, or why it is unusable (no logprobs, a cut stream, an error finish, tokens that
-do not spell the text); `attach_prompt` adds vLLM's `prompt_logprobs` as prompt steps.
+do not spell the text); `attach_prompt` adds vLLM's `prompt_logprobs` as prompt steps;
+`settle_trace` records what the numbers are (`logprobs_kind`: declared, or proved by the
+numbers, formats/vllm_values.py).
 `sse_line` reads one line of a server-sent-event stream.
 
 It leaves out making requests, retries and errors of the transport (backends/openai.py),
@@ -26,9 +28,11 @@ from tokenprobe.backends.faults import (
     scrub,
 )
 from tokenprobe.backends.livefit import LiveFitter
-from tokenprobe.formats import vllm
+from tokenprobe.formats import openai_completions, vllm
 from tokenprobe.formats._settle import settle_prompt
+from tokenprobe.formats._tokens import fit_to_text, name_hidden_chosen
 from tokenprobe.formats._values import finish_error, finish_reason
+from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Request, Step, Trace
 
 
@@ -37,15 +41,21 @@ class AnswerReader:
     the same reading for the synchronous and the asynchronous paths."""
 
     def __init__(self, where: str, secrets: list[str | None], request: Request, chat: bool,
-                 stream: bool) -> None:
+                 stream: bool, kind: str | None = None, echo: bool = False) -> None:
         self.where = where
+        # A completion asked with `echo`: the answer starts with the prompt's tokens (and
+        # vLLM's <bos>), which become prompt steps; chat `echo` repeats a final assistant
+        # message's text, which has no tokens.
+        self.echo = echo
+        self.request = request
+        self.echo_steps: list[Step] | None = None
         self.secrets = secrets
         self.stream = stream
         self.chat = chat
         self.fitter = LiveFitter(request.alternatives)
         # vLLM's reading is OpenAI's plus token ids (`return_tokens_as_token_ids`) and its
         # order of alternatives; on other servers it reads exactly as openai_chat does.
-        self.vllm = vllm.Reader(request.alternatives)
+        self.vllm = vllm.Reader(request.alternatives, kind)
         self.prompt_logprobs: Any = None
         self.prompt_ids: Any = None
         self.seen_logprobs = False
@@ -71,6 +81,8 @@ class AnswerReader:
                     "prompt_token_ids")
             text, pieces, steps, has_lp = read_choice(choice, self.chat, f"chunk {self.n}",
                                                        self.vllm)
+            if self.echo and self.echo_steps is None and (text if self.chat else steps):
+                text, pieces, steps = self._split_echo(choice, text, pieces, steps, doc)
             self.seen_logprobs = self.seen_logprobs or has_lp
             out += self.fitter.add(pieces, steps, text)
             if not self.seen_logprobs and self.fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
@@ -80,10 +92,58 @@ class AnswerReader:
         self.n += 1
         return out
 
+    def _split_echo(self, choice: dict[str, Any], text: str, pieces: list[Any],
+                    steps: list[Step], doc: dict[str, Any]) -> tuple[str, list[Any], list[Step]]:
+        """The echoed prompt out of the first answer with tokens: kept as prompt steps, and
+        the text and tokens after it go on as the answer."""
+        if self.chat:
+            # vLLM's chat echo sends the final assistant message's text first, without
+            # logprobs; the answer's tokens follow it.
+            last = (self.request.messages or [{}])[-1]
+            said = str(last.get("content") or "") if last.get("role") == "assistant" else ""
+            self.echo_steps = []
+            if said and text.startswith(said):
+                text = text[len(said):]
+            return text, pieces, steps
+        prompt = self.request.prompt or ""
+        usage = doc.get("usage") if isinstance(doc.get("usage"), dict) else {}
+        n = openai_completions.prompt_count(steps, usage, [choice])
+        if n is None or not text.startswith(prompt):
+            return text, pieces, steps
+        head, head_steps = pieces[:n], steps[:n]
+        if head_steps:
+            head_steps[0].logprob = None
+            openai_completions.engine_special(head, head_steps[0], text)
+        fitted = fit_to_text(head, prompt)
+        if fitted is None or b"".join(fitted) != prompt.encode("utf-8"):
+            raise ServerError(f"{self.where} echoed tokens that do not spell the prompt")
+        for step, piece, data in zip(head_steps, head, fitted):
+            if piece.hidden is not None or data != step.data:
+                step.bytes, step.token = data, token_label(data)
+                name_hidden_chosen(step)
+        self.echo_steps = head_steps
+        return text[len(prompt):], pieces[n:], steps[n:]
+
+    def settle_trace(self, trace: Trace) -> None:
+        """The trace's `logprobs_kind` as the numbers read so far say, with the reason in
+        `source["note"]` when the numbers proved it rather than a declaration."""
+        judge = self.vllm.judge
+        if judge.kind is not None:
+            trace.logprobs_kind = judge.kind
+        if judge.note and judge.note not in str(trace.source.get("note", "")):
+            old = trace.source.get("note")
+            trace.source["note"] = f"{old}; {judge.note}" if old else judge.note
+
     def attach_prompt(self, trace: Trace) -> None:
         """vLLM's `prompt_logprobs` (asked for with --extra-body) as the trace's prompt steps;
         alternatives known by id only get the bytes the answer revealed."""
         self.vllm.fill_alternatives(trace.steps)
+        if self.echo_steps:
+            trace.prompt_steps = self.echo_steps
+            if self.prompt_logprobs is not None:
+                vllm.merge_prompt_logprobs(trace.prompt_steps, self.vllm, self.prompt_logprobs)
+            settle_prompt(trace)
+            return
         if self.prompt_logprobs is None:
             return
         self.vllm.learn_prompt(self.prompt_logprobs, "prompt_logprobs")

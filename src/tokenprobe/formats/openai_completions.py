@@ -22,6 +22,12 @@ vLLM, llama-cpp-python and llama.cpp server's `/v1/completions`)::
   (OpenAI: "there may be up to logprobs+1 elements"); that extra entry is dropped
   (`_tokens.drop_extra_chosen`, which takes N from the request when it is known, else from
   the lists that do not end with their chosen token).
+- With echo, vLLM's first token is the control token its tokenizer added (`<bos>`, logprob
+  null), which `text` leaves out while `text_offset` counts its characters. A first echoed
+  token with a null logprob whose label is a control token's (`<bos>`, `<s>`,
+  `<|begin_of_text|>`) and which the text does not start with is that token: a step marked
+  `special` with empty bytes, and the offsets after it are moved back by its label's length
+  (`engine_special`). Scores are then those of the text as the model saw it, after `<bos>`.
 - `text_offset` counts characters from the start of the prompt (OpenAI, llama-cpp-python);
   the trace's offsets count from the start of its own text (docs/architecture.md) and are
   rebuilt from the bytes. `text_offset` is read for one thing: where a run of tokens
@@ -38,6 +44,7 @@ here through the shared fitting to `text` (llamacpp_python.py only names the for
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tokenprobe.errors import FormatError
@@ -66,6 +73,8 @@ from tokenprobe.trace import Step, Trace
 
 NAME = "openai.completions"
 KIND = "raw"
+# A control token's label: <bos>, <s>, <|begin_of_text|>, <|endoftext|>, [CLS] …
+_CONTROL = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_.:-]*\|?>|<s>|\[[A-Z]{2,}\]")
 
 def steps_from_completion_logprobs(logprobs: dict[str, Any], text: str | None) -> list[Step]:
     """Steps for a legacy `choices[i].logprobs` object {tokens, token_logprobs, top_logprobs,
@@ -188,20 +197,52 @@ def build(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
                               "the server did not return them; ask with logprobs: N")
         return trace
     pieces, steps = reader(g["lp"], f"choices[{index}].logprobs")
-    n_prompt = _prompt_count(steps, usage)
+    n_prompt = prompt_count(steps, usage, g["raw"])
     if n_prompt is None:
         trace.steps = steps
         return settle(trace, pieces, text)
     trace.prompt_steps, trace.steps = steps[:n_prompt], steps[n_prompt:]
     if trace.prompt_steps:
         trace.prompt_steps[0].logprob = None
+        engine_special(pieces, trace.prompt_steps[0], text)
     return settle(trace, pieces[n_prompt:], text, pieces[:n_prompt], echo=True)
 
 
-def _prompt_count(steps: list[Step], usage: dict[str, Any]) -> int | None:
-    """How many leading tokens are the echoed prompt, or None without echo."""
+def engine_special(pieces: list[Piece], first: Step, text: str) -> bool:
+    """Mark the first echoed token as the control token the engine added, when it is one.
+
+    vLLM echoes the `<bos>` its tokenizer put before the prompt (logprob null) but leaves it
+    out of `text`, and counts its label's characters in `text_offset`. Such a token has no
+    bytes of the text: it becomes a `special` step with empty bytes (its label kept), and
+    the later tokens' offset hints are moved back by the label's length. Returns whether it
+    was one."""
+    if not pieces or first.logprob is not None or first.special:
+        return False
+    label = pieces[0].label
+    if not label or pieces[0].hidden is not None or not _CONTROL.fullmatch(label) \
+            or text.startswith(label):
+        return False
+    pieces[0] = Piece(label, b"")
+    first.bytes = b""
+    first.token = label
+    first.special = True
+    first.top = []
+    first.entropy = None
+    for p in pieces[1:]:
+        if p.at is not None:
+            p.at -= len(label)
+    return True
+
+
+def prompt_count(steps: list[Step], usage: dict[str, Any], raw: list[Any]) -> int | None:
+    """How many leading tokens are the echoed prompt, or None without echo: vLLM's
+    `prompt_token_ids` (sent with a streamed echo), else the usage counts."""
     if not steps or steps[0].logprob is not None:
         return None  # without echo the first token is generated and has a logprob
+    ids = next((c.get("prompt_token_ids") for c in raw if isinstance(c, dict)
+                and isinstance(c.get("prompt_token_ids"), list)), None)
+    if ids is not None and 0 < len(ids) <= len(steps):
+        return len(ids)
     completion = opt_int(usage.get("completion_tokens"))
     if completion is not None and 0 <= completion <= len(steps):
         return len(steps) - completion

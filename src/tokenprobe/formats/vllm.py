@@ -60,10 +60,10 @@ from tokenprobe.formats._values import (
     need_dict,
     need_list,
     need_str,
-    openai_logprob,
     opt_int,
     opt_list,
 )
+from tokenprobe.formats.vllm_values import ValueJudge, raw_value
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Candidate, Step, Trace
 
@@ -126,10 +126,13 @@ class Reader:
     pieces whose bytes nothing has shown yet.
     """
 
-    def __init__(self, alternatives: int | None = None) -> None:
+    def __init__(self, alternatives: int | None = None, kind: str | None = None) -> None:
         self.vocab: dict[int, bytes] = {}
         self.alternatives = alternatives  # N asked for, when known (live requests)
         self.pending: list[Step] = []  # steps with alternatives whose bytes were unknown
+        # The numbers are read as sent and settled as log-probabilities or logits: the kind
+        # declared, or the one they prove (vllm_values.py).
+        self.judge = ValueJudge(kind)
 
     # --- chat ---------------------------------------------------------------------
 
@@ -151,8 +154,8 @@ class Reader:
                 alt = need_dict(alt, f"{where}[{k}].top_logprobs[{j}]")
                 alabel = need_str(alt.get("token"), f"{where}[{k}].top_logprobs[{j}].token")
                 top.append(self._alternative(alabel, alt.get("bytes"),
-                                             openai_logprob(alt.get("logprob"))))
-            lp = openai_logprob(item.get("logprob"))
+                                             raw_value(alt.get("logprob"))))
+            lp = raw_value(item.get("logprob"))
             step = make_step(piece, lp, tid, top)
             if top and len(alts) == full and _listed_first_and_last(step, top):
                 step.top = [c for c in step.top if not _same(c, step)]
@@ -160,6 +163,7 @@ class Reader:
             pieces.append(piece)
             steps.append(step)
         self._check_known(pieces, steps, where)
+        self.judge.settle(steps, where)
         return pieces, steps
 
     def _chosen_piece(self, label: str, tid: int | None, raw: Any) -> Piece:
@@ -210,12 +214,14 @@ class Reader:
             top = []
             if alts is not None:
                 alts = need_dict(alts, f"{where}.top_logprobs[{k}]")
-                top = [self._alternative(t, None, openai_logprob(v)) for t, v in alts.items()]
+                top = [self._alternative(t, None, raw_value(v)) for t, v in alts.items()]
             pieces.append(piece)
-            steps.append(make_step(piece, openai_logprob(lps[k] if k < len(lps) else None),
+            steps.append(make_step(piece, raw_value(lps[k] if k < len(lps) else None),
                                    tid, top))
         drop_extra_chosen(steps, self.alternatives)
         self._check_known(pieces, steps, where)
+        self.judge.settle(steps, where)
+        completing_tokens(pieces)
         return pieces, steps
 
     # --- prompt_logprobs --------------------------------------------------------------
@@ -263,7 +269,7 @@ class Reader:
                 else:
                     raise FormatError(f"{where}[{k}] gives token {tid} without its text "
                                       f"({FLAG_HINT})")
-                cands.append((tid, openai_logprob(val.get("logprob")), opt_int(val.get("rank")),
+                cands.append((tid, raw_value(val.get("logprob")), opt_int(val.get("rank")),
                               piece))
             chosen_id = known_id if known_id is not None else cands[0][0]
             chosen = next((c for c in cands if c[0] == chosen_id), None)
@@ -273,7 +279,11 @@ class Reader:
             contiguous = ranks == list(range(1, len(cands) + 1))
             top = [candidate(p, lp, tid) for tid, lp, _, p in cands
                    if tid != chosen_id or contiguous]
-            steps.append(make_step(chosen[3], chosen[1], chosen_id, top))
+            step = make_step(chosen[3], chosen[1], chosen_id, top)
+            rank = chosen[2]
+            step.vocab_rank = rank if rank is not None and rank > 0 else None
+            steps.append(step)
+        self.judge.settle(steps, where)
         return steps
 
     # --- after the fit ----------------------------------------------------------------
@@ -304,6 +314,25 @@ class Reader:
         self.pending = []
 
 
+def completing_tokens(pieces: list[Piece]) -> None:
+    """A token that completes a character carries the whole character in vLLM's text.
+
+    vLLM's detokenizer writes "" for a byte-fallback token that ends inside a character and
+    gives the whole character to the token that completes it ("", "", "", "𠮷" for the four
+    byte tokens of 𠮷). Fitted as they are, the empty ones would get no bytes and the last
+    all four. The completing token's own bytes are the character's last bytes and the rest
+    of its label, so it is fitted with the empty ones before it (at least one byte each),
+    which gives each byte token its byte."""
+    for k in range(1, len(pieces)):
+        p = pieces[k]
+        if (p.hidden is None and p.label and not p.label[0].isascii()
+                and pieces[k - 1].hidden is not None and pieces[k - 1].label == ""):
+            first = p.label[0].encode()
+            rest = re.escape(p.label[1:].encode())
+            pieces[k] = Piece(p.label, p.data,
+                              b"[\x80-\xbf]{1,%d}" % len(first) + rest, p.at)
+
+
 def _same(c: Candidate, step: Step) -> bool:
     return (c.id == step.id) if (c.id is not None and step.id is not None) else (
         c.data == step.data)
@@ -318,8 +347,17 @@ def _listed_first_and_last(step: Step, top: list[Candidate]) -> bool:
 
 
 def parse(doc: Any, file: str | None = None) -> list[Trace]:
-    docs = doc if isinstance(doc, list) else [doc]
     reader = Reader()
+    traces = _parse(doc, file, reader)
+    for t in traces:  # what the numbers are: raw unless they prove to be logits
+        t.logprobs_kind = reader.judge.kind or KIND
+        if reader.judge.note:
+            add_note(t, reader.judge.note)
+    return traces
+
+
+def _parse(doc: Any, file: str | None, reader: Reader) -> list[Trace]:
+    docs = doc if isinstance(doc, list) else [doc]
     if openai_chat.matches(doc):
         prompt_lp, prompt_ids = None, None
         for d in docs:
@@ -346,8 +384,31 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
         reader.fill_alternatives(t.prompt_steps + t.steps)
         if plp is not None and not t.prompt_steps:
             _attach_prompt(t, reader.prompt_steps(plp, pids, f"choices[{i}].prompt_logprobs"))
+        elif plp is not None:
+            merge_prompt_logprobs(t.prompt_steps, reader, plp)
         traces.append(t)
     return traces
+
+
+def merge_prompt_logprobs(steps: list[Step], reader: Reader, plp: Any) -> None:
+    """Ids, vocabulary ranks and id-keyed alternatives from `prompt_logprobs` onto the
+    echoed prompt steps (the same positions; vLLM sends both for an echo), whose bytes are
+    already fitted to the text. The echo's alternatives are keyed by text, where several
+    byte tokens collapse into one "" entry; these are keyed by id."""
+    if not isinstance(plp, list) or len(plp) != len(steps):
+        return
+    reader.learn_prompt(plp, "prompt_logprobs")
+    extra = reader.prompt_steps(plp, None, "prompt_logprobs")
+    for s, p in zip(steps, extra):
+        if p.id is None:
+            continue
+        s.id = p.id
+        s.vocab_rank = p.vocab_rank
+        s.entropy = p.entropy
+        for c in p.top:
+            if c.id == s.id:
+                c.bytes, c.token = s.data, s.token
+        s.top = p.top
 
 
 def _attach_prompt(trace: Trace, steps: list[Step]) -> None:
