@@ -12,13 +12,16 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, getcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 from tests.servers.faultserver import chat_stream, fault_server, sse
+from tests.views.jsfmt import pct
 from tests.views.traces import split_differently
 from tests.web.serve import Served, serve
 
@@ -28,6 +31,16 @@ from tokenprobe.store import Store
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
 CHIP = ".t"
+
+
+def whole(total: float) -> str:
+    """The page's probability of a whole answer: a percentage, or exp(total) written in
+    scientific notation with Decimal arithmetic (no float underflow)."""
+    if math.exp(total) >= 0.001:
+        return pct(math.exp(total))
+    getcontext().prec = 40
+    m, e = f"{Decimal(total).exp():.1e}".split("e")
+    return f"{m}e{int(e)}"
 SIZES = {"desktop": (1280, 860), "phone": (390, 844)}
 
 
@@ -171,7 +184,17 @@ def test_chat_streams_tokens_and_hover_shows_alternatives(open_page: Callable[..
     # The confidence panel shows the selected answer's figures.
     metrics = page.eval_on_selector_all("#chat-panel .tp-metric", """ms => Object.fromEntries(
         ms.map(m => [m.querySelector('dt').textContent, m.querySelector('dd').textContent]))""")
-    assert metrics["tokens"] == str(len(trace.steps))
+    s = summarize(trace)
+    assert metrics["tokens"] == str(s.tokens)
+    # The per-token figures named for what they are, checked against numpy's own means.
+    lps = np.array([x.logprob for x in trace.steps if x.logprob is not None])
+    assert metrics["per-token probability"] == (
+        f"geometric mean {pct(float(np.exp(lps.mean())))}, "
+        f"arithmetic mean {pct(float(np.exp(lps).mean()))}")
+    assert "mean probability" not in metrics
+    assert metrics["probability of the whole answer"] == whole(float(lps.sum()))
+    assert page.text_content(".turn-assistant .turn-head").startswith(
+        f"{s.tokens} tokens \u00b7 per-token probability: geometric mean")
     assert page.is_visible("#chat-panel .tp-chart svg")
     # Hover a token: its alternatives are the ones the model weighed.
     page.hover(".turn-assistant .t >> nth=0")
@@ -181,6 +204,8 @@ def test_chat_streams_tokens_and_hover_shows_alternatives(open_page: Callable[..
     for r, c in zip(rows, trace.steps[0].top):
         assert float(r["p"]) == pytest.approx(math.exp(c.logprob), abs=1e-4)  # type: ignore[arg-type]
     page.screenshot(path=str(artifacts / "web-chat-hover-light.png"))
+    page.mouse.move(5, 5)
+    page.locator("#chat-panel").screenshot(path=str(artifacts / "web-chat-panel-light.png"))
     p.clean()
 
 
@@ -257,9 +282,10 @@ def test_temperature_slider_and_step_view_in_complete_mode(open_page: Callable[.
     page.hover("#complete-result .tp-text-gen .t >> nth=0")
     page.wait_for_selector(".tp-pop:not([hidden])")
     rows = popover_rows(page)
-    assert [r["token"] for r in rows] == [c.token for c, _ in want]
-    for r, (_, prob) in zip(rows, want):
-        assert float(r["p"]) == pytest.approx(prob, abs=1e-9)
+    assert [r["token"] for r in rows] == [c.candidate.token for c in want.candidates]
+    for r, c in zip(rows, want.candidates):
+        assert c.prob is not None  # the local engine's tail sums: point values
+        assert float(r["p"]) == pytest.approx(c.prob, abs=1e-9)
     page.mouse.move(5, 5)
     page.click("#complete-result .tp-tab:text('Step by step')")
     assert page.text_content("#complete-result .tp-step-counter") == \
@@ -348,9 +374,17 @@ def test_score_names_its_unscored_first_token_and_choose_stops(
     first, rest = trace.prompt_steps[0], trace.prompt_steps[1:]
     assert first.logprob is None and all(s.logprob is not None for s in rest)
     # The wording comes from the trace: its first token's own label, and the count scored.
-    assert page.text_content("#score-status").startswith(
-        f"Perplexity {summarize(trace).perplexity:.2f} over {len(rest)} scored tokens "
-        f"(the first, {json.dumps(first.token)}, is not scored: nothing comes before it).")
+    s = summarize(trace)
+    line = page.text_content("#score-status")
+    assert line.startswith(f"Perplexity {s.perplexity:.2f} over {len(rest)} scored tokens; "
+                           "per-token probability: geometric mean")
+    # The engine's <bos> in front is no token of the text; a first token without one would
+    # say it has no context, never "not reported".
+    if first.special:
+        assert f"{json.dumps(first.token)} in front is the engine's control token" in line
+    else:
+        assert f"first token, {json.dumps(first.token)}: no context" in line
+    assert "not reported" not in line and "no reported logprob" not in line
     # A long choice reports its progress and stops when asked, between two options.
     page.fill("#choose-options", "\n".join(f" option {k}: " + "a long tail of words " * 20
                                            for k in range(20)))

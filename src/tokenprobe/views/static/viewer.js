@@ -1500,6 +1500,10 @@
     if (!s) { box.appendChild(el("p", "tp-none", "Summary " + NR + ".")); side.appendChild(box); return; }
     var dl = el("dl", "tp-metrics");
     function metric(k, v, hint, wide) {
+      // A wide figure's clauses ("geometric mean …, arithmetic mean …") wrap between them.
+      if (wide) v = v.split(", ").reduce(function (out, part, i, all) {
+        return out.concat([el("span", "tp-clause", part + (i < all.length - 1 ? "," : "")), i < all.length - 1 ? " " : null]);
+      }, []);
       var d = el("div", "tp-metric" + (wide ? " tp-metric-wide" : ""), [el("dt", null, k), el("dd", "num", v)]);
       if (hint) d.title = hint;
       dl.appendChild(d);

@@ -14,7 +14,8 @@ const METRIC_LABELS = {
   tokens: ["tokens", (v) => fmt.num(v, 1).replace(/\.0$/, "")],
   total_logprob: ["total logprob", (v) => fmt.num(v, 2)],
   mean_logprob: ["mean logprob", (v) => fmt.num(v, 3)],
-  mean_prob: ["mean probability", (v) => fmt.pct(v)],
+  geometric_mean_prob: ["per-token probability, geometric mean", (v) => fmt.pct(v)],
+  arithmetic_mean_prob: ["per-token probability, arithmetic mean", (v) => fmt.pct(v)],
   perplexity: ["perplexity", (v) => fmt.num(v, 2)],
   mean_entropy: ["mean entropy", (v) => fmt.num(v, 2) + " nats"],
   top1_share: ["top-1 share", (v) => fmt.pct(v)],
@@ -122,6 +123,13 @@ export function initCompare() {
         if (st !== null && c.samples > 1) text += " \u00b1 " + f(st[1]);
         dl.appendChild(el("div", "cmp-metric", [el("dt", null, label), el("dd", "num", text)]));
       }
+      // One answer per variant: its whole probability, exp(total logprob), written from the
+      // logprob so that it shows even where it is too small for a float.
+      const total = v.stats.total_logprob;
+      if (c.samples === 1 && total) {
+        dl.appendChild(el("div", "cmp-metric", [el("dt", null, "probability of the whole answer"),
+          el("dd", "num", fmt.smallProb(total[0]))]));
+      }
       const tr = v.traces[0];
       const text = el("div", "cmp-text");
       card.append(el("h3", "cmp-title", [el("span", "cmp-n", String(i + 1)), v.label]), dl,
@@ -131,8 +139,10 @@ export function initCompare() {
       viewers.push(V.mount(text, tr, { chrome: false, toolbar: false, prompt: false, panel: "none" }));
       const least = (tr.summary && tr.summary.least || []).slice(0, 3);
       if (least.length) {
+        // A byte fragment is named by the glyph it belongs to.
+        const sc = V.loadTrace(tr).main;
         card.appendChild(el("p", "cmp-least", ["Least confident: ", ...least.flatMap((s, j) => [
-          j ? ", " : "", fmt.tokenNode(tr.vocab[tr.steps.tok[s]]), " " + fmt.pct(Math.exp(tr.steps.lp[s] / 1e4))])]));
+          j ? ", " : "", fmt.glyphNode(sc, s), " " + fmt.pct(Math.exp(sc.lp[s]))])]));
       }
     });
     result.appendChild(grid);
@@ -162,7 +172,7 @@ export function initCompare() {
 // first. `c.deltas[i]` is null for a variant that split the answer into other tokens than
 // variant 1 (another tokenizer): its token k is another piece of text, so it gets no cells.
 function deltaTable(c) {
-  const base = c.variants[0].traces[0];
+  const base = c.variants[0].traces[0], baseTr = V.loadTrace(base), baseSc = baseTr.main;
   const other = c.variants.map((v, i) => c.deltas[i] === null);
   const table = el("table", "cmp-deltas");
   const head = el("tr", null, [el("th", null, "token")]);
@@ -171,7 +181,7 @@ function deltaTable(c) {
   table.appendChild(el("thead", null, head));
   const tbody = el("tbody");
   for (let s = 0; s < base.steps.n; s++) {
-    const row = el("tr", null, el("td", null, fmt.tokenNode(base.vocab[base.steps.tok[s]])));
+    const row = el("tr", null, el("td", null, fmt.stepTokenNode(baseTr, baseSc, s)));
     c.variants.forEach((v, i) => {
       if (other[i]) { row.appendChild(el("td", "num cmp-none", "\u2014")); return; }
       const t = v.traces[0], lp = t.steps.lp[s];

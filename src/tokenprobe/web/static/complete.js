@@ -115,19 +115,20 @@ export function initScore() {
   };
 }
 
-// What a scoring's perplexity is over, in the trace's own words: the tokens with a
-// logprob, and why the first prompt token has none when it has none (nothing comes before
-// it to predict it from; its label is whatever the model starts a text with).
+// What a scoring's figures are over, in the trace's own words (metrics.summarize's
+// counts): the tokens with a logprob; a control token the engine put in front (<bos>) is
+// no token of the text; a first token with nothing before it has no context, so no logprob
+// (not "not reported").
 function scoreLine(tr) {
   const s = tr.summary, ps = tr.prompt_steps;
-  const text = "Perplexity " + fmt.num(s.perplexity, 2) + " over " + fmt.plural(s.reported, "scored token", "scored tokens");
+  const text = "Perplexity " + fmt.num(s.perplexity, 2) + " over " + fmt.plural(s.reported, "scored token", "scored tokens") +
+    "; per-token probability: " + fmt.perToken(s) + "; probability of the whole text " + fmt.whole(s);
   const notes = [];
-  let missing = s.missing;
-  if (s.scope === "prompt_steps" && ps && ps.n && ps.lp[0] === null) {
-    notes.push("the first, " + JSON.stringify(tr.vocab[ps.tok[0]]) + ", is not scored: nothing comes before it");
-    missing -= 1;
-  }
-  if (missing > 0) notes.push(fmt.plural(missing, "other token has", "other tokens have") + " no reported logprob");
+  if (s.scope === "prompt_steps" && ps && ps.n && ps.special && ps.special[0])
+    notes.push(JSON.stringify(tr.vocab[ps.tok[0]]) + " in front is the engine's control token, not part of the text");
+  if (s.no_context_first && ps && ps.n)
+    notes.push("first token, " + JSON.stringify(tr.vocab[ps.tok[0]]) + ": no context (nothing comes before it to predict it from)");
+  if (s.missing > 0) notes.push(fmt.plural(s.missing, "token has", "tokens have") + " no reported logprob");
   return text + (notes.length ? " (" + notes.join("; ") + ")." : ".");
 }
 

@@ -87,10 +87,11 @@ export function samplingForm(host, defaults) {
   };
 }
 
-// A short figure line for an answer: tokens, mean probability, perplexity.
+// A short figure line for an answer: tokens, the per-token probability (geometric and
+// arithmetic means, named as such) and the whole answer's probability.
 export function figures(doc) {
   const s = doc && doc.summary;
   if (!s || !s.tokens) return "";
-  return fmt.plural(s.tokens, "token", "tokens") + " \u00b7 mean p " + fmt.pct(s.mean_prob) +
-    " \u00b7 perplexity " + fmt.num(s.perplexity, 2);
+  return fmt.plural(s.tokens, "token", "tokens") + " \u00b7 per-token probability: " + fmt.perToken(s) +
+    " \u00b7 whole answer " + fmt.whole(s);
 }
