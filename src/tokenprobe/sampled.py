@@ -51,6 +51,7 @@ def step_sampled(
       token, nothing beyond the raw distribution to show).
     - logprobs_kind "processed": the server reported its values after its samplers; they
       are the sampled distribution already and are shown as they are, never re-processed.
+      "raw" and "unknown" values are taken as the softmax of the logits at T = 1.
     - No top-k / top-p: `step_at_temperature` (points with a tail summary, else bounds).
     - Weights w_i = p_i^β (β = 1/T); the kept set is a prefix of the tokens by probability
       (the top one is always kept), and the sampled value of a kept token is w_i / Q, Q
