@@ -1618,7 +1618,8 @@
       cursor.style.display = "";
       clear(tip);
       append(tip, [el("b", null, "#" + (st + 1) + " "), tokenNode(sc.gText[sc.stepGroup[st]]),
-        el("span", "num", " " + fmtPct(Math.exp(sc.lp[st])) + " \u00b7 H " + fmtNum(sc.H[st], 2))]);
+        el("span", "num", " " + (isNaN(sc.lp[st]) ? self.noLogprob(sc, st) : fmtPct(Math.exp(sc.lp[st]))) +
+          " \u00b7 H " + fmtNum(sc.H[st], 2))]);
       tip.hidden = false;
       tip.style.left = Math.min(at.r.width - 180, Math.max(0, e.clientX - at.r.left + 10)) + "px";
     });
