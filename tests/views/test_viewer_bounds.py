@@ -397,6 +397,7 @@ def top_p_numpy(lps: np.ndarray, temperature: float, top_p: float) -> np.ndarray
 
 @pytest.mark.parametrize("settings", [
     {"temperature": 0.8, "top_p": 0.9, "pin": True},   # Q from the sampled logprob: exact
+    {"temperature": 0.8, "pin": True},                   # no truncation, Q recorded
     {"temperature": 0.8, "top_k": 3},                    # top-k inside the list: exact
     {"temperature": 1.3, "top_p": 0.6},                  # the cut falls in the list: exact
     {"temperature": 1.3, "top_p": 0.99},                 # past the list: ranges
@@ -437,11 +438,18 @@ def test_step_view_applies_top_k_and_top_p_as_the_library_does(open_trace: Any,
     clean(o)
 
 
-def test_a_server_answer_with_top_p_gives_the_librarys_ranges(open_trace: Any) -> None:
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_server_answer_with_top_p_gives_the_librarys_ranges(open_trace: Any,
+                                                              pinned: bool) -> None:
     from tokenprobe.distribution import step_sampled
 
     t = imported()
     t.request.temperature, t.request.top_p = 0.7, 0.5
+    if pinned:  # a server that reports the sampled logprob (as if the listed were all kept)
+        for st in t.steps:
+            w = [c.logprob / 0.7 for c in st.top]  # type: ignore[operator]
+            st.sample_logprob = round(st.logprob / 0.7 - math.log(  # type: ignore[operator]
+                sum(math.exp(x) for x in w)), 4)
     o = open_trace([t])
     page = o.page
     page.click("text=Step by step")

@@ -307,12 +307,14 @@
     var k = req.top_k && req.top_k > 0 ? req.top_k : null;
     if (k !== null && vocabKnown && k >= V) k = null;
     var p = typeof req.top_p === "number" && req.top_p < 1 ? req.top_p : null;
-    if (wt === null || (k === null && p === null)) return stepAtT(sc, s, T, grid, V);
+    if (wt === null) return stepAtT(sc, s, T, grid, V);
     var order = wt.w.map(function (_, i) { return i; });
     order.sort(function (x, y) { return wt.w[y] - wt.w[x]; }); // stable: ties keep `top` order
     var chosen = wt.chosenAt >= 0 ? order.indexOf(wt.chosenAt) : null;
-    var kept = keptMass(wt, order, chosen, k, p), pin = pinnedQ(sc, s, wt, order, chosen);
-    if (pin !== null) kept = pinnedMass(wt, order, pin);
+    var pin = pinnedQ(sc, s, wt, order, chosen);
+    if (k === null && p === null && pin === null) return stepAtT(sc, s, T, grid, V);
+    var kept = keptMass(wt, order, chosen, k, p);
+    if (pin !== null) kept = pinnedMass(wt, order, kept, pin);
     var view = keptView(wt, order, kept, T, vocabKnown, pin !== null);
     if (wt.chosenAt < 0 && wt.wOut > 0) { view.chosenLow = wt.wOut / kept.qHigh; view.chosenHigh = wt.wOut / kept.qLow; }
     if (pin !== null) view.chosenLow = view.chosenHigh = Math.exp(sc.slp[s]);
@@ -368,15 +370,23 @@
     var q = wc / Math.exp(sc.slp[s]);
     return isFinite(q) && q > 0 ? q : null;
   }
-  function pinnedMass(wt, order, q) {
-    var total = 0, sure = 0;
-    for (var r = 0; r < order.length; r++) {
-      if (sure && total + wt.w[order[r]] > q * (1 + PIN_EDGE)) break;
-      total += wt.w[order[r]];
-      sure++;
+  // The kept set with Q known: a listed token is kept when Q is not reached before it,
+  // dropped when the prefix through it exceeds Q; one too light to tell within the rounding
+  // is left to the settings (`bySettings`, keptMass), else undetermined.
+  function pinnedMass(wt, order, bySettings, q) {
+    var n = order.length, through = 0, sure = n, maybe = n, r;
+    for (r = 0; r < n; r++) {
+      var before = through;
+      through += wt.w[order[r]];
+      var fits = r === 0 || r < bySettings.sure || before < q * (1 - PIN_EDGE);
+      if (!fits && sure === n) sure = r;
+      if (r > 0 && (r >= bySettings.maybe || through > q * (1 + PIN_EDGE))) { maybe = r; break; }
     }
-    var rest = Math.max(q - total, 0);
-    return { qLow: q, qHigh: q, sure: sure, maybe: sure, uLow: rest, uHigh: rest };
+    sure = Math.min(sure, maybe);
+    var listed = [0];
+    for (r = 0; r < maybe; r++) listed.push(listed[r] + wt.w[order[r]]);
+    return { qLow: q, qHigh: q, sure: sure, maybe: maybe, uLow: Math.max(q - listed[maybe], 0),
+      uHigh: Math.max(q - listed[sure], 0) };
   }
 
   function keptView(wt, order, kept, T, vocabKnown, pinned) {
@@ -396,7 +406,7 @@
     if (kept.qLow === kept.qHigh && kept.sure === kept.maybe) {
       // The kept weight is known, and the tail is what the listed kept leave. Only a kept
       // mass that takes in unlisted tokens depends on how the tail was made.
-      var tail = Math.max(kept.qLow - sureSum, 0) / kept.qLow;
+      var tail = kept.uHigh > 0 ? Math.max(kept.qLow - sureSum, 0) / kept.qLow : 0;
       var exact = pinned || kept.uHigh === 0 || wt.basis === "listed";
       v = makeView(T, wt, low, high, tail, tail, exact ? "exact" : wt.accuracy, null, vocabKnown, wt.basis);
     } else {
