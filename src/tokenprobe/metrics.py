@@ -86,6 +86,22 @@ class Summary:
     least_likely: list[tuple[int, Step]] = field(default_factory=list)
     low_confidence: list[Span] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # The figures a reader looks at first, named as the views name them; the
+        # dataclass's own repr would print every least likely step in full.
+        parts = [f"{self.tokens} tokens"]
+        if self.missing:
+            parts.append(f"{self.missing} not reported")
+        if self.perplexity is not None and self.geometric_mean_prob is not None:
+            parts += [f"perplexity {self.perplexity:.4g}",
+                      f"per-token probability geometric mean {self.geometric_mean_prob:.2%}"]
+        if self.total_logprob is not None:
+            parts.append(f"total logprob {self.total_logprob:.3f}")
+        if self.mean_entropy is not None:
+            parts.append(f"mean entropy {self.mean_entropy:.3f} nats"
+                         + ("" if self.entropy_exact else " (lower bound)"))
+        return "<Summary " + ", ".join(parts) + ">"
+
 
 def summarize(
     trace: Trace, n_least: int = 5, threshold: float = 0.2, steps: list[Step] | None = None

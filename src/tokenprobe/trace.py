@@ -147,6 +147,23 @@ class Step:
     def prob(self) -> float | None:
         return None if self.logprob is None else math.exp(self.logprob)
 
+    def __repr__(self) -> str:
+        # Short: the dataclass's own repr lists every candidate and the tail summary.
+        parts = [repr(token_label(self.data)) if self.data else self.token]
+        if self.logprob is None:
+            parts.append("logprob not reported")
+        else:
+            parts.append(f"logprob {self.logprob:.4f} (p {math.exp(self.logprob):.4g})")
+        rank = self.rank()
+        if self.top:
+            parts.append(f"rank {rank} of {len(self.top)} listed" if rank is not None
+                         else f"not among {len(self.top)} listed")
+        if self.entropy is not None:
+            parts.append(f"entropy {self.entropy:.3f} nats"
+                         + ("" if self.entropy_exact else " (lower bound)"))
+        parts += [w for w, on in (("forced", self.forced), ("special", self.special)) if on]
+        return f"<Step {parts[0]} " + ", ".join(parts[1:]) + ">"
+
     def rank(self) -> int | None:
         """1-based rank of the chosen token among `top`, or None when it is not listed.
 
@@ -279,6 +296,19 @@ class Trace:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: str = field(default_factory=_now)
     schema: str = SCHEMA
+
+    def __repr__(self) -> str:
+        # Short: what it is and how it ended; the dataclass's own repr dumps every step.
+        scored = self.request.mode == "score"
+        steps = self.prompt_steps if scored else self.steps
+        text = (self.request.prompt or "") if scored else self.text
+        shown = repr(text[:24] + "…" if len(text) > 24 else text)
+        state = "complete" if self.complete else "incomplete" + (
+            f" ({self.error})" if self.error else "")
+        fork = f" branch of {self.parent['id'][:8]} at {self.parent.get('step')}" \
+            if self.parent and self.parent.get("id") else ""
+        return (f"<Trace {self.backend} {self.model} {self.request.mode} {len(steps)} "
+                f"{'prompt steps' if scored else 'steps'} {shown}{fork} {state}>")
 
     def rebuild_text(self) -> None:
         """Set `text` and the steps' offsets from the steps' bytes (the exact rule)."""
