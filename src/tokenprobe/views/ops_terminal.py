@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from tokenprobe.metrics import scope, summarize
-from tokenprobe.ops.choose import Choice
+from tokenprobe.ops.choose import Choice, OptionScore
 from tokenprobe.ops.compare import Comparison, fmt_stat
 from tokenprobe.ops.sweep import Sweep
 from tokenprobe.trace import Trace
@@ -138,24 +139,93 @@ def token_delta_table(c: Comparison) -> Group:
     return Group(heading, t, note)
 
 
-def choice_view(ch: Choice) -> Table:
-    t = Table(title=f"choose after {ch.prompt!r}", title_justify="left")
-    t.add_column("option")
-    t.add_column("probability", justify="right")
-    t.add_column("")
-    t.add_column("total logprob", justify="right")
-    t.add_column("tokens", justify="right")
-    t.add_column("per token", overflow="fold")
-    best = ch.best()
-    for o in sorted(ch.options, key=lambda o: -o.probability):
-        detail = Text()
-        for label, lp in glyph_runs(o.trace.steps):
-            detail.append(label, style=prob_style(lp))
-            detail.append(f" {_pct(None if lp is None else math.exp(lp))}  ", style="dim")
-        t.add_row(Text(repr(o.option), style="bold" if o is best else ""),
-                  _pct(o.probability), Text(_bar(o.probability, 16), style="cyan"),
-                  f"{o.total_logprob:.3f}", str(o.n_tokens), detail)
-    return t
+def choice_view(ch: Choice) -> _ChoiceTable:
+    """The options ranked, with their bars and tokens, laid out for the console's width."""
+    return _ChoiceTable(ch)
+
+
+class _ChoiceTable:
+    """The choice's table, sized when it is drawn: the numbers and bars keep their width,
+    the options and their tokens share the rest, and a token is never parted from its
+    probability (wrapping at spaces would put `␣Berlin` and `0.03%` on two lines)."""
+
+    BAR = 12
+
+    def __init__(self, ch: Choice) -> None:
+        self.ch = ch
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table(options.max_width)
+
+    def table(self, width: int) -> Table:
+        ch = self.ch
+        rows = sorted(ch.options, key=lambda o: -o.probability)
+        pcts = [_pct(o.probability) for o in rows]
+        totals = [f"{o.total_logprob:.3f}" for o in rows]
+        pairs = [_token_pairs(o) for o in rows]
+        labels = [Text(repr(o.option), style="bold" if o is ch.best() else "") for o in rows]
+        pw = max(len(p) for p in pcts)
+        lw = max(max(len(t) for t in totals), len("logprob"))
+        opt_max = max(t.cell_len for t in labels)
+        pair_min = max((p.cell_len for ps in pairs for p in ps), default=1)
+        pair_max = max((_Pairs(ps).one_line() for ps in pairs), default=1)
+        # Borders (6) and a space either side of each of the five columns (10); the bar
+        # gets shorter before an option or a token would have to be cut.
+        base = 16 + lw + len("tokens")
+        room = width - base - min(opt_max, 8) - pair_min - pw - 1
+        bar = max(min(self.BAR, room), len("probability") - pw - 1, 0)
+        rest = width - base - max(len("probability"), pw + 1 + bar)
+        per = min(pair_max, max(pair_min, rest - opt_max))
+        opt = max(min(opt_max, rest - per), min(opt_max, 8))
+        if opt + per > rest:  # narrow: the options wrap to make room for whole tokens
+            per = max(pair_min, rest - opt)
+        t = Table(title=f"choose after {ch.prompt!r}", title_justify="left")
+        t.add_column("option", width=max(opt, 1))
+        t.add_column("probability", no_wrap=True)
+        t.add_column("total logprob", justify="right", width=lw)
+        t.add_column("tokens", justify="right", no_wrap=True)
+        t.add_column("per token", width=max(per, 1))
+        for o, label, p, total, ps in zip(rows, labels, pcts, totals, pairs):
+            cell = Text(p.rjust(pw) + " ")
+            cell.append(_bar(o.probability, bar), style="cyan")
+            t.add_row(label, cell, total, str(o.n_tokens), _Pairs(ps))
+        return t
+
+
+def _token_pairs(o: OptionScore) -> list[Text]:
+    out = []
+    for label, lp in glyph_runs(o.trace.steps):
+        pair = Text(label, style=prob_style(lp))
+        pair.append(f" {_pct(None if lp is None else math.exp(lp))}", style="dim")
+        out.append(pair)
+    return out
+
+
+class _Pairs:
+    """Token–probability pairs in lines as wide as the column, a pair never split across
+    lines."""
+
+    def __init__(self, pairs: list[Text]) -> None:
+        self.pairs = pairs
+
+    def one_line(self) -> int:
+        return sum(p.cell_len for p in self.pairs) + 2 * max(len(self.pairs) - 1, 0)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(max((p.cell_len for p in self.pairs), default=0), self.one_line())
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        out, line = Text(), 0
+        for pair in self.pairs:
+            if line and line + 2 + pair.cell_len > options.max_width:
+                out.append("\n")
+                line = 0
+            elif line:
+                out.append("  ")
+                line += 2
+            out.append_text(pair)
+            line += pair.cell_len
+        yield out
 
 
 def sweep_view(sw: Sweep, n_candidates: int = 5) -> Group:
