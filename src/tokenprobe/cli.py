@@ -60,6 +60,11 @@ BaseUrlOpt = Annotated[
 ExtraBodyOpt = Annotated[
     str | None, typer.Option("--extra-body", help="JSON object of extra request fields")
 ]
+KindOpt = Annotated[
+    str | None, typer.Option("--logprobs-kind", help="what a server's numbers are: raw, "
+                             "processed, logits or unknown (vLLM: its --logprobs-mode); "
+                             "default: raw unless they prove to be logits")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one trace JSON document")]
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="write the trace JSON here")]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="write the interactive viewer here")]
@@ -78,7 +83,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _options(base_url: str | None, extra_body: str | None) -> BackendOptions:
+def _options(base_url: str | None, extra_body: str | None,
+             logprobs_kind: str | None = None) -> BackendOptions:
     body = None
     if extra_body:
         try:
@@ -87,8 +93,12 @@ def _options(base_url: str | None, extra_body: str | None) -> BackendOptions:
             raise InputError(f"--extra-body is not valid JSON ({e.msg})") from None
         if not isinstance(body, dict):
             raise InputError("--extra-body must be a JSON object")
+    if logprobs_kind is not None and logprobs_kind not in ("raw", "processed", "logits",
+                                                           "unknown"):
+        raise InputError("--logprobs-kind must be raw, processed, logits or unknown")
     api_key = os.environ.get("OPENAI_API_KEY")
-    return BackendOptions(base_url=base_url, api_key=api_key, extra_body=body)
+    return BackendOptions(base_url=base_url, api_key=api_key, extra_body=body,
+                          logprobs_kind=logprobs_kind)
 
 
 def _load_backend(model: str | None, options: BackendOptions) -> Backend:
@@ -175,6 +185,7 @@ def generate(
     dist: DistOpt = "sampled",
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    logprobs_kind: KindOpt = None,
     no_save: NoSaveOpt = False,
 ) -> None:
     """Generate a continuation (or a chat answer) and show every token's choice."""
@@ -186,7 +197,7 @@ def generate(
             top_p=top_p, top_k=top_k, seed=seed, alternatives=alternatives, stop=stop,
         )
         validate_request(request)
-        backend = _load_backend(model, _options(base_url, extra_body))
+        backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
         if chat and backend.name == "llama" and not model:
             err.print("note: the embedded model is a base model: it continues text well but "
                       "chats poorly; leave out --chat to see it at its best", style="yellow")
@@ -251,6 +262,7 @@ def score(
     steps: StepsOpt = False,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    logprobs_kind: KindOpt = None,
     no_save: NoSaveOpt = False,
 ) -> None:
     """Score a given text: how likely each of its tokens was to the model."""
@@ -269,7 +281,7 @@ def score(
             raise InputError("the text to score is empty")
         validate_alternatives(alternatives)
         store = open_store_unless(no_save)
-        backend = _load_backend(model, _options(base_url, extra_body))
+        backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
         with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task("score", total=None)

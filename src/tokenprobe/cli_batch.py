@@ -1,4 +1,5 @@
-"""The `batch` command: a JSONL file of prompts against a model, with a progress bar.
+"""The `batch` command: a JSONL file of prompts against a model (or, with `--score`, of
+texts to score), with a progress bar.
 
 It leaves out the running itself (ops/batch.py).
 """
@@ -16,6 +17,7 @@ from tokenprobe.cli import (
     AltOpt,
     BaseUrlOpt,
     ExtraBodyOpt,
+    KindOpt,
     ModelOpt,
     _load_backend,
     _options,
@@ -24,7 +26,7 @@ from tokenprobe.cli import (
     fail,
 )
 from tokenprobe.errors import TokenprobeError
-from tokenprobe.ops.batch import Item, read_prompts, run_batch
+from tokenprobe.ops.batch import Item, read_prompts, read_texts, run_batch
 
 
 @app.command()
@@ -44,6 +46,10 @@ def batch(
     alternatives: AltOpt = 10,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    logprobs_kind: KindOpt = None,
+    score: Annotated[bool, typer.Option("--score", help="score texts instead: one "
+                                        "{\"id\", \"text\"} per line; each trace's "
+                                        "source.score has its perplexity")] = False,
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="ask servers for "
                                          "streams (an answer cut part-way keeps its tokens) "
                                          "instead of whole answers (faster)")] = False,
@@ -53,8 +59,9 @@ def batch(
         defaults = {"chat": chat, "system": system, "max_tokens": max_tokens,
                     "temperature": temperature, "top_p": top_p, "seed": seed,
                     "alternatives": alternatives}
-        items = read_prompts(prompts, defaults)
-        backend = _load_backend(model, _options(base_url, extra_body))
+        items = (read_texts(prompts, alternatives) if score
+                 else read_prompts(prompts, defaults))
+        backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

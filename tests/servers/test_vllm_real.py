@@ -235,3 +235,25 @@ def test_imported_answer_is_the_live_trace(vllm_raw: str, tmp_path: Any) -> None
                                                          alternatives=3)).run()
     assert imported.source["format"] == "vllm" and imported.text == live.text
     assert [s.logprob for s in imported.steps] == [s.logprob for s in live.steps]
+
+
+def test_batch_score_against_vllm(vllm_raw: str, tmp_path: Any) -> None:
+    import math
+
+    texts = [TEXTS[0], TEXTS[2], "Water boils at 100 degrees."]
+    src, out = tmp_path / "texts.jsonl", tmp_path / "scores.jsonl"
+    src.write_text("".join(json.dumps({"id": f"t{i}", "text": t}) + "\n"
+                           for i, t in enumerate(texts)))
+    r = run_cli(["batch", str(src), "-o", str(out), "--score", "-n", "2", "-c", "3",
+                 "-m", "openai:gemma", "--base-url", vllm_raw])
+    assert r.code == 0, r.stderr
+    docs = {d["source"]["batch_id"]: d for d in map(json.loads, out.read_text().splitlines())}
+    for i, text in enumerate(texts):
+        d = docs[f"t{i}"]
+        assert d["prompt_steps"][0]["special"] is True
+        alone = backend(vllm_raw).score(text, alternatives=2)
+        lps = [s.logprob for s in alone.prompt_steps[1:]]
+        assert [s["logprob"] for s in d["prompt_steps"][1:]] == lps
+        assert d["source"]["score"]["tokens"] == len(lps)
+        assert math.isclose(d["source"]["score"]["perplexity"],
+                            math.exp(-math.fsum(lps) / len(lps)))  # type: ignore[arg-type]

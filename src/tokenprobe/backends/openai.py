@@ -461,6 +461,14 @@ class OpenAIBackend(Backend):
     def score_continuation(self, request: Request, answer: str, alternatives: int = 10) -> Trace:
         return openai_score.score_continuation(self, request, answer, alternatives)
 
+    async def afetch_score(self, text: str, alternatives: int, client: Any) -> str:
+        """The body of the echo that scores `text` (a batch of texts, on an event loop)."""
+        return await openai_score.afetch_score(self, text, alternatives, client)
+
+    def read_score(self, text: str, alternatives: int, body: str) -> Trace:
+        """The score trace of `afetch_score`'s body (a worker process can read it)."""
+        return openai_score.read_score(self, text, alternatives, body)
+
     # --- branching --------------------------------------------------------------------
 
     def continue_text_steps(self, request: Request, trace: Trace, kept: str,

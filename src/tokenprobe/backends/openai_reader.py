@@ -49,6 +49,11 @@ class AnswerReader:
         self.echo = echo
         self.request = request
         self.echo_steps: list[Step] | None = None
+        # Top-k / top-p mask tokens (vLLM writes their -inf as -9999.0) only in the
+        # processed distribution: a masked alternative in such a request proves it.
+        self.may_mask = bool(request.top_k) or (request.top_p is not None
+                                                 and request.top_p < 1.0)
+        self.masked = False
         self.secrets = secrets
         self.stream = stream
         self.chat = chat
@@ -84,6 +89,9 @@ class AnswerReader:
             if self.echo and self.echo_steps is None and (text if self.chat else steps):
                 text, pieces, steps = self._split_echo(choice, text, pieces, steps, doc)
             self.seen_logprobs = self.seen_logprobs or has_lp
+            if self.may_mask and not self.masked:
+                self.masked = any(c.logprob is None and c.logit is None
+                                  for s in steps for c in s.top)
             out += self.fitter.add(pieces, steps, text)
             if not self.seen_logprobs and self.fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
                 raise no_logprobs(where)
@@ -128,11 +136,16 @@ class AnswerReader:
         """The trace's `logprobs_kind` as the numbers read so far say, with the reason in
         `source["note"]` when the numbers proved it rather than a declaration."""
         judge = self.vllm.judge
+        note = judge.note
         if judge.kind is not None:
             trace.logprobs_kind = judge.kind
-        if judge.note and judge.note not in str(trace.source.get("note", "")):
+        elif self.masked:
+            trace.logprobs_kind = "processed"
+            note = ("alternatives masked by top-k/top-p (-9999) show the processed "
+                    "distribution (vLLM's --logprobs-mode processed_logprobs)")
+        if note and note not in str(trace.source.get("note", "")):
             old = trace.source.get("note")
-            trace.source["note"] = f"{old}; {judge.note}" if old else judge.note
+            trace.source["note"] = f"{old}; {note}" if old else note
 
     def attach_prompt(self, trace: Trace) -> None:
         """vLLM's `prompt_logprobs` (asked for with --extra-body) as the trace's prompt steps;

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tokenprobe.backends.faults import ServerError, body_message, scrub
+from tokenprobe.backends.faults import ServerError, body_message, parse_json, scrub
 from tokenprobe.backends.livefit import trim_top
 from tokenprobe.errors import ModelError
 from tokenprobe.formats import openai_chat, openai_completions, vllm
@@ -52,15 +52,19 @@ def _score_request(text: str, alternatives: int) -> Request:
                    max_tokens=None, alternatives=alternatives)
 
 
-def echo(backend: OpenAIBackend, prompt: str, alternatives: int) -> tuple[Trace, vllm.Reader]:
-    """The prompt's tokens and logprobs from `/completions` with echo."""
+def _echo_params(backend: OpenAIBackend, prompt: str, alternatives: int) -> dict[str, Any]:
     params: dict[str, Any] = {"model": backend.model, "prompt": prompt, "echo": True,
                               "logprobs": alternatives, "max_tokens": 1, "temperature": 0.0}
     if backend.extra_body:
         params["extra_body"] = dict(backend.extra_body)
+    return params
+
+
+def echo(backend: OpenAIBackend, prompt: str, alternatives: int) -> tuple[Trace, vllm.Reader]:
+    """The prompt's tokens and logprobs from `/completions` with echo."""
+    params = _echo_params(backend, prompt, alternatives)
     req = _score_request(prompt, alternatives)
     openai = backend._openai
-    reader = vllm.Reader(alternatives, backend.declared_kind)
     with backend._errors(req):
         try:
             doc = backend._whole(backend.client.completions, params, alternatives)
@@ -71,6 +75,15 @@ def echo(backend: OpenAIBackend, prompt: str, alternatives: int) -> tuple[Trace,
                 raise  # a cap on alternatives: the status error names it
             raise ServerError(f"{backend.where} cannot score a given text (it refused "
                               f"echo with logprobs): {msg}") from None
+    return _read_echo(backend, doc, req)
+
+
+def _read_echo(backend: OpenAIBackend, doc: Any, req: Request) -> tuple[Trace, vllm.Reader]:
+    alternatives = req.alternatives or 0
+    reader = vllm.Reader(alternatives, backend.declared_kind)
+    with backend._errors(req):
+        if not isinstance(doc, dict):
+            raise ServerError(f"{backend.where} answered with JSON that is not an object")
         model, usage, gathered = openai_completions.gather(doc)
         got = openai_completions.build(gathered[min(gathered)], 0, model, usage, None,
                                        vllm.NAME, reader.completion_logprobs)
@@ -84,9 +97,42 @@ def echo(backend: OpenAIBackend, prompt: str, alternatives: int) -> tuple[Trace,
     return got, reader
 
 
+async def afetch_score(backend: OpenAIBackend, text: str, alternatives: int,
+                       client: Any) -> str:
+    """The body of the echo that scores `text`, asked on an event loop (a batch)."""
+    import httpx
+
+    params = _echo_params(backend, text, alternatives)
+    body = {k: v for k, v in params.items() if k != "extra_body"}
+    body.update(params.get("extra_body") or {})
+    req = _score_request(text, alternatives)
+    with backend._errors(req):
+        response = await backend._aretrying(
+            lambda: client.post("/completions", cast_to=httpx.Response, body=body),
+            alternatives)
+        return str(response.text)
+
+
+def read_score(backend: OpenAIBackend, text: str, alternatives: int, body: str) -> Trace:
+    """The score trace of an echo's body (from `afetch_score`; no connection needed)."""
+    req = _score_request(text, alternatives)
+    with backend._errors(req):
+        doc = parse_json(body, backend.where)
+    got, reader = _read_echo(backend, doc, req)
+    return _score_trace(backend, text, alternatives, got, reader)
+
+
 def score(backend: OpenAIBackend, text: str, alternatives: int = 10,
           progress: Any = None) -> Trace:
     got, reader = echo(backend, text, alternatives)
+    trace = _score_trace(backend, text, alternatives, got, reader)
+    if progress is not None:
+        progress(len(trace.prompt_steps), len(trace.prompt_steps))
+    return trace
+
+
+def _score_trace(backend: OpenAIBackend, text: str, alternatives: int, got: Trace,
+                 reader: vllm.Reader) -> Trace:
     trace = Trace(backend=backend.name, model=backend.model,
                   request=_score_request(text, alternatives),
                   logprobs_kind=score_kind(backend.declared_kind, reader.judge.kind),
@@ -95,9 +141,9 @@ def score(backend: OpenAIBackend, text: str, alternatives: int = 10,
         trim_top(s, alternatives)
     trace.prompt_steps = got.prompt_steps
     _notes(trace, got, reader, backend.declared_kind)
+    if got.request.prompt != text:
+        raise ServerError(f"{backend.where} echoed tokens that do not spell the text")
     trace.rebuild_text()
-    if progress is not None:
-        progress(len(trace.prompt_steps), len(trace.prompt_steps))
     return trace
 
 

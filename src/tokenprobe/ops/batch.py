@@ -32,6 +32,14 @@ If the run itself fails (it is interrupted, or the progress callback raises), th
 still running are cancelled and awaited before the output is closed, so that nothing is
 written to it afterwards. One prompt's failure of any kind is that prompt's, never the run's.
 
+Scoring (`read_texts`): one text per line, `{"id": "t1", "text": "..."}` or a bare string;
+each is scored (the text's tokens and their logprobs, `Backend.score`) and written as a
+score trace whose `source.score` holds the text's summary: `tokens` scored (the engine's
+`<bos>` and tokens without a reported logprob left out), `total_logprob` and `perplexity`
+= exp(−total / tokens) (none for a trace of logits). Servers with an asynchronous scoring
+path (`afetch_score` / `read_score`, the openai backend) are asked N at a time on the event
+loop, like answers; the same resuming rules apply.
+
 It leaves out the command line and its progress bar (cli_batch.py).
 """
 
@@ -175,6 +183,57 @@ def _settings(doc: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+def read_texts(path: str | os.PathLike[str], alternatives: int) -> list[Item]:
+    """The texts to score, one per line (`{"id", "text"}` or a JSON string)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read {path}: {e}") from None
+    items: list[Item] = []
+    seen: set[str] = set()
+    for n, line in enumerate(lines, 1):
+        if not line.strip(" \t\r"):
+            continue
+        where = f"{path} line {n}"
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{where} is not JSON ({e.msg})") from None
+        doc = {"text": doc} if isinstance(doc, str) else doc
+        if not isinstance(doc, dict) or set(doc) - {"id", "text"}:
+            raise FormatError(f"{where} must be {{\"id\", \"text\"}} or a JSON string")
+        text, given = doc.get("text"), doc.get("id")
+        if not isinstance(text, str) or not text:
+            raise FormatError(f"{where}: \"text\" must be a non-empty string")
+        if given is not None and not isinstance(given, (str, int)):
+            raise FormatError(f"{where}: id must be a string or a number")
+        ident = str(given) if given is not None else _content_id(doc)
+        if ident in seen:
+            raise FormatError(f"{where}: the id {ident!r} appears twice")
+        seen.add(ident)
+        items.append(Item(ident, Request(mode="score", prompt=text, temperature=None,
+                                         top_p=None, top_k=None, max_tokens=None,
+                                         alternatives=alternatives)))
+    if not items:
+        raise InputError(f"{path} holds no texts")
+    return items
+
+
+def score_summary(trace: Trace) -> dict[str, Any]:
+    """A scored text's totals: the tokens with a reported logprob (not the engine's <bos>),
+    their total logprob and the perplexity exp(-total / tokens)."""
+    lps = [s.logprob for s in trace.prompt_steps if not s.special and s.logprob is not None]
+    unscored = sum(1 for s in trace.prompt_steps if not s.special and s.logprob is None)
+    total = math.fsum(lps) if lps else None
+    out: dict[str, Any] = {"tokens": len(lps), "total_logprob": total,
+                           "perplexity": math.exp(-total / len(lps)) if lps else None}
+    if unscored:
+        out["without_logprob"] = unscored  # the first token, or logits, or not reported
+    return out
+
+
 def _content_id(doc: dict[str, Any]) -> str:
     canon = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "h" + hashlib.sha1(canon.encode("utf-8")).hexdigest()[:12]
@@ -243,9 +302,11 @@ def _outcome(trace: Trace, batch_id: str) -> _Outcome:
     """What to write for a finished answer. Without tokens, a complete answer (the model
     stopped at once) is written and done, as asking again would give it again; an
     incomplete one holds nothing to keep, and is a failure asked again next run."""
-    if not trace.steps and not trace.complete:
+    if not trace.steps and not trace.prompt_steps and not trace.complete:
         return None, False, trace.error or "no tokens"
     trace.source["batch_id"] = batch_id
+    if trace.request.mode == "score":
+        trace.source["score"] = score_summary(trace)
     return trace_line(trace), trace.complete, None
 
 
@@ -268,6 +329,9 @@ def _start_worker(spec: tuple[str, dict[str, Any]]) -> None:
 
 
 def _read_in_worker(request: Request, body: str, batch_id: str) -> _Outcome:
+    if request.mode == "score":
+        return _outcome(_worker_backend.read_score(request.prompt, request.alternatives or 0,
+                                                   body), batch_id)
     return _outcome(_worker_backend.read_whole(request, body), batch_id)
 
 
@@ -292,6 +356,14 @@ def _cores() -> int:
 def _workers() -> int:
     """Reading processes: the cores beside the event loop's, at most four."""
     return max(1, min(_cores() - 1, 4))
+
+
+async def _score_one(backend: Backend, request: Request, client: Any) -> Trace:
+    text, n = request.prompt or "", request.alternatives or 0
+    if client is not None and hasattr(backend, "afetch_score"):
+        body = await backend.afetch_score(text, n, client)
+        return backend.read_score(text, n, body)  # type: ignore[attr-defined,no-any-return]
+    return await asyncio.to_thread(backend.score, text, n)
 
 
 async def run_batch(backend: Backend, items: list[Item], output: Path, concurrency: int = 8,
@@ -321,13 +393,18 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
     async def answer(item: Item) -> _Outcome:
         # `limit` bounds the requests in flight; reading an answer in a worker process
         # does not hold a place, so the next request goes out meanwhile.
+        scoring = item.request.mode == "score"
         if pool is not None:
             async with limit:
-                body = await backend.afetch(item.request, client)  # type: ignore[attr-defined]
+                body = await (backend.afetch_score(  # type: ignore[attr-defined]
+                    item.request.prompt, item.request.alternatives or 0, client) if scoring
+                    else backend.afetch(item.request, client))  # type: ignore[attr-defined]
             return await loop.run_in_executor(pool, _read_in_worker, item.request, body,
                                               item.id)
         async with limit:
-            if agenerate is not None:
+            if scoring:
+                trace = await _score_one(backend, item.request, client)
+            elif agenerate is not None:
                 trace = await agenerate(item.request, client, stream=stream)
             else:
                 trace = await asyncio.to_thread(_generate, backend, item.request)
