@@ -74,10 +74,11 @@ def stream_trace(job: Job, open_stream: Callable[[], TraceStream], store: Store 
             batch = encoder.encode([step])
             if n == 0:
                 t_first = t_last
-                # Known only once the backend has started (the tail grid, a server's model).
+                # Known only once the backend has started (the tail grid, a server's model,
+                # the vocabulary size that bounds values at other temperatures).
                 batch["trace"] = {"tail_temperatures": trace.tail_temperatures,
                                   "logprobs_kind": trace.logprobs_kind, "model": trace.model,
-                                  "source": trace.source}
+                                  "source": trace.source, "vocab_size": trace.vocab_size}
             n += 1
             job.emit("steps", batch)
             if t_last - last_summary >= SUMMARY_EVERY:
