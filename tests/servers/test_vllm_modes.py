@@ -118,7 +118,7 @@ def test_processed_with_top_k_is_found_and_sums_to_one(vllm_processed: str) -> N
         kept = [c.logprob for c in s.top if c.logprob is not None]
         # Three tokens survive top-k; the other listed ones were masked (not reported),
         # and the survivors are the whole processed distribution.
-        assert len(kept) == 3 and len(s.top) == 6
+        assert len(kept) == 3 and len(s.top) > 3
         assert math.isclose(math.fsum(math.exp(x) for x in kept), 1.0, abs_tol=1e-4)
 
 
