@@ -5,8 +5,8 @@ The local llama.cpp engine on the same weights is the independent reference. The
 different kernels at different precision (vLLM: the Q4_K weights dequantized to float32;
 llama.cpp: Q4_K kernels on 8-bit quantized activations), so the numbers agree within a
 measured tolerance, not exactly (docs/servers.md): on the texts below the per-token
-difference was at most 0.23 nats, 0.04-0.11 on average; the tests allow 0.5 per token and
-0.2 on average. Within vLLM itself (a greedy generation scored again), the same token gets
+difference was at most 0.23-0.28 nats, 0.04-0.12 on average; the tests allow 0.5 per token
+and 0.2 on average. Within vLLM itself (a greedy generation scored again), the same token gets
 the same number within 2e-3 nats (prefill and decode batches differ in float32 order).
 """
 
@@ -27,8 +27,8 @@ from tokenprobe.trace import Step, Trace
 
 pytestmark = pytest.mark.slow
 
-TOKEN_TOL = 0.5  # nats, one token, vLLM float32 vs llama.cpp Q4_K (measured max 0.23)
-MEAN_TOL = 0.2  # nats, mean over a text (measured 0.04-0.11)
+TOKEN_TOL = 0.5  # nats, one token, vLLM float32 vs llama.cpp Q4_K (measured max 0.28)
+MEAN_TOL = 0.2  # nats, mean over a text (measured 0.04-0.12)
 SELF_TOL = 2e-3  # nats, vLLM against itself (generation vs scoring)
 TEXTS = ["The capital of France is Paris. It is known for the Eiffel Tower.",
          "def add(a, b):\n    return a + b\n",
