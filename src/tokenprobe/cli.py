@@ -3,13 +3,20 @@
 Stdout carries only the result (the coloured text and summary, or with --json exactly one
 trace document); progress, notes and errors go to stderr. Exit codes: 0 success; 2 bad input
 or a file/model problem (one line on stderr, no traceback); 3 a generation that broke
-part-way (the partial trace is still written to -o); 130 interrupted by Ctrl-C (likewise).
+part-way (the partial trace is still written to -o); 130 interrupted by Ctrl-C (likewise),
+handled at once at any moment (cli_interrupt.py: models load and generate on a worker
+thread while the main thread waits).
 
 It leaves out all computation: each command calls tokenprobe's API and a view.
 """
 
 from __future__ import annotations
 
+# First, before anything heavy: from here until the commands below are imported, Ctrl-C
+# ends the process at once with 130 and one line (cli_interrupt.IMPORT_GUARD).
+from tokenprobe.cli_interrupt import IMPORT_GUARD
+
+# isort: split
 import json
 import os
 import sys
@@ -20,8 +27,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tokenprobe import api
+from tokenprobe import api, cli_interrupt
 from tokenprobe.backends import (
+    BUILTIN,
     Backend,
     BackendOptions,
     GenerationError,
@@ -29,8 +37,8 @@ from tokenprobe.backends import (
     parse_model_spec,
 )
 from tokenprobe.backends.base import validate_alternatives, validate_request
+from tokenprobe.cli_interrupt import BackgroundSteps, in_background, keep_stderr, leave
 from tokenprobe.errors import InputError, TokenprobeError
-from tokenprobe.formats import format_names
 from tokenprobe.trace import Trace
 from tokenprobe.views.terminal import LivePrinter, legend, print_trace, summary_panel
 
@@ -83,6 +91,27 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def interrupted(message: str = "interrupted") -> NoReturn:
+    cli_interrupt.said = True
+    err.print(message, markup=False, highlight=False)
+    raise typer.Exit(130)
+
+
+def check_base_url(model: str | None, base_url: str | None) -> None:
+    """--base-url says where a server is: refused for a model that runs here, which would
+    silently ignore it."""
+    if base_url is None or parse_model_spec(model)[0] != "llama":
+        return
+    servers = ", ".join(f"{p}:NAME" for p in BUILTIN if p != "llama")
+    what = f"the local model file {model}" if model else "the embedded model"
+    raise InputError(f"--base-url applies to server models only ({servers}), not to {what}")
+
+
+def base_model_note(flag: str) -> None:
+    err.print("note: the embedded model is a base model: it continues text well but chats "
+              f"poorly; leave out {flag} to see it at its best", style="yellow")
+
+
 def _options(base_url: str | None, extra_body: str | None,
              logprobs_kind: str | None = None) -> BackendOptions:
     body = None
@@ -102,11 +131,13 @@ def _options(base_url: str | None, extra_body: str | None,
 
 
 def _load_backend(model: str | None, options: BackendOptions) -> Backend:
+    """The backend, loaded on a worker thread: Ctrl-C during the load is handled at once."""
     prefix, _ = parse_model_spec(model)
+    check_base_url(model, options.base_url)
     if prefix == "llama":
         with err.status("loading the model…", spinner="dots"):
-            return get_backend(model, options)
-    return get_backend(model, options)
+            return in_background(lambda: get_backend(model, options), "tokenprobe-load")
+    return in_background(lambda: get_backend(model, options), "tokenprobe-load")
 
 
 def _emit(trace: Trace, as_json: bool, output: Path | None, html: Path | None,
@@ -143,20 +174,6 @@ def save_record(trace: Trace, store: Store | None = None) -> None:
 
     (store or Store()).save_trace(trace)
     err.print(f"saved as {trace.id[:8]} (tokenprobe show {trace.id[:8]})", style="dim")
-
-
-def resolve_trace(ref: str | Path) -> Trace:
-    """A trace from a file, or from the history by id (or unique id prefix)."""
-    path = Path(ref)
-    if path.exists() or not _looks_like_id(str(ref)):
-        return api.load(path)
-    from tokenprobe.store import Store
-
-    return Store().trace(str(ref))
-
-
-def _looks_like_id(ref: str) -> bool:
-    return len(ref) >= 4 and all(c in "0123456789abcdef" for c in ref.lower())
 
 
 def _check_dist(dist: str) -> None:
@@ -199,37 +216,44 @@ def generate(
         validate_request(request)
         backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
         if chat and backend.name == "llama" and not model:
-            err.print("note: the embedded model is a base model: it continues text well but "
-                      "chats poorly; leave out --chat to see it at its best", style="yellow")
-        stream = backend.stream(request)
+            base_model_note("--chat")
+        stream = in_background(lambda: backend.stream(request))
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        interrupted()
     # Tokens are printed as they come unless the whole trace is the output (--json) or
-    # the step view follows; piped output gets the same text, without colour.
+    # the step view follows; piped output gets the same text, without colour. The prompt
+    # goes out with the first token: a request that fails before one prints nothing.
     live = not as_json and not steps
     printer = LivePrinter(out) if live else None
-    try:
-        if printer is not None and request.mode == "completion":
+    started = False
+
+    def start() -> bool:
+        if request.mode == "completion":
             out.print(prompt, style="dim", end="")
-        if as_json or not live:
+        return True
+
+    made = BackgroundSteps(stream)  # made on a worker thread: Ctrl-C is handled at once
+    try:
+        if printer is None:
             with err.status("generating…", spinner="dots") as status:
-                for n, _ in enumerate(stream, 1):
+                for n, _ in enumerate(made, 1):
                     status.update(f"generating… {n} tokens")
         else:
-            for step in stream:
-                assert printer is not None
+            for step in made:
+                started = started or start()
                 printer.add(step)
     except KeyboardInterrupt:
-        trace = stream.interrupt()
-        if printer is not None:
+        trace = made.interrupt()
+        if printer is not None and started:
             printer.finish()
         _emit(trace, as_json, output, html, show=False)
         if store is not None:
             save_record(trace, store)
-        err.print(f"interrupted: kept {len(trace.steps)} tokens (trace marked incomplete)")
-        raise typer.Exit(130) from None
+        interrupted(f"interrupted: kept {len(trace.steps)} tokens (trace marked incomplete)")
     except GenerationError as e:
-        if printer is not None:
+        if printer is not None and started:
             printer.finish()
         _emit(e.trace, as_json, output, html, show=False)
         if store is not None:
@@ -239,6 +263,7 @@ def generate(
         fail(str(e), e.exit_code)
     trace = stream.trace
     if printer is not None:
+        started = started or start()  # no token at all: the prompt, then the summary
         printer.finish()
         _emit(trace, as_json, output, html, show=False)
         out.print(legend())
@@ -282,138 +307,53 @@ def score(
         validate_alternatives(alternatives)
         store = open_store_unless(no_save)
         backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
+        scored = text
         with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task("score", total=None)
-            trace = backend.score(
-                text, alternatives=alternatives,
-                progress=lambda done, total: bar.update(task, completed=done, total=total))
+            trace = in_background(lambda: backend.score(
+                scored, alternatives=alternatives,
+                progress=lambda done, total: bar.update(task, completed=done, total=total)))
         if store is not None:
             save_record(trace, store)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(130) from None
+        interrupted()
     _emit(trace, as_json, output, html, steps=steps, dist="raw")
 
 
-@app.command()
-def show(
-    trace_file: Annotated[Path, typer.Argument(metavar="TRACE",
-                          help="a trace JSON file, or a history id")],
-    steps: StepsOpt = False,
-    dist: DistOpt = "sampled",
-    html: HtmlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Show a saved trace (a file, any supported server response, or a history id)."""
-    try:
-        _check_dist(dist)
-        if not trace_file.exists() and _looks_like_id(str(trace_file)):
-            _show_history(str(trace_file), steps, dist, html, as_json)
-            return
-        trace = api.load(trace_file)
-        _emit(trace, as_json, None, html, steps=steps, dist=dist)
-    except TokenprobeError as e:
-        fail(str(e), e.exit_code)
+# The reading, the operations' and the history's commands register themselves on `app`.
+from tokenprobe import cli_batch, cli_ops, cli_serve, cli_show  # noqa: E402, F401
 
-
-def _show_history(ref: str, steps: bool, dist: str, html: Path | None, as_json: bool) -> None:
-    from tokenprobe.store import Store
-
-    store = Store()
-    rec = store.get(ref)
-    if rec.kind == "trace":
-        tree = store.tree(rec.id)
-        trace = next(t for t in tree if t.id == rec.id)
-        if html is not None:
-            from tokenprobe.views.html import write_html
-
-            write_html(tree, html)
-            err.print(f"wrote {html}", style="dim")
-        if as_json:
-            sys.stdout.write(trace.to_json() + "\n")
-            return
-        print_trace(out, trace, steps=steps, dist=dist)
-        if len(tree) > 1:
-            from tokenprobe.views.ops_terminal import tree_view
-
-            out.print("branches:", style="bold")
-            out.print(tree_view(tree))
-        return
-    doc = store.document(rec.id)
-    if as_json:
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
-        return
-    from tokenprobe.views import ops_terminal
-
-    if rec.kind == "comparison":
-        from tokenprobe.ops.compare import Comparison
-
-        out.print(ops_terminal.comparison_view(Comparison.from_dict(doc)))
-    else:
-        from tokenprobe.ops.choose import Choice
-
-        out.print(ops_terminal.choice_view(Choice.from_dict(doc)))
-
-
-@app.command("import")
-def import_(
-    file: Annotated[Path, typer.Argument(help="a saved server response or trace")],
-    format: Annotated[str, typer.Option("--format", help="auto, or one of: " + ", ".join(
-        format_names()))] = "auto",
-    as_json: JsonOpt = False,
-    output: OutOpt = None,
-    html: HtmlOpt = None,
-    steps: StepsOpt = False,
-    choice: Annotated[int | None, typer.Option(
-        "--choice", help="which trace of a file that holds several (choices, candidates or "
-        "JSON lines), from 0")] = None,
-    vocab_size: Annotated[int | None, typer.Option(
-        "--vocab-size", help="the model's vocabulary size, where known: it bounds the "
-        "values at other temperatures (most responses do not say it)")] = None,
-) -> None:
-    """Read a saved logprob response (OpenAI, vLLM, llama.cpp, Ollama, …) into a trace."""
-    try:
-        if vocab_size is not None and vocab_size < 1:
-            raise InputError(f"--vocab-size must be a positive whole number (not {vocab_size})")
-        traces = api.load_all(file, format=format, vocab_size=vocab_size)
-        if choice is not None:
-            if not 0 <= choice < len(traces):
-                raise InputError(f"--choice {choice} is out of range: {file} holds "
-                                 f"{len(traces)} trace{'s' if len(traces) > 1 else ''} "
-                                 f"(0 to {len(traces) - 1})")
-            trace = traces[choice]
-        elif len(traces) == 1:
-            trace = traces[0]
-        else:
-            raise InputError(f"{file} holds {len(traces)} traces (choices, candidates or "
-                             f"lines): pick one with --choice N (0 to {len(traces) - 1})")
-        _emit(trace, as_json, output, html, steps=steps, dist="raw")
-    except TokenprobeError as e:
-        fail(str(e), e.exit_code)
-
-
-# The operations' and the history's commands register themselves on `app`.
-from tokenprobe import cli_batch, cli_ops, cli_serve  # noqa: E402, F401
+IMPORT_GUARD.release()  # from here Ctrl-C is a KeyboardInterrupt, which the commands handle
 
 
 def main() -> None:
+    keep_stderr(err)  # llama.cpp mutes descriptor 2 while it loads; our messages stay
+    code: int | str | None = 0
     try:
         app()
+    except SystemExit as e:
+        code = e.code
     except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+        code = 130
     except TokenprobeError as e:
         err.print(f"error: {e}", markup=False)
-        sys.exit(e.exit_code)
+        code = e.exit_code
     except Exception as e:  # a bug: one line by default, the traceback on request
         if os.environ.get("TOKENPROBE_DEBUG"):
             raise
         err.print(f"internal error: {type(e).__name__}: {e} (set TOKENPROBE_DEBUG=1 for "
                   "the traceback)", markup=False)
-        sys.exit(1)
+        code = 1
+    if isinstance(code, str):
+        err.print(code, markup=False)
+        code = 1
+    if code == 130 and not cli_interrupt.said:  # Ctrl-C between two commands' steps
+        err.print("interrupted")
+    # At once if a worker thread is still inside a model load or a C call.
+    leave(code or 0, err.file)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tokenprobe.backends import parse_model_spec
 from tokenprobe.cli import (
     AltOpt,
     BaseUrlOpt,
@@ -23,13 +24,14 @@ from tokenprobe.cli import (
     NoSaveOpt,
     OutOpt,
     app,
+    check_base_url,
     err,
     fail,
     open_store_unless,
     out,
-    resolve_trace,
 )
 from tokenprobe.cli import _options as backend_options
+from tokenprobe.cli_show import resolve_trace
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace, traces_to_jsonl, write_atomic
 from tokenprobe.views.terminal import print_trace
@@ -83,6 +85,9 @@ def compare(
     from tokenprobe.views.ops_terminal import comparison_view
 
     try:
+        models = list(model) if model else [None]
+        if base_url is not None and not any(parse_model_spec(m)[0] != "llama" for m in models):
+            check_base_url(models[0], base_url)
         store = open_store_unless(no_save)
         with err.status("comparing…", spinner="dots"):
             c = run_compare(prompt, systems=list(system) if system else None,
@@ -129,6 +134,7 @@ def choose(
 
     try:
         validate_options(option)
+        check_base_url(model, base_url)
         store = open_store_unless(no_save)
         with err.status("scoring the options…", spinner="dots"):
             ch = run_choose(prompt, option, model=model, chat=chat, system=system,
@@ -169,7 +175,7 @@ def branch(
     extra_body: ExtraBodyOpt = None,
 ) -> None:
     """Continue a generation from a step with another token forced in its place."""
-    from tokenprobe.ops.branch import branch_stream, trace_options
+    from tokenprobe.ops.branch import branch_stream, model_spec_of, trace_options
 
     try:
         parent = resolve_trace(trace_ref)
@@ -184,6 +190,8 @@ def branch(
                 raise InputError(f"{trace_ref}: its id {parent.id[:8]} is a {known.kind} in "
                                  "the history, not a trace; give the trace a new id")
             save_parent = known is None
+        if base_url is not None:
+            check_base_url(model if model is not None else model_spec_of(parent), base_url)
         if model is None and base_url is None:
             # The trace's own server: a URL from a file never gets the user's key.
             options, note = trace_options(parent)

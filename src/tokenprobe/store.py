@@ -189,7 +189,15 @@ class Store:
             return [Record(*r) for r in conn.execute(sql, args).fetchall()]
 
     def get(self, ref: str) -> Record:
-        """A record by id or by a unique id prefix (at least 4 characters).
+        """A record by id or by a unique id prefix (at least 4 characters)."""
+        rec = self.lookup(ref)
+        if rec is None:
+            raise InputError(f"no history entry with id {ref!r}")
+        return rec
+
+    def lookup(self, ref: str) -> Record | None:
+        """The record `ref` names (its id, or a unique prefix of at least 4 characters), or
+        None when none does; a prefix that several ids share is an InputError.
 
         The prefix is compared character for character (ids are lower-case hex): a LIKE
         pattern would read `_` and `%` as wildcards and ignore case.
@@ -203,7 +211,7 @@ class Store:
         if exact:
             return Record(*exact[0])
         if not rows:
-            raise InputError(f"no history entry with id {ref!r}")
+            return None
         if len(rows) > 1:
             raise InputError(f"the id prefix {ref!r} matches {len(rows)} entries; give more")
         return Record(*rows[0])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import CliResult, run_cli
+from tests.inprocess import invoke
 
 
 def assert_one_line_error(r: CliResult, code: int, *fragments: str) -> None:
@@ -171,3 +172,138 @@ def test_import_own_trace(tmp_path: Path) -> None:
     r2 = run_cli(["import", str(out), "--json"])
     assert r2.code == 0, r2.stderr
     assert json.loads(r2.stdout)["steps"] == json.loads(r.stdout)["steps"]
+
+
+# --- Ctrl-C at any moment: within a fraction of a second, 130, one line, no traceback ---
+
+# Sends SIGINT to itself when TRIGGER is first imported, then runs the command line as the
+# installed `tokenprobe` script does (`from tokenprobe.cli import main`).
+_TRIP = """
+import os, signal, sys, time
+
+class Trip:
+    def find_spec(self, name, path=None, target=None):
+        if name == {trigger!r}:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)  # Ctrl-C must end the process here, not after
+        return None
+
+sys.meta_path.insert(0, Trip())
+sys.argv = ["tokenprobe", "generate", "hi", "--max-tokens", "2", "--no-save"]
+from tokenprobe.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("trigger", ["tokenprobe.trace", "tokenprobe.api", "typer",
+                                     "rich.progress", "tokenprobe.cli_ops"])
+def test_ctrl_c_while_the_command_line_imports(trigger: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TOKENPROBE_HOME": str(tmp_path)}
+    env.pop("TOKENPROBE_DEBUG", None)
+    p = subprocess.run([sys.executable, "-c", _TRIP.format(trigger=trigger)],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 130, (p.returncode, p.stderr)
+    assert p.stderr == "interrupted\n" and p.stdout == ""
+
+
+def _model_file_open(pid: int, model: str) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == model
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # a descriptor closed while being read
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+def test_ctrl_c_while_the_model_loads(tmp_path: Path) -> None:
+    """SIGINT while llama.cpp has the model file open (inside its load, a C call that holds
+    its thread): the process ends with 130 and one line, printing nothing on stdout and
+    writing no trace (no token was made). One that ignored it would generate 4000 tokens."""
+    from tokenprobe.backends.llama import embedded_model_path
+
+    model = str(embedded_model_path())
+    out = tmp_path / "t.json"
+    env = {**os.environ, "TOKENPROBE_HOME": str(tmp_path)}
+    env.pop("TOKENPROBE_DEBUG", None)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tokenprobe", "generate", "Once upon a time", "-t", "0",
+         "--max-tokens", "4000", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not _model_file_open(p.pid, model):
+            assert p.poll() is None and time.monotonic() < deadline, "the load was not seen"
+            time.sleep(0.002)
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 130, stderr
+    assert stderr.decode().splitlines()[-1:] == ["interrupted"], stderr
+    assert b"Traceback" not in stderr and stdout == b""
+    assert not out.exists()
+
+
+# --- in this process (tests/inprocess.py): the model stays loaded between runs ---
+
+
+def test_a_request_failing_before_any_token_prints_nothing_on_stdout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Port 9 (discard) on this machine: nothing listens, the connection is refused.
+    r = invoke(["generate", "hi", "-m", "openai:x", "--base-url", "http://127.0.0.1:9/v1",
+                "--no-save"], tmp_path, monkeypatch)
+    assert_one_line_error(r, 4, "cannot reach the server")
+
+
+@pytest.mark.parametrize("args", [
+    ["generate", "hi"],
+    ["generate", "hi", "--model", "{gguf}"],
+    ["score", "hi"],
+    ["choose", "hi", "-o", " a", "-o", " b"],
+    ["compare", "-p", "a", "-p", "b"],
+    ["batch", "{prompts}", "-o", "{out}"],
+])
+def test_base_url_is_refused_for_a_model_that_runs_here(
+        args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenprobe.backends.llama import embedded_model_path
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"id": "1", "prompt": "hi"}\n')
+    args = [a.format(gguf=embedded_model_path(), prompts=prompts, out=tmp_path / "o.jsonl")
+            for a in args]
+    r = invoke([*args, "--base-url", "http://127.0.0.1:9/v1", "--no-save"]
+               if args[0] != "batch" else [*args, "--base-url", "http://127.0.0.1:9/v1"],
+               tmp_path, monkeypatch)
+    what = "the local model file" if "--model" in args else "the embedded model"
+    assert_one_line_error(r, 2, "--base-url applies to server models only (openai:NAME, "
+                          "llamacpp:NAME, ollama:NAME), not to " + what)
+
+
+def test_show_picks_one_of_several_traces(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(Path(__file__).parents[1] / "fixtures" / "openai" / "chat_two_choices.json")
+    r = invoke(["show", path], tmp_path, monkeypatch)
+    assert_one_line_error(r, 2, "holds 2 traces", "--choice N (0 to 1)")
+    first = json.loads(invoke(["show", path, "--json", "--choice", "0"], tmp_path,
+                              monkeypatch).stdout)
+    second = json.loads(invoke(["show", path, "--json", "--choice", "1"], tmp_path,
+                               monkeypatch).stdout)
+    assert (first["source"]["choice"], second["source"]["choice"]) == (0, 1)
+    assert_one_line_error(invoke(["show", path, "--choice", "2"], tmp_path, monkeypatch), 2,
+                          "--choice 2 is out of range")
+    shown = invoke(["show", path, "--choice", "1"], tmp_path, monkeypatch)
+    assert shown.code == 0 and "perplexity" in shown.stdout
+
+
+@pytest.mark.parametrize(("ref", "message"), [
+    ("nope123", "no such file or history id: nope123"),
+    ("abcd1234", "no such file or history id: abcd1234"),
+    ("missing.json", "no such file: missing.json"),
+])
+def test_show_names_what_it_looked_for(ref: str, message: str, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(invoke(["show", ref], tmp_path, monkeypatch), 2, message)
+    assert_one_line_error(invoke(["branch", ref, "--at", "0", "--token", "x"], tmp_path,
+                                 monkeypatch), 2, message)
