@@ -165,12 +165,15 @@ class _ChoiceTable:
         pairs = [_token_pairs(o) for o in rows]
         labels = [Text(repr(o.option), style="bold" if o is ch.best() else "") for o in rows]
         pw = max(len(p) for p in pcts)
-        lw = max(max(len(t) for t in totals), len("logprob"))
         opt_max = max(t.cell_len for t in labels)
         pair_min = max((p.cell_len for ps in pairs for p in ps), default=1)
         pair_max = max((_Pairs(ps).one_line() for ps in pairs), default=1)
-        # Borders (6) and a space either side of each of the five columns (10); the bar
-        # gets shorter before an option or a token would have to be cut.
+        # Borders (6) and a space either side of each of the five columns (10); the
+        # heading "total logprob" on one line when all fits, and the bar gets shorter
+        # before an option or a token would have to be cut.
+        lw = max(max(len(t) for t in totals), len("total logprob"))
+        if 16 + lw + len("tokens") + pw + 1 + self.BAR + opt_max + pair_max > width:
+            lw = max(max(len(t) for t in totals), len("logprob"))
         base = 16 + lw + len("tokens")
         room = width - base - min(opt_max, 8) - pair_min - pw - 1
         bar = max(min(self.BAR, room), len("probability") - pw - 1, 0)
