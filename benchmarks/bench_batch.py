@@ -28,15 +28,21 @@ ALTERNATIVES = 5
 WORDS = ("the", "a", "model", "token", "of", "and", "to", "in", "probability", "is")
 
 
+def logprob(j: int) -> float:
+    """The j-th listed token's logprob: a real distribution (0.67, 0.20, 0.07, 0.03, 0.01;
+    values summing past one would be read as logits, docs/servers.md)."""
+    return -0.4 if j == 0 else -0.6 - j
+
+
 def whole_body() -> bytes:
     """One chat completion with its logprobs, as OpenAI or vLLM answer without streaming."""
     items = []
     for i in range(TOKENS):
         tok = " " + WORDS[i % len(WORDS)]
-        top = [{"token": " " + WORDS[(i + j) % len(WORDS)], "logprob": -0.3 - j,
+        top = [{"token": " " + WORDS[(i + j) % len(WORDS)], "logprob": logprob(j),
                 "bytes": list((" " + WORDS[(i + j) % len(WORDS)]).encode())}
                for j in range(ALTERNATIVES)]
-        items.append({"token": tok, "logprob": -0.3, "bytes": list(tok.encode()),
+        items.append({"token": tok, "logprob": logprob(0), "bytes": list(tok.encode()),
                       "top_logprobs": top})
     text = "".join(it["token"] for it in items)  # type: ignore[misc]
     return json.dumps({
@@ -59,10 +65,11 @@ def stream_body() -> bytes:
     out = [chunk({"role": "assistant", "content": ""}, None, None)]
     for i in range(TOKENS):
         tok = " " + WORDS[i % len(WORDS)]
-        top = [{"token": " " + WORDS[(i + j) % len(WORDS)], "logprob": -0.3 - j,
+        top = [{"token": " " + WORDS[(i + j) % len(WORDS)], "logprob": logprob(j),
                 "bytes": list((" " + WORDS[(i + j) % len(WORDS)]).encode())}
                for j in range(ALTERNATIVES)]
-        item = {"token": tok, "logprob": -0.3, "bytes": list(tok.encode()), "top_logprobs": top}
+        item = {"token": tok, "logprob": logprob(0), "bytes": list(tok.encode()),
+                "top_logprobs": top}
         out.append(chunk({"content": tok}, {"content": [item], "refusal": None}, None))
     out.append(chunk({}, None, "length"))
     out.append("data: [DONE]\n\n")

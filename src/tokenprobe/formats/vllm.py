@@ -49,6 +49,7 @@ from tokenprobe.formats._tokens import (
     REPLACEMENT,
     UNKNOWN_LABEL,
     Piece,
+    alt_candidate,
     candidate,
     drop_extra_chosen,
     entropy_bound,
@@ -187,7 +188,7 @@ class Reader:
     def _alternative(self, label: str, raw: Any, lp: float | None) -> Candidate:
         tid = token_id(label)
         if tid is None:
-            return candidate(token_piece(label, raw), lp)
+            return alt_candidate(label, raw, lp)  # the usual case, with a fast path
         if tid in self.vocab:
             return candidate(Piece(label, self.vocab[tid]), lp, tid)
         return Candidate(UNKNOWN_LABEL, lp, tid, UNKNOWN_LABEL.encode())
