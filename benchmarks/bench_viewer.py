@@ -11,8 +11,15 @@ the chips, and the layout and paint of that frame. Also printed: the viewer's ow
 popover of a token in the middle takes, and re-colouring the whole text at T = 0.5.
 
 Goals: file size <= 6 MB; time to interactive within 5x of the text file.
-Run: python benchmarks/bench_viewer.py [--tokens N] [--runs N]. Prints figures; asserts
-nothing.
+
+Then one very long token (--long-token, 200,000 characters of words and spaces): a trace
+whose single token is that text beside the same text as word tokens (" lorem"), each
+opened to its first frame after load, its first token's popover shown, and the step view
+opened, in turn. Goal: the one token within 1.5x of the word tokens (lists and details used
+to draw the whole label: 3x and more).
+
+Run: python benchmarks/bench_viewer.py [--tokens N] [--runs N] [--long-token CHARS].
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -85,6 +92,84 @@ def make_trace(n_tokens: int, n_alt: int = 10, seed: int = 7, paragraphs: bool =
     return t
 
 
+LONG_WORDS = ["lorem", "ipsum", "dolor", "sit", "amet,", "consectetur", "adipiscing", "elit.",
+              "sed", "do", "eiusmod", "tempor"]
+# Shows the first token's popover, then the step view, each up to its next frame.
+DETAIL_AND_STEP = """async () => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r)));
+  let t0 = performance.now();
+  const chip = document.querySelector('.tp-text-gen .t');
+  chip.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+  document.querySelector('.tp-pop').getBoundingClientRect();
+  await frame();
+  const pop = performance.now() - t0;
+  t0 = performance.now();
+  [...document.querySelectorAll('.tp-tab')].find(b => b.textContent === 'Step by step').click();
+  await frame();
+  return [pop, performance.now() - t0]; }"""
+
+
+def long_token_traces(n_chars: int, seed: int = 3) -> tuple[Trace, Trace]:
+    """The same text of n_chars characters as one token, and as word tokens (" lorem")."""
+    rng = random.Random(seed)
+    words: list[str] = []
+    total = 0
+    while total < n_chars:
+        w = (" " if words else "") + rng.choice(LONG_WORDS)
+        words.append(w[: n_chars - total])
+        total += len(words[-1])
+
+    def trace(tokens: list[str]) -> Trace:
+        steps = [Step(t, -0.7, None, top=[Candidate(t, -0.7, None), Candidate(" x", -1.2, None)],
+                      entropy=1.1) for t in tokens]
+        t = Trace(backend="llama", model="m", request=Request(prompt="Write."), steps=steps)
+        t.rebuild_text()
+        return t
+
+    return trace(["".join(words)]), trace(words)
+
+
+def open_detailed(browser: Any, url: str) -> dict[str, float]:
+    """First frame after load, then the first token's popover and the step view."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
+        ("file:", "data:", "about:")) else r.abort())
+    ctx.add_init_script(PAINT_PROBE)
+    page = ctx.new_page()
+    page.goto(url, wait_until="load")
+    page.wait_for_function("() => window.__firstFrameAfterLoad !== undefined", timeout=300_000)
+    frame = page.evaluate("() => window.__firstFrameAfterLoad")
+    pop, step = page.evaluate(DETAIL_AND_STEP)
+    ctx.close()
+    return {"frame": frame, "popover": pop, "step": step, "all": frame + pop + step}
+
+
+def bench_long_token(browser: Any, n_chars: int, runs: int) -> list[str]:
+    """The one-token case's figures, as lines to print."""
+    one, words = long_token_traces(n_chars)
+    with tempfile.TemporaryDirectory() as d:
+        one_path, words_path = Path(d) / "one.html", Path(d) / "words.html"
+        write_html([one], one_path)
+        write_html([words], words_path)
+        got: dict[str, list[dict[str, float]]] = {"one": [], "words": []}
+        for _ in range(runs):
+            got["words"].append(open_detailed(browser, words_path.as_uri()))
+            got["one"].append(open_detailed(browser, one_path.as_uri()))
+
+    def med(key: str, what: str) -> float:
+        return statistics.median(r[what] for r in got[key])
+
+    out = [f"\none token of {n_chars:,} characters beside the same text as "
+           f"{len(words.steps):,} word tokens (median of {runs}, ms)",
+           f"{'':28s}{'one token':>12s}{'word tokens':>14s}"]
+    for what, label in (("frame", "first frame after load"), ("popover", "first token's popover"),
+                        ("step", "step view opened"), ("all", "all three")):
+        out.append(f"{label:28s}{med('one', what):12.1f}{med('words', what):14.1f}")
+    ratio = med("one", "all") / med("words", "all")
+    out.append(f"ratio (one token / word tokens)  {ratio:.2f}x   (goal <= 1.5x)")
+    return out
+
+
 def open_timed(browser: Any, url: str, viewer: bool) -> dict[str, float]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
@@ -120,6 +205,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--one-paragraph", action="store_true",
                     help="no line breaks at all: the whole text in one paragraph")
+    ap.add_argument("--long-token", type=int, default=200_000, metavar="CHARS",
+                    help="characters of the one-token case (0: leave it out)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -142,6 +229,8 @@ def main() -> None:
             for _ in range(args.runs):
                 text_runs.append(open_timed(browser, txt_path.as_uri(), False))
                 page_runs.append(open_timed(browser, html_path.as_uri(), True))
+            long_lines = (bench_long_token(browser, args.long_token, args.runs)
+                          if args.long_token else [])
             browser.close()
 
     def med(runs: list[dict[str, float]], key: str) -> float:
@@ -157,6 +246,8 @@ def main() -> None:
     print(f"ratio (viewer / text)                     {t_page / t_text:8.2f}x   (goal <= 5x)")
     print(f"popover for a token in the middle         {med(page_runs, 'popover'):8.1f} ms")
     print(f"re-colour the whole text at T = 0.5       {med(page_runs, 'recolour'):8.1f} ms")
+    for line in long_lines:
+        print(line)
 
 
 if __name__ == "__main__":

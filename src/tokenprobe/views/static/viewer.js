@@ -515,17 +515,40 @@
     return s.replace(/ /g, "\u2423").replace(/\n/g, "\u21b5").replace(/\t/g, "\u21e5")
       .replace(/\r/g, "\u240d").replace(/[\v\f]/g, "\u2420");
   }
+  // A label longer than LABEL_MAX characters is shown by its start and the count of the
+  // rest: a list or a detail has one line for it, and drawing a whole 200,000-character
+  // token there (a mark per whitespace run, one unbroken line) took seconds of layout for
+  // each list, popover and step that showed it. The reading view shows the text whole.
+  var LABEL_MAX = 200;
+  function countChars(s) { // code points, as a reader counts characters
+    var n = s.length;
+    for (var i = 0; i < s.length; i++) { var c = s.charCodeAt(i); if (c >= 0xdc00 && c <= 0xdfff) n--; }
+    return n;
+  }
+  function clipLabel(label) {
+    if (label.length <= LABEL_MAX) return null;
+    var end = LABEL_MAX, c = label.charCodeAt(end);
+    if (c >= 0xdc00 && c <= 0xdfff) end--; // not between the halves of a surrogate pair
+    var head = label.slice(0, end);
+    return { head: head, rest: countChars(label) - countChars(head), all: countChars(label) };
+  }
   // A token label for lists: whitespace drawn as marks, so " the" and "the" differ.
   function tokenNode(label) {
     var span = el("span", "tok");
     if (label === "") { span.appendChild(el("span", "tok-ws", "\u2205")); return span; }
+    var clip = clipLabel(label), shown = clip ? clip.head : label;
     var re = /[ \t\n\r\v\f]+/g, last = 0, m;
-    while ((m = re.exec(label)) !== null) {
-      if (m.index > last) span.appendChild(document.createTextNode(label.slice(last, m.index)));
+    while ((m = re.exec(shown)) !== null) {
+      if (m.index > last) span.appendChild(document.createTextNode(shown.slice(last, m.index)));
       span.appendChild(el("span", "tok-ws", visibleWs(m[0])));
       last = m.index + m[0].length;
     }
-    if (last < label.length) span.appendChild(document.createTextNode(label.slice(last)));
+    if (last < shown.length) span.appendChild(document.createTextNode(shown.slice(last)));
+    if (clip) {
+      span.appendChild(el("span", "tok-cut", "\u2026 +" + clip.rest.toLocaleString("en-US") + " characters"));
+      span.title = "a token of " + clip.all.toLocaleString("en-US") + " characters; the first " +
+        (clip.all - clip.rest) + " are shown";
+    }
     return span;
   }
 
@@ -1159,7 +1182,10 @@
     span.className = "t " + p + " r" + rankBand(sc.gRank[g]) + " e" + entBand(sc.gH[g]) + " " + s +
       (kind === 1 ? " ws" : kind === 2 ? " special" : "");
     span.textContent = sc.gText[g];
-    if (kind === 1) span.setAttribute("data-vis", visibleWs(sc.gText[g]));
+    if (kind === 1) {
+      var clip = clipLabel(sc.gText[g]);
+      span.setAttribute("data-vis", clip ? visibleWs(clip.head) + "\u2026" : visibleWs(sc.gText[g]));
+    }
     span._k = base + g; span._p = p; span._s = s;
     return span;
   }
