@@ -1,7 +1,10 @@
-"""Command-line commands for the operations and the history: compare, choose, branch, sweep,
-history. A thin layer over tokenprobe.ops and tokenprobe.store, registered on cli.app.
+"""Command-line commands for the operations: compare, choose, branch, sweep. A thin layer
+over tokenprobe.ops, registered on cli.app; each is saved in the history unless --no-save.
+The operations run on a worker thread (cli_interrupt.in_background), so Ctrl-C stops them
+at once.
 
-It leaves out the computations (ops/), storage (store.py) and the drawing (views/).
+It leaves out the computations (ops/), the history's commands (cli_history.py), storage
+(store.py) and the drawing (views/).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -24,20 +27,23 @@ from tokenprobe.cli import (
     NoSaveOpt,
     OutOpt,
     app,
+    base_model_note,
     check_base_url,
     err,
     fail,
+    interrupted,
     open_store_unless,
     out,
 )
 from tokenprobe.cli import _options as backend_options
+from tokenprobe.cli_interrupt import in_background
 from tokenprobe.cli_show import resolve_trace
 from tokenprobe.errors import InputError, TokenprobeError
-from tokenprobe.trace import Trace, traces_to_jsonl, write_atomic
+from tokenprobe.trace import write_atomic
 from tokenprobe.views.terminal import print_trace
 
-if TYPE_CHECKING:
-    from tokenprobe.store import Store
+StopOpt = Annotated[list[str] | None, typer.Option(
+    "--stop", help="stop string (repeatable): ends each generated answer there")]
 
 
 def _write_doc(doc: dict[str, Any], output: Path | None, as_json: bool) -> None:
@@ -72,6 +78,7 @@ def compare(
                       "under every variant instead of generating")] = None,
     chat: Annotated[bool, typer.Option("--chat")] = False,
     max_tokens: Annotated[int, typer.Option("--max-tokens")] = 32,
+    stop: StopOpt = None,
     alternatives: AltOpt = 10,
     as_json: JsonOpt = False,
     output: OutOpt = None,
@@ -88,13 +95,16 @@ def compare(
         models = list(model) if model else [None]
         if base_url is not None and not any(parse_model_spec(m)[0] != "llama" for m in models):
             check_base_url(models[0], base_url)
+        if (chat or system) and any(not m for m in models):
+            base_model_note("--system" if system else "--chat")
         store = open_store_unless(no_save)
+        options = backend_options(base_url, extra_body)
         with err.status("comparing…", spinner="dots"):
-            c = run_compare(prompt, systems=list(system) if system else None,
-                            temperatures=temperature, models=list(model) if model else None,
-                            samples=samples, seed=seed, answer=answer, chat=chat,
-                            max_tokens=max_tokens, alternatives=alternatives,
-                            backend_options=backend_options(base_url, extra_body))
+            c = in_background(lambda: run_compare(
+                prompt, systems=list(system) if system else None, temperatures=temperature,
+                models=list(model) if model else None, samples=samples, seed=seed,
+                answer=answer, chat=chat, max_tokens=max_tokens, alternatives=alternatives,
+                backend_options=options, stop=stop))
         doc = c.to_dict()
         if store is not None:
             store.save_document(c.id, "comparison", c.created,
@@ -108,6 +118,8 @@ def compare(
             _write_page(render_comparison(c), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        interrupted()
     if not as_json:
         out.print(comparison_view(c))
 
@@ -135,11 +147,14 @@ def choose(
     try:
         validate_options(option)
         check_base_url(model, base_url)
+        if (chat or system) and not model:
+            base_model_note("--system" if system else "--chat")
         store = open_store_unless(no_save)
+        options = backend_options(base_url, extra_body)
         with err.status("scoring the options…", spinner="dots"):
-            ch = run_choose(prompt, option, model=model, chat=chat, system=system,
-                            alternatives=alternatives,
-                            backend_options=backend_options(base_url, extra_body))
+            ch = in_background(lambda: run_choose(
+                prompt, option, model=model, chat=chat, system=system,
+                alternatives=alternatives, backend_options=options))
         doc = ch.to_dict()
         if store is not None:
             store.save_document(ch.id, "choice", ch.created, prompt, doc, model=ch.model,
@@ -152,6 +167,8 @@ def choose(
             _write_page(render_choice(ch), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        interrupted()
     if not as_json:
         out.print(choice_view(ch))
 
@@ -200,10 +217,9 @@ def branch(
                 err.print(note, style="yellow", markup=False, highlight=False, soft_wrap=True)
         else:
             options = backend_options(base_url, extra_body)
-        stream = branch_stream(parent, at, token, token_id, model=model, options=options,
-                               seed=seed)
         with err.status("branching…", spinner="dots"):
-            trace = stream.run()
+            trace = in_background(lambda: branch_stream(
+                parent, at, token, token_id, model=model, options=options, seed=seed).run())
         if store is not None:
             if save_parent:
                 store.save_trace(parent)
@@ -219,6 +235,8 @@ def branch(
             _write_page(render_html(tree), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        interrupted()
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
     else:
@@ -231,10 +249,13 @@ def sweep(
     temperatures: Annotated[str, typer.Option("--temperatures", help="comma-separated")]
     = "0,0.5,1,1.5",
     max_tokens: Annotated[int, typer.Option("--max-tokens")] = 8,
+    stop: StopOpt = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     model: ModelOpt = None,
     alternatives: AltOpt = 10,
+    as_json: JsonOpt = False,
     html: HtmlOpt = None,
+    no_save: NoSaveOpt = False,
 ) -> None:
     """One prompt's step-by-step distributions at several temperatures, side by side."""
     from tokenprobe.ops.sweep import sweep as run_sweep
@@ -246,114 +267,28 @@ def sweep(
         except ValueError:
             raise InputError(f"--temperatures must be numbers separated by commas "
                              f"(got {temperatures!r})") from None
+        store = open_store_unless(no_save)
         with err.status("sweeping…", spinner="dots"):
-            sw = run_sweep(prompt, temps, model=model, max_tokens=max_tokens, seed=seed,
-                           alternatives=alternatives)
+            sw = in_background(lambda: run_sweep(
+                prompt, temps, model=model, max_tokens=max_tokens, seed=seed,
+                alternatives=alternatives, stop=stop))
+        doc = sw.to_dict()
+        if store is not None:
+            store.save_document(sw.id, "sweep", sw.created, prompt, doc, model=sw.base.model,
+                                text=sw.base.text)
+            err.print(f"saved as {sw.id[:8]} (tokenprobe show {sw.id[:8]})", style="dim")
+        _write_doc(doc, None, as_json)
         if html is not None:
             from tokenprobe.views.html import render_sweep
 
             _write_page(render_sweep(sw), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
-    out.print(sweep_view(sw))
+    except KeyboardInterrupt:
+        interrupted()
+    if not as_json:
+        out.print(sweep_view(sw))
 
 
-history_app = typer.Typer(help="The history of traces, comparisons and choices.",
-                          invoke_without_command=True, no_args_is_help=False)
-app.add_typer(history_app, name="history")
-
-
-def _open_store() -> Store:
-    from tokenprobe.store import Store
-
-    return Store()
-
-
-@history_app.callback()
-def history_list(
-    ctx: typer.Context,
-    search: Annotated[str | None, typer.Option("--search", "-s", help="text to look for")]
-    = None,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 30,
-    as_json: JsonOpt = False,
-) -> None:
-    """List the history, newest first."""
-    if ctx.invoked_subcommand is not None:
-        return
-    try:
-        records = _open_store().list(search=search, limit=limit)
-    except TokenprobeError as e:
-        fail(str(e), e.exit_code)
-    if as_json:
-        sys.stdout.write(json.dumps([vars(r) for r in records], ensure_ascii=False) + "\n")
-        return
-    if not records:
-        err.print("the history is empty" if not search else f"nothing matches {search!r}")
-        return
-    width = max(out.width, 60)
-    out.print(f"{'id':<8}  {'when':<16}  {'kind':<17} {'model':<20} prompt → text",
-              style="bold", no_wrap=True, overflow="crop")
-    for r in records:
-        kind = r.kind + (" (branch)" if r.parent_id else "")
-        head = f"{r.id[:8]}  {r.created.replace('T', ' ')[:16]:<16}  {kind:<17} {r.model[:20]:<20} "
-        body = (r.title.replace("\n", " ") + "  →  " + r.text.replace("\n", " ")).strip()
-        room = width - len(head)
-        if len(body) > room:
-            body = body[: max(room - 1, 0)] + "…"
-        out.print(head + body, markup=False, highlight=False)
-
-
-@history_app.command("rm")
-def history_rm(ref: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Delete one entry."""
-    try:
-        rec = _open_store().delete(ref)
-    except TokenprobeError as e:
-        fail(str(e), e.exit_code)
-    err.print(f"deleted {rec.kind} {rec.id[:8]}")
-
-
-@history_app.command("export")
-def history_export(
-    ref: Annotated[str, typer.Argument(metavar="ID")],
-    format: Annotated[str, typer.Option("--format", "-f", help="json, jsonl or html")]
-    = "json",
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
-) -> None:
-    """Export an entry (a trace with its branch tree, a comparison or a choice)."""
-    try:
-        store = _open_store()
-        rec = store.get(ref)
-        doc = store.document(rec.id)
-        traces = _traces_of(store, rec.id, rec.kind, doc)
-        if format == "json":
-            text = json.dumps(doc, ensure_ascii=False) + "\n"
-        elif format == "jsonl":
-            text = traces_to_jsonl(traces)
-        elif format == "html":
-            from tokenprobe.views.html import render_document
-
-            # A comparison or a choice gets its own page; a trace, its branch tree.
-            text = render_document(rec.kind, doc, traces,
-                                   title=None if rec.kind in ("comparison", "choice")
-                                   else rec.title[:80] or None)
-        else:
-            raise InputError(f"--format must be json, jsonl or html (got {format!r})")
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            write_atomic(output, text)
-            err.print(f"wrote {output}", style="dim")
-    except TokenprobeError as e:
-        fail(str(e), e.exit_code)
-
-
-def _traces_of(store: Store, rec_id: str, kind: str, doc: dict[str, Any]) -> list[Trace]:
-    if kind == "trace":
-        return store.tree(rec_id)
-    if kind == "comparison":
-        return [Trace.from_dict(t) for v in doc["variants"] for t in v["traces"]]
-    if kind == "choice":
-        return [Trace.from_dict(o["trace"]) for o in doc["options"]]
-    return []
-
+# The history's commands register themselves on `app` too.
+from tokenprobe import cli_history  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""The history: a SQLite file of traces and comparisons in the user's data directory.
+"""The history: a SQLite file of traces, comparisons, choices and sweeps in the user's data
+directory.
 
 Every save is one transaction (SQLite's journal makes it atomic: a process killed in the
 middle of a save leaves the store as it was before, with every earlier record intact), and
@@ -31,7 +32,7 @@ STORE_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,              -- trace | comparison | choice
+    kind TEXT NOT NULL,              -- trace | comparison | choice | sweep
     created TEXT NOT NULL,
     model TEXT NOT NULL DEFAULT '',
     backend TEXT NOT NULL DEFAULT '',

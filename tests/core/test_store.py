@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -193,7 +194,8 @@ def test_cli_compare_choose_branch_errors(tmp_path: Path) -> None:
     tid = json.loads(g.stdout)["id"]
     r = run_cli(["branch", tid, "--at", "7", "--token", " x"], env=env)
     assert r.code == 2 and "outside the trace" in r.stderr
-    assert run_cli(["history"], env=env).stdout.count("trace") == 1  # nothing lost or added
+    listing = run_cli(["history"], env=env).stdout  # nothing lost or added
+    assert re.findall(r"^([0-9a-f]{8})  .*  generate  ", listing, re.M) == [tid[:8]], listing
 
 
 def test_cli_branch_keeps_the_history_as_it_is(tmp_path: Path) -> None:
@@ -235,3 +237,60 @@ def test_cli_branch_keeps_the_history_as_it_is(tmp_path: Path) -> None:
     assert r.code == 2 and "is a comparison in the history" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert store.document("c" * 32) == {"x": 1} and len(store.list(limit=1000)) == before
+
+
+def _record_store(tmp_path: Path) -> tuple[Store, list[str]]:
+    """A history of every kind of entry, with prompts that differ only past 20 characters."""
+    store = Store(tmp_path / "history.sqlite3")
+    ids = []
+    for mode, prompt, text in [("completion", "The capital of France is", " Paris, a city"),
+                               ("completion", "The capital of Germany is", " Berlin, a city"),
+                               ("chat", "What is the capital of Italy?", "Rome."),
+                               ("score", "The capital of Spain is Madrid", "")]:
+        t = Trace(backend="llama", model="gemma-3-270m-q4_k_m",
+                  request=Request(mode=mode, prompt=prompt), text=text)
+        ids.append(store.save_trace(t))
+    child = Trace(backend="llama", model="gemma-3-270m-q4_k_m",
+                  request=Request(prompt="The capital of France is"), text=" Lyon",
+                  parent={"id": ids[0], "step": 0, "token": " Lyon"})
+    ids.append(store.save_trace(child))
+    for kind, title in [("comparison", "prompt=The capital of France is | prompt=The capital "
+                         "of Germany is"), ("choice", "The capital of Portugal is"),
+                        ("sweep", "The capital of Austria is")]:
+        ids.append(store.save_document(f"{len(ids):x}" * 32, kind, "2026-01-01T00:00:00",
+                                       title, {}, model="gemma-3-270m-q4_k_m", text="x"))
+    return store, ids
+
+
+def test_history_list_names_kinds_and_tells_prompts_apart(tmp_path: Path) -> None:
+    from tokenprobe.cli_history import history_lines
+
+    store, ids = _record_store(tmp_path)
+    records = store.list()
+    for width in (80, 120):
+        lines = [t.plain for t in history_lines(records, width)]
+        rows = {ln[:8]: ln for ln in lines if ln[:8] in {i[:8] for i in ids}}
+        text = "\n".join(lines)
+        kinds = {i[:8]: rows[i[:8]].split()[3] for i in ids}
+        assert list(kinds.values()) == ["generate", "generate", "chat", "score", "branch",
+                                        "compare", "choose", "sweep"], text
+        # Every prompt is whole at 80 columns (on a line of its own there) and at 120.
+        for r in records:
+            assert any(" ".join(r.title.split()) in ln for ln in lines), (r.title, text)
+        below = width == 80
+        assert (lines[1].strip() == "prompt → text") is below, text
+    wide = [t.plain for t in history_lines(records, 200)]
+    assert "The capital of France is  →  Paris, a city" in "\n".join(wide)
+
+
+def test_history_command_uses_the_terminal_width(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.inprocess import invoke
+
+    _, ids = _record_store(tmp_path)
+    for width in (80, 140):
+        r = invoke(["history"], tmp_path, monkeypatch, width=width)
+        assert r.code == 0, r.stderr
+        assert all(len(ln) <= width for ln in r.stdout.splitlines()), r.stdout
+        assert "The capital of France is" in r.stdout and "The capital of Germany is" in r.stdout
+        assert re.search(rf"^{ids[7][:8]}  .*  sweep  ", r.stdout, re.M), r.stdout

@@ -1,6 +1,7 @@
-"""The command line's pages of operations: `compare/choose/sweep/branch --html` and
-`history export ID -f html`, run as a user would (`python -m tokenprobe`, real model),
-then opened in the browser with no network."""
+"""The command line's operations: `compare/choose/sweep/branch --html` and `history export
+ID -f html`, run as a user would (`python -m tokenprobe`, real model, or in this process),
+the pages opened in the browser with no network; `--stop`, the base model's note, and the
+sweep in the history."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.helpers import CliResult, run_cli
+from tests.inprocess import invoke
 
 from tokenprobe.views.terminal import sci_prob
 
@@ -119,3 +122,85 @@ def test_a_bad_sweep_writes_no_page(tmp_path: Path) -> None:
     r = run_cli(["sweep", PROMPT, "--temperatures", "0,hot", "--html", str(page)])
     assert r.code == 2 and "--temperatures" in r.stderr and "Traceback" not in r.stderr
     assert not page.exists()
+
+
+# --- in this process (tests/inprocess.py): the model stays loaded between runs ---
+
+
+def _stopped_at(trace: dict[str, Any], stop: str) -> None:
+    """The trace asked for `stop`, and its text ends at the stop's first occurrence (or has
+    none and ran to its length)."""
+    assert trace["request"]["stop"] == [stop]
+    text = trace["text"]
+    if stop in text:
+        assert text.index(stop) + len(stop) == len(text) and trace["finish_reason"] == "stop"
+    else:
+        assert trace["finish_reason"] == "length"
+
+
+def test_compare_and_sweep_pass_stop_to_the_request(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    r = invoke(["compare", "-p", PROMPT, "-p", "The largest city in Germany is", "-t", "0",
+                "--max-tokens", "12", "--stop", " of", "--json", "--no-save"],
+               tmp_path, monkeypatch)
+    assert r.code == 0, r.stderr
+    traces = [t for v in json.loads(r.stdout)["variants"] for t in v["traces"]]
+    for t in traces:
+        _stopped_at(t, " of")
+    assert any(t["finish_reason"] == "stop" for t in traces)
+    r = invoke(["sweep", PROMPT, "--temperatures", "0,1", "--max-tokens", "12", "--stop",
+                " of", "--json", "--no-save"], tmp_path, monkeypatch)
+    assert r.code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    _stopped_at(doc["base"], " of")
+    assert doc["base"]["finish_reason"] == "stop"
+    for c in doc["columns"]:
+        _stopped_at(c["sample"], " of")
+    r = invoke(["compare", "-p", "a", "-p", "b", "--answer", " x", "--stop", "."],
+               tmp_path, monkeypatch)
+    assert r.code == 2 and "--stop ends a generated answer" in r.stderr
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["compare", "-p", "Hi", "--system", "Be brief.", "--system", "Be long.", "--answer",
+      " yes"], "--system"),
+    (["compare", "-p", "Hi", "-p", "Hello", "--chat", "--answer", " yes"], "--chat"),
+    (["choose", "Hi", "--chat", "-o", " yes", "-o", " no"], "--chat"),
+])
+def test_chat_on_the_base_model_gets_the_note_generate_gives(
+        args: list[str], flag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = invoke([*args, "--no-save"], tmp_path, monkeypatch)
+    assert r.code == 0, r.stderr
+    assert ("note: the embedded model is a base model: it continues text well but chats "
+            f"poorly; leave out {flag} to see it at its best") in " ".join(r.stderr.split())
+    plain = invoke(["compare", "-p", "Hi", "-p", "Hello", "--answer", " yes", "--no-save"],
+                   tmp_path, monkeypatch)
+    assert plain.code == 0 and "note:" not in plain.stderr
+
+
+def test_sweep_is_kept_in_the_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      open_html: Any) -> None:
+    page = tmp_path / "sweep.html"
+    r = invoke(["sweep", PROMPT, "--temperatures", "0,0.7,1.4", "--max-tokens", "4", "--html",
+                str(page)], tmp_path, monkeypatch)
+    sid = _saved_id(r)
+    listing = invoke(["history"], tmp_path, monkeypatch, width=100).stdout
+    assert re.search(rf"^{sid}  .*  sweep  .*{PROMPT}  →  ", listing, re.M), listing
+    # The saved sweep gives the very same page as the live one (its views made again from
+    # the saved base trace), and the same terminal view.
+    exported = tmp_path / "export.html"
+    e = invoke(["history", "export", sid, "-f", "html", "-o", str(exported)], tmp_path,
+               monkeypatch)
+    assert e.code == 0, e.stderr
+    assert exported.read_text("utf-8") == page.read_text("utf-8")
+    shown = invoke(["show", sid], tmp_path, monkeypatch)
+    assert shown.code == 0 and shown.stdout == r.stdout
+    jsonl = invoke(["history", "export", sid, "-f", "jsonl"], tmp_path, monkeypatch).stdout
+    traces = [json.loads(x) for x in jsonl.splitlines()]
+    assert [t["request"]["temperature"] for t in traces] == [0.0, 0.0, 0.7, 1.4]
+    doc = json.loads(invoke(["show", sid, "--json"], tmp_path, monkeypatch).stdout)
+    assert doc["schema"] == "tokenprobe/sweep@1" and doc["id"].startswith(sid)
+    view = _open(open_html, exported)
+    assert view.eval_on_selector_all(".ops-sweep-grid thead th", "ts => ts.length") == 4
+    assert "saved as" not in invoke(["sweep", PROMPT, "--temperatures", "0,1", "--max-tokens",
+                                     "2", "--no-save"], tmp_path, monkeypatch).stderr

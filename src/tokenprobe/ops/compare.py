@@ -24,7 +24,7 @@ import itertools
 import math
 import statistics
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +150,7 @@ def compare(
     backend_options: BackendOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     get_model: Callable[[str | None], Backend] | None = None,
+    stop: Sequence[str] | None = None,
 ) -> Comparison:
     dims: dict[str, list[Any]] = {
         "prompt": prompts or [],
@@ -165,6 +166,8 @@ def compare(
         raise InputError(f"--samples must be at least 1 (got {samples})")
     if answer is not None and not answer:
         raise InputError("--answer is empty")
+    if answer is not None and stop:
+        raise InputError("--stop ends a generated answer; a fixed --answer is scored whole")
     combos = [dict(zip(dims, values)) for values in itertools.product(*dims.values())]
     if len(combos) < 2:
         raise InputError("a comparison needs at least two variants: give two or more "
@@ -183,7 +186,7 @@ def compare(
             request = build_request(
                 settings["prompt"], chat=chat, system=settings["system"],
                 max_tokens=max_tokens, temperature=settings["temperature"], top_p=top_p,
-                top_k=top_k, seed=seed + k, alternatives=alternatives,
+                top_k=top_k, seed=seed + k, alternatives=alternatives, stop=stop,
             )
             if answer is not None:
                 traces.append(backend.score_continuation(request, answer, alternatives))

@@ -128,8 +128,8 @@ def render_sweep(sw: Sweep, title: str | None = None) -> str:
 
 def render_document(kind: str, doc: dict[str, Any], traces: list[Trace],
                     title: str | None = None) -> str:
-    """The page for a history record: `doc` is its JSON document (a comparison, a choice),
-    `traces` its traces (a trace's whole branch tree)."""
+    """The page for a history record: `doc` is its JSON document (a comparison, a choice,
+    a sweep), `traces` its traces (a trace's whole branch tree)."""
     if kind == "comparison":
         from tokenprobe.ops.compare import Comparison
 
@@ -138,6 +138,10 @@ def render_document(kind: str, doc: dict[str, Any], traces: list[Trace],
         from tokenprobe.ops.choose import Choice
 
         return render_choice(Choice.from_dict(doc), title)
+    if kind == "sweep":
+        from tokenprobe.ops.sweep import Sweep
+
+        return render_sweep(Sweep.from_dict(doc), title)
     return render_html(traces, title)
 
 
