@@ -220,3 +220,82 @@ def test_kind_option_is_checked() -> None:
     b = OpenAIBackend("m", "http://127.0.0.1:9/v1", None,
                       extra_body={"logprobs_kind": "logits"})
     assert b.declared_kind == "logits" and "logprobs_kind" not in b.extra_body
+
+
+# --- the backend, fed vLLM's recorded answers by a local stub ------------------------------
+
+def test_score_replayed_from_vllm() -> None:
+    from tests.servers.faultserver import fault_server, raw_body
+
+    body = (VLLM / "real_echo_bos.json").read_text()
+    with fault_server(raw_body(body)) as s:
+        b = OpenAIBackend("gemma", s.base_url, None)
+        t = b.score("Is 𠮷 Café", alternatives=2)
+    sent = s.requests[0]
+    assert sent["echo"] is True and sent["logprobs"] == 2 and sent["max_tokens"] == 1
+    assert t.prompt_steps[0].special and t.request.prompt == "Is 𠮷 Café"
+    assert t.logprobs_kind == "raw" and t.prompt_steps[7].vocab_rank == 101233
+
+
+def test_score_declared_processed_is_raw_with_a_note() -> None:
+    from tests.servers.faultserver import fault_server, raw_body
+
+    body = (VLLM / "real_echo_bos.json").read_text()
+    with fault_server(raw_body(body)) as s:
+        t = OpenAIBackend("gemma", s.base_url, None, logprobs_kind="processed").score(
+            "Is 𠮷 Café", alternatives=2)
+    assert t.logprobs_kind == "raw" and "before any sampling" in t.source["note"]
+
+
+def test_score_of_logits_is_logits() -> None:
+    from tests.servers.faultserver import fault_server, raw_body
+
+    doc = json.loads((VLLM / "real_echo_bos.json").read_text())
+    lp = doc["choices"][0]["logprobs"]
+    lp["token_logprobs"] = [None if x is None else x + 20.0 for x in lp["token_logprobs"]]
+    lp["top_logprobs"] = [None if d is None else {k: v + 20.0 for k, v in d.items()}
+                          for d in lp["top_logprobs"]]
+    for entry in doc["choices"][0]["prompt_logprobs"]:
+        for v in (entry or {}).values():
+            v["logprob"] += 20.0
+    with fault_server(raw_body(json.dumps(doc))) as s:
+        t = OpenAIBackend("gemma", s.base_url, None).score("Is 𠮷 Café", alternatives=2)
+    assert t.logprobs_kind == "logits"
+    assert all(x.logprob is None for x in t.prompt_steps)
+    assert t.prompt_steps[1].logit == pytest.approx(-8.091032981872559 + 20.0)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_cap_refused_with_the_servers_message(stream: bool) -> None:
+    from tests.servers.faultserver import fault_server, sse, status
+
+    from tokenprobe.api import build_request
+
+    error = json.loads((VLLM / "real_cap_error.json").read_text())
+    answer = sse([error]) if stream else status(400, error)
+    with fault_server(answer) as s:
+        b = OpenAIBackend("gemma", s.base_url, None, stream=stream, max_retries=0)
+        with pytest.raises(ServerError) as e:
+            b.stream(build_request("Hi", max_tokens=2, alternatives=21)).run()
+    assert "20" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_batch_score_replayed(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.servers.faultserver import fault_server, raw_body
+
+    from tokenprobe.ops.batch import read_texts, run_batch
+
+    body = (VLLM / "real_echo_bos.json").read_text()
+    src, out = tmp_path / "t.jsonl", tmp_path / "o.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "Is 𠮷 Café"}) + "\n")
+    with fault_server(raw_body(body)) as s:
+        b = OpenAIBackend("gemma", s.base_url, None)
+        result = asyncio.run(run_batch(b, read_texts(src, 2), out, 2))
+    assert result.done == 1 and not result.failed
+    doc = json.loads(out.read_text())
+    lps = [x["logprob"] for x in doc["prompt_steps"][1:]]
+    assert doc["source"]["score"]["tokens"] == 7
+    assert doc["source"]["score"]["perplexity"] == pytest.approx(
+        math.exp(-math.fsum(lps) / len(lps)))
