@@ -659,7 +659,9 @@
       gen: loadScope(doc.steps, vocab),
       summary: doc.summary || null
     };
-    tr.main = tr.gen.n ? tr.gen : tr.prompt;
+    // A scored text's steps are its prompt's; a trace with none at all is an answer (one
+    // still waiting for its first token), never a scored text.
+    tr.main = tr.gen.n || !tr.prompt.n ? tr.gen : tr.prompt;
     return tr;
   }
 
@@ -1532,7 +1534,10 @@
   App.prototype.buildSummary = function (side) {
     var self = this, tr = this.tr, s = tr.summary;
     var box = el("section", "tp-card tp-summary");
-    box.appendChild(el("h2", "tp-card-title", this.opts.summaryTitle || (tr.main === tr.gen ? "Summary" : "Summary of the scored text")));
+    var title = this.opts.summaryTitle || (tr.main === tr.gen ? "Summary" : "Summary of the scored text");
+    if (!this.opts.live && (tr.doc.complete === false || tr.doc.error)) title += " (incomplete)";
+    box.appendChild(el("h2", "tp-card-title", title));
+    if (this.opts.live && !tr.main.n) { box.appendChild(el("p", "tp-none tp-waiting", "The figures follow the first token.")); side.appendChild(box); return; }
     if (!s) { box.appendChild(el("p", "tp-none", "Summary " + NR + ".")); side.appendChild(box); return; }
     var dl = el("dl", "tp-metrics");
     function metric(k, v, hint, wide) {
@@ -1556,7 +1561,13 @@
     metric("mean entropy", ent, s.entropy_exact ? "nats, over the full vocabulary" : "nats; a lower bound: some entropies cover only the top-N");
     metric("top-1 share", fmtPct(s.top1_share), "how often the chosen token was the most likely one");
     box.appendChild(dl);
-    var foot = [];
+    var foot = [], doc = tr.doc;
+    // A trace that ended early (an error, a stop): the figures are those of what came.
+    if (!this.opts.live && (doc.complete === false || doc.error)) {
+      box.classList.add("tp-incomplete");
+      foot.push("Incomplete: these figures cover the " + plural(s.tokens, "token", "tokens") + " received before it " +
+        (doc.error ? "stopped (" + String(doc.error).replace(/\.$/, "") + ")." : "stopped."));
+    }
     if (s.missing) foot.push(plural(s.missing, "token", "tokens") + " without a logprob (not reported) excluded from these figures.");
     if (s.no_context_first) foot.push("First token: no context (nothing came before it to predict it from), so it has no logprob and is not counted.");
     if (foot.length) box.appendChild(el("p", "tp-foot", foot.join(" ")));
@@ -1862,7 +1873,7 @@
     if (!old || !this.genText || schemaProblem(doc)) { this.show(this.current); return; }
     var tr = loadTrace(doc), sc = tr.gen, osc = old.gen;
     tr.prompt = old.prompt;
-    tr.main = sc.n ? sc : tr.prompt;
+    tr.main = sc.n || !tr.prompt.n ? sc : tr.prompt;
     var oldG = osc.chips ? osc.G : 0, from = Math.max(0, oldG - 1);
     var base = osc.chips ? osc.chipBase : this.chips.length;
     for (var g = from; g < oldG; g++) {
@@ -1932,6 +1943,8 @@
     this.panelEl = host;
     clear(host);
     if (!this.tr) return;
+    // Nothing to sum up before the first token.
+    if (this.opts.live && !this.tr.main.n) { host.appendChild(el("p", "tp-none tp-waiting", "The figures follow the first token.")); return; }
     var chart = el("div", "tp-chart");
     host.appendChild(chart);
     this.buildChart(chart);
