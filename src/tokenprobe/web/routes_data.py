@@ -33,6 +33,7 @@ from tokenprobe.web.payloads import (
     record_payload,
     trace_payload,
 )
+from tokenprobe.web.reach import reachability
 from tokenprobe.web.schemas import ModelIn
 from tokenprobe.web.state import AppState, get_state
 
@@ -68,8 +69,12 @@ async def models(st: State) -> dict[str, Any]:
 
 @router.post("/models", status_code=201)
 def add_model(body: ModelIn, st: State) -> dict[str, Any]:
-    """Offer another model: a GGUF path on the server, or a server endpoint with its key."""
-    return st.registry.add(body.spec, body.base_url, body.api_key, body.label).public()
+    """Offer another model: a GGUF path on the server, or a server endpoint with its key.
+    A server model's address is tried (reach.py: a connection, nothing sent) and the
+    answer says whether it is reachable now; the model is offered either way. A plain
+    `def`: the checks block, so it runs in a worker thread, off the event loop."""
+    entry = st.registry.add(body.spec, body.base_url, body.api_key, body.label)
+    return {**entry.public(), **reachability(entry)}
 
 
 @router.delete("/models/{model_id}")
