@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, getcontext
@@ -20,10 +21,10 @@ from urllib.parse import quote, unquote
 import numpy as np
 import pytest
 from playwright.sync_api import expect
-from tests.servers.faultserver import chat_stream, fault_server, sse
+from tests.servers.faultserver import chat_stream, fault_server, silence, sse
 from tests.views.jsfmt import pct
 from tests.views.traces import split_differently
-from tests.web.serve import Served, serve
+from tests.web.serve import Served, free_port, serve
 
 from tokenprobe.metrics import summarize
 from tokenprobe.ops.compare import compare
@@ -403,7 +404,8 @@ def test_score_names_its_unscored_first_token_and_choose_stops(
     p.clean()
 
 
-def test_a_failing_server_model_keeps_the_tokens(open_page: Callable[..., Page]) -> None:
+def test_a_failing_server_model_keeps_the_tokens(open_page: Callable[..., Page],
+                                                 artifacts: Path) -> None:
     docs = chat_stream(["The", " cat", " sat"], finish=None)
     with fault_server(sse(docs, done=False)) as fs:
         p = open_page("#/chat")
@@ -423,7 +425,106 @@ def test_a_failing_server_model_keeps_the_tokens(open_page: Callable[..., Page])
     note = page.text_content(".turn-assistant .tbox-error")
     assert "kept the 3 tokens" in note and "The 3 tokens received are kept" in note
     assert chip_texts(page, ".turn-assistant") == ["The", " cat", " sat"]
+    # The figures are those of the tokens received, and say so.
+    assert page.text_content("#chat-panel .tp-summary .tp-card-title") == "Summary (incomplete)"
+    foot = page.text_content("#chat-panel .tp-summary .tp-foot")
+    assert foot.startswith("Incomplete: these figures cover the 3 tokens received before it "
+                           "stopped ("), foot
+    page.mouse.move(5, 5)
+    page.locator("#chat-panel").screenshot(path=str(artifacts / "web-chat-panel-incomplete.png"))
     page.select_option("#model-select", "embedded")
+    p.clean()
+
+
+def test_new_chat_clears_the_answers_and_their_figures(open_page: Callable[..., Page],
+                                                       artifacts: Path) -> None:
+    p = open_page("#/chat")
+    page = p.page
+    page.fill("#chat-sampling-max", "3")
+    page.fill("#chat-input", "Name a colour.")
+    page.press("#chat-input", "Enter")
+    page.wait_for_selector(".turn-assistant .tbox:not(.busy) .t", timeout=120_000)
+    hint = "The selected answer's figures appear here"
+    assert page.text_content(".turn-assistant .turn-head").startswith("3 tokens")
+    assert page.is_visible("#chat-panel .tp-summary")
+    assert hint not in page.text_content("#chat-panel")
+    page.mouse.move(5, 5)
+    page.screenshot(path=str(artifacts / "web-chat-new-before.png"))
+    page.click("#chat-new")
+    # Nothing of the old conversation is left: no turn, no figure line, no summary.
+    assert page.eval_on_selector_all("#chat-log .turn", "ts => ts.length") == 0
+    assert page.is_visible("#chat-empty")
+    assert page.query_selector("#chat-panel .tp-summary, #chat-panel .tp-chart") is None
+    assert page.text_content("#chat-panel").startswith(hint)
+    assert page.text_content("#chat-panel-which") == ""
+    page.screenshot(path=str(artifacts / "web-chat-new-after.png"))
+    p.clean()
+
+
+def add_model(page: Any, spec: str, url: str) -> None:
+    page.click("#add-model")
+    page.fill("#model-spec", spec)
+    page.fill("#model-url", url)
+    page.click("#model-form button[type=submit]")
+
+
+def test_an_unreachable_model_is_checked_when_added_and_fails_without_figures(
+        open_page: Callable[..., Page], server: Served, artifacts: Path) -> None:
+    port = free_port()  # nothing listens there
+    p = open_page("#/chat")
+    page = p.page
+    add_model(page, "openai:gone", f"http://127.0.0.1:{port}/v1")
+    note = page.wait_for_selector("#model-reach:not([hidden]) #model-reach-note")
+    assert note is not None
+    assert note.text_content() == (
+        f"openai:gone was added, but its server is not reachable now: connection refused "
+        f"(http://127.0.0.1:{port}/v1). Keep it in the list (and use it once the server "
+        "answers), or remove it?")
+    assert page.is_hidden("#model-actions")
+    assert page.input_value("#model-select") == "embedded"  # not chosen behind the user's back
+    page.screenshot(path=str(artifacts / "web-model-unreachable.png"))
+    # Remove it: gone from the server and from the picker.
+    page.click("#model-drop")
+    page.wait_for_selector("#model-modal", state="hidden")
+    page.wait_for_selector("#model-select option[value='openai-gone']", state="detached")
+    _status, listed = server.call("GET", "/api/models")
+    assert "openai-gone" not in [m["id"] for m in listed["models"]]
+    # Add it again and keep it: it is chosen, and a message to it fails with no figures.
+    add_model(page, "openai:gone", f"http://127.0.0.1:{port}/v1")
+    page.click("#model-keep")
+    page.wait_for_selector("#model-modal", state="hidden")
+    page.wait_for_selector("#model-select option[value='openai-gone']:checked", state="attached")
+    page.fill("#chat-input", "hi")
+    page.press("#chat-input", "Enter")
+    page.wait_for_selector(".turn-assistant .tbox:not(.busy) .tbox-error", timeout=60_000)
+    assert "connection refused" in page.text_content(".turn-assistant .tbox-error")
+    assert page.query_selector("#chat-panel .tp-summary, #chat-panel .tp-chart") is None
+    assert page.text_content("#chat-panel") == "No tokens, so no figures."
+    assert page.text_content(".turn-assistant .turn-head") == ""
+    page.mouse.move(5, 5)
+    page.screenshot(path=str(artifacts / "web-chat-unreachable.png"))
+    page.select_option("#model-select", "embedded")
+    assert server.call("DELETE", "/api/models/openai-gone")[0] == 200
+    p.clean()
+
+
+def test_the_panel_waits_for_the_first_token(open_page: Callable[..., Page],
+                                             server: Served) -> None:
+    with fault_server(silence(2.0)) as fs:  # answers nothing for a while, then closes
+        p = open_page("#/chat")
+        page = p.page
+        add_model(page, "openai:slow", fs.base_url)
+        page.wait_for_selector("#model-select option[value='openai-slow']:checked",
+                               state="attached")
+        page.fill("#chat-input", "hi")
+        page.press("#chat-input", "Enter")
+        page.wait_for_selector("#chat-panel .tp-waiting")
+        # An answer with no token yet is not "the scored text", and has no figures yet.
+        assert page.text_content("#chat-panel") == "The figures follow the first token."
+        page.wait_for_selector(".turn-assistant .tbox:not(.busy)", timeout=60_000)
+    assert page.query_selector("#chat-panel .tp-summary") is None
+    page.select_option("#model-select", "embedded")
+    assert server.call("DELETE", "/api/models/openai-slow")[0] == 200
     p.clean()
 
 
@@ -489,6 +590,43 @@ def test_an_id_with_odd_characters_opens_and_deletes(open_page: Callable[..., Pa
         assert s.call("GET", "/api/history")[1]["records"] == []
         p.clean()
         h.clean()
+
+
+def test_an_export_is_saved_under_its_whole_name(open_page: Callable[..., Page],
+                                                 server: Served) -> None:
+    """The name in filename* (RFC 5987), not its ASCII fallback, names the saved file."""
+    steps = [Step(" blue", -0.4, 1, top=[Candidate(" blue", -0.4, 1)])]
+    # Imported (not the embedded model's): the screenshots below reopen those.
+    t = Trace(backend="import", model="m", request=Request(prompt="Saved under its own name"),
+              steps=steps)
+    t.rebuild_text()
+    t.id = "café日本-0001"
+    Store(server.log.parent / "history.sqlite3").save_trace(t)
+    url = f"{server.url}/api/history/{quote(t.id, safe='')}/export?format=json"
+    with urllib.request.urlopen(url, timeout=60) as r:
+        header = r.headers["Content-Disposition"]
+    fallback = header.split('filename="', 1)[1].split('"', 1)[0]
+    whole = unquote(header.split("filename*=UTF-8''", 1)[1], errors="strict")
+    assert whole == "tokenprobe-trace-café日本-0.json" and fallback != whole
+    p = open_page("#/history")
+    page = p.page
+    row = page.locator(".hist-row", has_text="Saved under its own name")
+    with page.expect_download() as got:
+        row.get_by_role("button", name="JSON").click()
+    assert got.value.suggested_filename == whole
+    # The header's other forms, read as RFC 6266 says.
+    names = page.evaluate(r"""async () => {
+        const { dispositionName } = await import('/static/api.js');
+        return [
+          dispositionName('attachment; filename="a_b.json"; filename*=UTF-8\'\'a%C3%A9b.json'),
+          dispositionName("attachment; filename*=utf-8''%E6%97%A5.html; filename=\"_.html\""),
+          dispositionName('attachment; filename="plain.json"'),
+          dispositionName('attachment; filename=bare.json'),
+          dispositionName("attachment; filename=\"ok.json\"; filename*=UTF-8''%FF%FE"),
+          dispositionName('inline')];
+    }""")
+    assert names == ["aéb.json", "日.html", "plain.json", "bare.json", "ok.json", None]
+    p.clean()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

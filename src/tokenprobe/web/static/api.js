@@ -65,16 +65,33 @@ export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body);
 export const del = (path) => api("DELETE", path);
 
+// The file name a Content-Disposition gives (RFC 6266): `filename*` first (RFC 5987,
+// percent-encoded UTF-8: every character of the name), else `filename` (its ASCII
+// fallback, where the server made `_` of whatever is not ASCII); null for neither.
+export function dispositionName(cd) {
+  const star = /(?:^|;)\s*filename\*\s*=\s*([A-Za-z0-9_-]+)'[^']*'([^;\s]+)/i.exec(cd);
+  if (star) {
+    const charset = star[1].toLowerCase();
+    try {
+      if (charset === "utf-8") return decodeURIComponent(star[2]);
+      if (charset === "iso-8859-1") return star[2].replace(/%([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+    } catch (e) { /* not valid percent-encoded UTF-8: the fallback */ }
+  }
+  const quoted = /(?:^|;)\s*filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(cd);
+  if (quoted) return quoted[1].replace(/\\(.)/g, "$1");
+  const bare = /(?:^|;)\s*filename\s*=\s*([^;\s"]+)/i.exec(cd);
+  return bare ? bare[1] : null;
+}
+
 // Download what a GET answers (exports), through fetch so that the token goes along.
 export async function download(path, fallbackName) {
   const resp = await send("GET", path);
   if (!resp.ok) throw await errorOf(resp);
-  const cd = resp.headers.get("Content-Disposition") || "";
-  const m = /filename="([^"]+)"/.exec(cd);
+  const name = dispositionName(resp.headers.get("Content-Disposition") || "");
   const url = URL.createObjectURL(await resp.blob());
   const a = document.createElement("a");
   a.href = url;
-  a.download = m ? m[1] : fallbackName;
+  a.download = name || fallbackName;
   document.body.appendChild(a);
   a.click();
   a.remove();

@@ -2,7 +2,7 @@
 // (#/mode or #/mode/ID to reopen a saved entry), the model picker and "add a model", the
 // token prompt, the theme, and the server's state (model loading, queue) in the top bar.
 
-import { ApiError, get, post, setToken, setTokenPrompt } from "./api.js";
+import { ApiError, del, get, post, setToken, setTokenPrompt } from "./api.js";
 import { initChat } from "./chat.js";
 import { initCompare } from "./compare.js";
 import { initComplete, initScore } from "./complete.js";
@@ -78,7 +78,44 @@ async function loadModels(prefer) {
 select.addEventListener("change", () => selectModel(select.value));
 
 const modal = $("model-modal");
+let unreachable = null; // a model just added whose server did not answer: keep it or not
+
+// The server tried the new model's address and found nothing answering there now: say so,
+// and let the user keep the model (a server started later will answer) or remove it.
+function askKeep(added) {
+  unreachable = added;
+  $("model-reach-note").textContent = added.label + " was added, but its server is " + added.reach_note +
+    ". Keep it in the list (and use it once the server answers), or remove it?";
+  $("model-drop").hidden = !added.removable; // one given at start stays
+  $("model-reach").hidden = false;
+  $("model-actions").hidden = true;
+  $("model-keep").focus();
+}
+function closeAddModel() {
+  modal.hidden = true;
+  unreachable = null;
+  $("model-reach").hidden = true;
+  $("model-actions").hidden = false;
+}
+$("model-keep").addEventListener("click", async () => {
+  const added = unreachable;
+  closeAddModel();
+  if (added) await loadModels(added.id);
+});
+$("model-drop").addEventListener("click", async () => {
+  const added = unreachable;
+  try {
+    if (added) await del("/api/models/" + encodeURIComponent(added.id));
+    closeAddModel();
+    await loadModels();
+  } catch (err) {
+    $("model-error").hidden = false;
+    $("model-error").textContent = err.message;
+  }
+});
+
 function openAddModel(want) {
+  closeAddModel();
   modal.hidden = false;
   $("model-error").hidden = true;
   if (want) { // a trace's model, named by the server: its key, if any, is the user's to give
@@ -91,7 +128,7 @@ function openAddModel(want) {
 }
 state.addModel = openAddModel;
 $("add-model").addEventListener("click", () => openAddModel(null));
-$("model-cancel").addEventListener("click", () => { modal.hidden = true; });
+$("model-cancel").addEventListener("click", closeAddModel);
 $("model-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const body = { spec: $("model-spec").value.trim() };
@@ -101,7 +138,8 @@ $("model-form").addEventListener("submit", async (e) => {
   try {
     const added = await post("/api/models", body);
     $("model-key").value = ""; // the key now lives on the server only
-    modal.hidden = true;
+    if (added.reachable === false) { await loadModels(); askKeep(added); return; }
+    closeAddModel();
     await loadModels(added.id);
   } catch (err) {
     $("model-error").hidden = false;
@@ -109,7 +147,7 @@ $("model-form").addEventListener("submit", async (e) => {
   }
 });
 for (const m of [modal, $("token-modal")]) {
-  m.addEventListener("keydown", (e) => { if (e.key === "Escape" && m === modal) modal.hidden = true; });
+  m.addEventListener("keydown", (e) => { if (e.key === "Escape" && m === modal) closeAddModel(); });
 }
 
 // --- server state ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ export function initChat() {
   const sampling = samplingForm($("chat-sampling"), { temperature: 0.7, max_tokens: 96 });
   let turns = []; // {role, content} or {role: "assistant", box, head}
   let selected = null, active = null;
+  const panelHint = Array.from(panel.childNodes); // what the panel says with no answer
 
   if (window.matchMedia("(max-width: 860px)").matches) $("chat-settings").open = false;
 
@@ -32,7 +33,7 @@ export function initChat() {
     if (selected === turn) return;
     if (selected) { selected.el.classList.remove("selected"); selected.box.showPanel(null); }
     selected = turn;
-    if (!turn) { clear(panel); which.textContent = ""; return; }
+    if (!turn) { clear(panel).append(...panelHint); which.textContent = ""; return; }
     turn.el.classList.add("selected");
     clear(panel);
     turn.box.showPanel(panel);
@@ -113,7 +114,8 @@ export function initChat() {
 
   function reset() {
     if (active) active.box.stop();
-    turns.forEach((t) => { if (t.box) t.box.destroy(); else t.el.remove(); });
+    // An answer's turn holds its figure line besides the box: the whole turn goes.
+    turns.forEach((t) => { if (t.box) t.box.destroy(); t.el.remove(); });
     turns = [];
     select(null);
     busyState(null);

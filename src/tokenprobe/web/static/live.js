@@ -47,6 +47,13 @@ export class TraceBox {
     if (this.panel) this.app.renderPanel(this.panel);
   }
 
+  // No trace shown: the viewer goes, and so do the figures it drew into the panel.
+  unmount() {
+    if (this.app) this.app.destroy();
+    this.app = null;
+    if (this.panel) clear(this.panel).append(el("p", "wa-muted", "No tokens, so no figures."));
+  }
+
   // Draw the confidence panel of this box into `host` (null: stop drawing it).
   showPanel(host) {
     if (this.app && !host) this.app.releasePanel();
@@ -113,8 +120,11 @@ export class TraceBox {
       this.stopDrawing();
       if (!live) return;
       if (before >= 0) this.select(before);
-      else { if (this.app) this.app.destroy(); this.app = null; }
+      else this.unmount();
     };
+    // A run that ends without a token (a server not reachable, a stop before the first
+    // one) has nothing to show or sum up: its message only, and the box as it was.
+    const empty = (d, text, kind) => { restore(); box.say(text, kind); box.end(); };
     const job = runJob(path, body, {
       queued(d) {
         box.say("Waiting in the queue: position " + d.position + " (" + d.running + " running)", "queue",
@@ -129,16 +139,15 @@ export class TraceBox {
       },
       steps(d) { live.add(d); box.draw(live.doc); },
       summary(d) { box.app.setSummary(d.summary); },
-      done(d) { box.finish(d, null); },
-      error(d) {
-        if (d.trace) box.finish(d, d.message);
-        else {
-          restore();
-          box.say(d.message, "error");
-          box.end();
-        }
+      done(d) {
+        if (d.trace.steps.n || d.trace.complete) box.finish(d, null);
+        else empty(d, "Stopped before the first token.", "muted");
       },
-      cancelled() { restore(); box.say("Cancelled before it started.", "muted"); box.end(); },
+      error(d) {
+        if (d.trace && d.trace.steps.n) box.finish(d, d.message);
+        else empty(d, d.message, "error");
+      },
+      cancelled() { empty(null, "Cancelled before it started.", "muted"); },
       refused(err) {
         // A branch of a trace whose model this server does not offer: offer to add it.
         const want = err.body && err.body.add_model;
