@@ -38,7 +38,9 @@ score trace whose `source.score` holds the text's summary: `tokens` scored (the 
 `<bos>` and tokens without a reported logprob left out), `total_logprob` and `perplexity`
 = exp(−total / tokens) (none for a trace of logits). Servers with an asynchronous scoring
 path (`afetch_score` / `read_score`, the openai backend) are asked N at a time on the event
-loop, like answers; the same resuming rules apply.
+loop, like answers; the same resuming rules apply. An item with a fixed `answer` is scored
+after its prompt (`Backend.score_continuation`, in a worker thread) and written as that
+trace, under the same rules.
 
 It leaves out the command line and its progress bar (cli_batch.py).
 """
@@ -72,6 +74,9 @@ SETTINGS = ("system", "chat", "max_tokens", "temperature", "top_p", "top_k", "se
 class Item:
     id: str
     request: Request
+    # A fixed answer to score after the request's prompt (Backend.score_continuation)
+    # instead of generating one: how calibrate runs choose's options and gold answers.
+    answer: str | None = None
 
 
 @dataclass
@@ -394,6 +399,11 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
         # `limit` bounds the requests in flight; reading an answer in a worker process
         # does not hold a place, so the next request goes out meanwhile.
         scoring = item.request.mode == "score"
+        if item.answer is not None:
+            async with limit:
+                trace = await asyncio.to_thread(backend.score_continuation, item.request,
+                                                item.answer, item.request.alternatives or 0)
+            return _outcome(trace, item.id)
         if pool is not None:
             async with limit:
                 body = await (backend.afetch_score(  # type: ignore[attr-defined]

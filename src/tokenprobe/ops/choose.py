@@ -100,6 +100,13 @@ def choose(
         traces.append(backend.score_continuation(request, o, alternatives))
         if progress is not None:
             progress(len(traces), len(options))
+    return choice_from_traces(prompt, options, traces, backend.model)
+
+
+def choice_from_traces(prompt: str, options: list[str], traces: list[Trace],
+                       model: str) -> Choice:
+    """The choice the options' fixed-answer traces make (however they were scored: one by
+    one here, or many at once by calibrate through batch)."""
     totals: list[float] = []
     for o, t in zip(options, traces):
         if any(s.logprob is None for s in t.steps):
@@ -108,4 +115,4 @@ def choose(
     norm = logsumexp(totals)
     scored = [OptionScore(o, tot, len(t.steps), math.exp(tot - norm), t)
               for o, tot, t in zip(options, totals, traces)]
-    return Choice(prompt=prompt, options=scored, model=backend.model)
+    return Choice(prompt=prompt, options=scored, model=model)
