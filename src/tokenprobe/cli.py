@@ -324,7 +324,7 @@ def score(
 
 
 # The reading, the operations' and the history's commands register themselves on `app`.
-from tokenprobe import cli_batch, cli_ops, cli_serve, cli_show  # noqa: E402, F401
+from tokenprobe import cli_batch, cli_calibrate, cli_ops, cli_serve, cli_show  # noqa: E402, F401
 
 IMPORT_GUARD.release()  # from here Ctrl-C is a KeyboardInterrupt, which the commands handle
 
