@@ -1,0 +1,135 @@
+"""The calibrate op on the embedded model: both forms, the signals against independent
+computations (choose called alone, the engine's fixed-answer scoring, numpy over the
+traces), resuming, and the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.helpers import run_cli
+
+from tokenprobe.backends.llama import LlamaBackend
+from tokenprobe.calibration.data import LabelledItem
+from tokenprobe.calibration.demo import demo_items
+from tokenprobe.ops.calibrate import Settings, calibrate
+from tokenprobe.ops.choose import choose
+
+ITEMS = demo_items(n_open=4, n_choice=3, seed=2)
+SETTINGS = Settings(max_tokens=6, resamples=50)
+
+
+@pytest.fixture(scope="module")
+def run(llama: LlamaBackend,
+        tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    work = tmp_path_factory.mktemp("cal") / "work.jsonl"
+    return calibrate(ITEMS, work, settings=SETTINGS, data="test"), work
+
+
+def test_choice_items_match_choose_alone(run: tuple[dict[str, Any], Path]) -> None:
+    doc, _ = run
+    records = {r["id"]: r for r in doc["runs"][0]["items"]}
+    for item in ITEMS:
+        if item.kind != "choice":
+            continue
+        alone = choose(item.prompt, item.options or [], alternatives=5)
+        rec = records[item.id]["outcome"]["total"]
+        np.testing.assert_allclose(rec["probabilities"],
+                                   [o.probability for o in alone.options], atol=1e-9)
+        totals = np.array([o.total_logprob for o in alone.options])
+        per_token = totals / np.array([o.n_tokens for o in alone.options])
+        want = np.exp(per_token - per_token.max()) / np.exp(per_token - per_token.max()).sum()
+        np.testing.assert_allclose(records[item.id]["outcome"]["per_token"]["probabilities"],
+                                   want, atol=1e-12)
+        assert rec["correct"] == (int(np.argmax(totals)) == item.answer_index)
+
+
+def test_open_signals_from_the_traces(llama: LlamaBackend,
+                                      run: tuple[dict[str, Any], Path]) -> None:
+    doc, _ = run
+    from tokenprobe.api import build_request
+
+    for rec in doc["runs"][0]["items"]:
+        if rec["kind"] != "open":
+            continue
+        steps = rec["traces"][0]["steps"]
+        lps = np.array([s["logprob"] for s in steps], dtype=np.float64)
+        sig = {k: v["confidence"] for k, v in rec["signals"].items()}
+        assert sig["first_token"] == pytest.approx(math.exp(lps[0]), rel=1e-12)
+        assert sig["total_logprob"] == pytest.approx(math.exp(lps.sum()), rel=1e-9)
+        assert sig["mean_logprob"] == pytest.approx(math.exp(lps.mean()), rel=1e-9)
+        assert sig["min_token"] == pytest.approx(math.exp(lps.min()), rel=1e-12)
+        assert sig["neg_entropy"] == pytest.approx(-np.mean([s["entropy"] for s in steps]))
+        gold = llama.score_continuation(build_request(rec["prompt"], temperature=1.0,
+                                                      alternatives=5), rec["answers"][0], 5)
+        assert sig["gold"] == pytest.approx(math.exp(sum(s.logprob for s in gold.steps)),
+                                            rel=1e-6)
+        assert rec["correct"] == (rec["text"].strip() == rec["answers"][0].strip())
+
+
+def test_figures_count_the_items(run: tuple[dict[str, Any], Path]) -> None:
+    doc, _ = run
+    assert doc["schema"] == "tokenprobe/calibration@1"
+    r = doc["runs"][0]
+    assert not r["failed"] and len(r["items"]) == len(ITEMS)
+    opens = [x for x in r["items"] if x["kind"] == "open"]
+    s = r["signals"]["total_logprob"]
+    assert s["n"] == 4 and s["accuracy"] == pytest.approx(np.mean([x["correct"] for x in opens]))
+    assert sum(b["count"] for b in s["ece_width"]["bins"]) == 4
+    assert s["ece_width"]["n_bins"] == 10
+    assert "ece_width" not in r["signals"]["neg_entropy"]  # a ranking score only
+    json.dumps(doc, allow_nan=False)
+
+
+def test_resume_asks_only_for_what_is_missing(run: tuple[dict[str, Any], Path],
+                                              tmp_path: Path) -> None:
+    doc, work = run
+    lines = work.read_text(encoding="utf-8").split("\n")[:-1]
+    copy = tmp_path / "work.jsonl"
+    # Two lines kept out, and the last one cut short as a killed run leaves it.
+    copy.write_text("\n".join(lines[:-3]) + "\n" + lines[-3][:40], encoding="utf-8")
+    asked: list[str] = []
+    again = calibrate(ITEMS, copy, settings=SETTINGS, data="test",
+                      progress=lambda item, error: asked.append(item.id))
+    assert sorted(asked) == sorted(json.loads(x)["source"]["batch_id"] for x in lines[-3:])
+    a = {k: v.get("ece_width", {}).get("value") for k, v in doc["runs"][0]["signals"].items()}
+    b = {k: v.get("ece_width", {}).get("value") for k, v in again["runs"][0]["signals"].items()}
+    assert a == b
+
+
+def test_temperatures_share_the_scoring(tmp_path: Path) -> None:
+    items = [LabelledItem("c", "Is 7 even or odd? 7 is", options=[" even", " odd"],
+                          answer_index=1)]
+    asked: list[str] = []
+    doc = calibrate(items, tmp_path / "w.jsonl", temperatures=[0.5, 2.0], settings=SETTINGS,
+                    progress=lambda item, error: asked.append(item.id))
+    assert len(asked) == 2  # two options, scored once for both temperatures
+    p05, p2 = (r["items"][0]["outcome"]["total"]["probabilities"] for r in doc["runs"])
+    totals = np.array(doc["runs"][0]["items"][0]["outcome"]["total"]["scores"])
+    for t, got in ((0.5, p05), (2.0, p2)):
+        z = np.exp((totals - totals.max()) / t)
+        np.testing.assert_allclose(got, z / z.sum(), atol=1e-12)
+
+
+@pytest.mark.slow
+def test_cli(tmp_path: Path) -> None:
+    data = tmp_path / "set.jsonl"
+    data.write_text("\n".join(json.dumps(i.to_dict()) for i in ITEMS[:2] + ITEMS[-2:]) + "\n",
+                    encoding="utf-8")
+    page = tmp_path / "c.html"
+    r = run_cli(["calibrate", str(data), "-w", str(tmp_path / "w.jsonl"), "--max-tokens", "6",
+                 "--resamples", "50", "--html", str(page), "-o", str(tmp_path / "c.json")])
+    assert r.code == 0, r.stderr
+    assert "AUROC" in r.stdout and "reliability of" in r.stdout and "saved as" in r.stderr
+    assert json.loads((tmp_path / "c.json").read_text())["n_items"] == 4
+    assert page.exists()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "x", "answer": 1}\n', encoding="utf-8")
+    r = run_cli(["calibrate", str(bad)])
+    assert r.code == 2 and r.stderr.count("\n") == 1 and "line 1" in r.stderr
+    r = run_cli(["calibrate"])
+    assert r.code == 2 and "--demo" in r.stderr
