@@ -9,6 +9,9 @@ Every figure is computed over the counted steps whose logprob was reported; step
 token of a scored text with nothing before it has no logprob because it has no context
 (`no_context_first`): it is excluded too, but it is not "missing".
 
+A reasoning model's thinking (`Trace.reasoning`) is never in `scope`: the summary is the
+answer's; `thinking_summary` gives the same figures over the thinking's own steps.
+
 It leaves out formatting (views/) and anything that needs the model.
 """
 
@@ -137,6 +140,16 @@ def summarize(
         least_likely=least_likely(listed, n_least),
         low_confidence=low_confidence_spans(listed, threshold),
     )
+
+
+def thinking_summary(trace: Trace, n_least: int = 5,
+                     threshold: float = 0.2) -> Summary | None:
+    """The summary figures over a reasoning model's thinking (its tokens and the tags that
+    close it), or None when the trace has no thinking tokens. Indices are positions in
+    `trace.reasoning.steps`."""
+    if trace.reasoning is None or not trace.reasoning.steps:
+        return None
+    return summarize(trace, n_least, threshold, steps=trace.reasoning.steps)
 
 
 def least_likely(steps: list[Step], n: int = 5) -> list[tuple[int, Step]]:

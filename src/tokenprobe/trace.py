@@ -27,6 +27,7 @@ from tokenprobe.textbytes import TextAssembler, token_label
 
 if TYPE_CHECKING:
     from tokenprobe.distribution import TemperatureView
+    from tokenprobe.reasoning import Reasoning
 
 SCHEMA = "tokenprobe/trace@1"
 SCHEMA_PREFIX = "tokenprobe/trace@"
@@ -293,6 +294,9 @@ class Trace:
     tail_temperatures: list[float] | None = None
     parent: dict[str, Any] | None = None  # a branch: {"id", "step", "token"} of its fork
     vocab_size: int | None = None  # the model's vocabulary size V, where known
+    # A reasoning model's thinking, apart from the answer (reasoning.py); `steps` and
+    # `text` stay the answer's.
+    reasoning: Reasoning | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: str = field(default_factory=_now)
     schema: str = SCHEMA
@@ -345,6 +349,8 @@ class Trace:
             d["parent"] = self.parent
         if self.vocab_size is not None:
             d["vocab_size"] = self.vocab_size
+        if self.reasoning is not None:
+            d["reasoning"] = self.reasoning.to_dict()
         return d
 
     def to_json(self, indent: int | None = None) -> str:
@@ -384,6 +390,7 @@ class Trace:
                 tail_temperatures=[float(t) for t in tail_t] if tail_t is not None else None,
                 parent=dict(d["parent"]) if isinstance(d.get("parent"), dict) else None,
                 vocab_size=_opt_vocab(d.get("vocab_size")),
+                reasoning=_reasoning(d.get("reasoning")),
             )
         except (TypeError, ValueError, AttributeError, OverflowError) as e:
             raise FormatError(f"malformed trace: {e}") from None
@@ -466,6 +473,12 @@ def _opt_int(x: Any) -> int | None:
         return int(x)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), as from 1e999
         return None
+
+
+def _reasoning(x: Any) -> Reasoning | None:
+    from tokenprobe.reasoning import Reasoning
+
+    return Reasoning.from_dict(x)
 
 
 def _opt_vocab(x: Any) -> int | None:

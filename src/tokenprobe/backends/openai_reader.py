@@ -8,6 +8,10 @@ answer ended, or why it is unusable (no logprobs, a cut stream, an error finish,
 do not spell the text); `attach_prompt` adds vLLM's `prompt_logprobs` as prompt steps;
 `settle_trace` records what the numbers are (`logprobs_kind`: declared, or proved by the
 numbers, formats/vllm_values.py).
+A reasoning model's thinking (`reasoning_content` or `reasoning` in messages and deltas) is
+kept apart: its tokens are routed by `reasoning.PartRouter` (a chunk's text says which part
+its tokens are; a whole response's tokens are split where the answer's text begins) into
+`Trace.reasoning`, and only the answer's tokens are steps.
 `sse_line` reads one line of a server-sent-event stream.
 
 It leaves out making requests, retries and errors of the transport (backends/openai.py),
@@ -32,8 +36,25 @@ from tokenprobe.formats import openai_completions, vllm
 from tokenprobe.formats._settle import settle_prompt
 from tokenprobe.formats._tokens import fit_to_text, name_hidden_chosen
 from tokenprobe.formats._values import finish_error, finish_reason
+from tokenprobe.reasoning import Part, PartRouter, Reasoning, settle_reasoning
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Request, Step, Trace
+
+# The fields that carry a reasoning model's thinking in an OpenAI-shaped message or delta:
+# llama.cpp, DeepSeek and vLLM before its rename write `reasoning_content`; vLLM after
+# it, OpenRouter and Ollama's OpenAI endpoint `reasoning` (docs/servers.md).
+THINKING_FIELDS = ("reasoning_content", "reasoning")
+
+
+class _AnswerFitter(LiveFitter):
+    """The answer's fitter: at the end it first takes the tokens the router still holds."""
+
+    def __init__(self, alternatives: int | None, before_finish: Any) -> None:
+        super().__init__(alternatives)
+        self._before_finish = before_finish
+
+    def finish(self, broken: bool = False) -> list[Step]:
+        return self._before_finish(broken) + super().finish(broken)
 
 
 class AnswerReader:
@@ -57,7 +78,13 @@ class AnswerReader:
         self.secrets = secrets
         self.stream = stream
         self.chat = chat
-        self.fitter = LiveFitter(request.alternatives)
+        self.fitter: LiveFitter = _AnswerFitter(request.alternatives, self._flush)
+        # A reasoning model's thinking: its own fitter, and the router that says which
+        # part each token is.
+        self.router = PartRouter()
+        self.thinking = LiveFitter(request.alternatives)
+        self.reasoning: Reasoning | None = None
+        self.ended = False
         # vLLM's reading is OpenAI's plus token ids (`return_tokens_as_token_ids`) and its
         # order of alternatives; on other servers it reads exactly as openai_chat does.
         self.vllm = vllm.Reader(request.alternatives, kind)
@@ -86,18 +113,53 @@ class AnswerReader:
                     "prompt_token_ids")
             text, pieces, steps, has_lp = read_choice(choice, self.chat, f"chunk {self.n}",
                                                        self.vllm)
+            thought = self._thought(choice) if self.chat else ""
             if self.echo and self.echo_steps is None and (text if self.chat else steps):
                 text, pieces, steps = self._split_echo(choice, text, pieces, steps, doc)
             self.seen_logprobs = self.seen_logprobs or has_lp
             if self.may_mask and not self.masked:
                 self.masked = any(c.logprob is None and c.logit is None
                                   for s in steps for c in s.top)
-            out += self.fitter.add(pieces, steps, text)
+            think, answer = self.router.route(pieces, steps, thought, text)
+            self._think(think)
+            out += self.fitter.add(answer.pieces, answer.steps, answer.text)
             if not self.seen_logprobs and self.fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
                 raise no_logprobs(where)
             if choice.get("finish_reason") is not None:
                 self.finish = choice["finish_reason"]
         self.n += 1
+        return out
+
+    def _thought(self, choice: dict[str, Any]) -> str:
+        """The thinking text of one choice's message or delta ("" when none)."""
+        msg = choice.get("delta") if choice.get("delta") is not None else choice.get("message")
+        if not isinstance(msg, dict):
+            return ""
+        for name in THINKING_FIELDS:
+            value = msg.get(name)
+            if isinstance(value, str) and value:
+                if self.reasoning is None:
+                    self.reasoning = Reasoning(source=name)
+                return value
+        return ""
+
+    def _think(self, part: Part) -> None:
+        if not (part.text or part.steps):
+            return
+        if self.reasoning is None:
+            self.reasoning = Reasoning()
+        self.reasoning.text += part.text
+        self.reasoning.steps += self.thinking.add(part.pieces, part.steps, part.text)
+
+    def _flush(self, broken: bool) -> list[Step]:
+        """At the end: the tokens the router held go to their part; the thinking's last
+        tokens are released."""
+        self.ended = True
+        think, answer = self.router.flush()
+        self._think(think)
+        out = LiveFitter.add(self.fitter, answer.pieces, answer.steps, answer.text)
+        if self.reasoning is not None:
+            self.reasoning.steps += self.thinking.finish(broken)
         return out
 
     def _split_echo(self, choice: dict[str, Any], text: str, pieces: list[Any],
@@ -135,6 +197,10 @@ class AnswerReader:
     def settle_trace(self, trace: Trace) -> None:
         """The trace's `logprobs_kind` as the numbers read so far say, with the reason in
         `source["note"]` when the numbers proved it rather than a declaration."""
+        if self.reasoning is not None:
+            trace.reasoning = self.reasoning
+            if self.ended:
+                settle_reasoning(self.reasoning, trace.steps)
         judge = self.vllm.judge
         note = judge.note
         if judge.kind is not None:
@@ -151,6 +217,10 @@ class AnswerReader:
         """vLLM's `prompt_logprobs` (asked for with --extra-body) as the trace's prompt steps;
         alternatives known by id only get the bytes the answer revealed."""
         self.vllm.fill_alternatives(trace.steps)
+        if self.reasoning is not None:
+            self.vllm.fill_alternatives(self.reasoning.steps)
+            trace.reasoning = self.reasoning
+            settle_reasoning(self.reasoning, trace.steps)
         if self.echo_steps:
             trace.prompt_steps = self.echo_steps
             if self.prompt_logprobs is not None:

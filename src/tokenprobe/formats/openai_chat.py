@@ -31,6 +31,14 @@ without steps would break the rule that the text is its tokens); a choice withou
 (tool calls only) gives a trace with no steps and a note in `source`. A refusal is read from
 `logprobs.refusal` and its text is the refusal. One trace per choice.
 
+Reasoning models: a message or delta may carry the thinking in `reasoning_content`
+(llama.cpp, DeepSeek, vLLM before it renamed the field) or `reasoning` (vLLM after, Ollama's
+OpenAI endpoint, OpenRouter), while `logprobs.content` holds the tokens of both parts. The
+thinking becomes `Trace.reasoning`, its tokens routed chunk by chunk as a live stream routes
+them (reasoning.PartRouter); the trace's steps and text are the answer's. Without a parser
+on the server the thinking is inline in `content` between think tags: split by the tags'
+tokens (reasoning.split_inline, via `split_thinking`).
+
 Left out: the Responses API (openai_responses.py), legacy completions
 (openai_completions.py), vLLM's `prompt_logprobs` (vllm.py).
 """
@@ -41,6 +49,7 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._settle import new_trace, set_finish, settle
+from tokenprobe.formats._thinking import keep_thinking, split_thinking
 from tokenprobe.formats._tokens import (
     ItemsReader,
     Piece,
@@ -127,6 +136,11 @@ class _Choice:
         self.has_content = False
         self.finish: str | None = None
         self.tool_calls = 0
+        # A reasoning model's thinking: its text, the field it came in, and each document's
+        # (logprob items, thinking, content), so that its tokens can be routed per chunk.
+        self.thinking: list[str] = []
+        self.thinking_field: str | None = None
+        self.docs: list[tuple[list[Any], str, str]] = []
 
     def add(self, choice: dict[str, Any], message: dict[str, Any], where: str) -> None:
         text = opt_str(message.get("content"), f"{where}.content")
@@ -137,12 +151,22 @@ class _Choice:
         if refusal is not None:
             self.refusal.append(refusal)
         self.tool_calls += len(opt_list(message.get("tool_calls"), f"{where}.tool_calls"))
+        thought = ""
+        for name in ("reasoning_content", "reasoning"):
+            value = opt_str(message.get(name), f"{where}.{name}")
+            if value:
+                thought, self.thinking_field = value, self.thinking_field or name
+                self.thinking.append(value)
+                break
         lp = choice.get("logprobs")
+        items: list[Any] = []
         if lp is not None:
             lp = need_dict(lp, f"{where}.logprobs")
             self.logprobs_seen = True
-            self.items += opt_list(lp.get("content"), f"{where}.logprobs.content")
+            items = opt_list(lp.get("content"), f"{where}.logprobs.content")
+            self.items += items
             self.refusal_items += opt_list(lp.get("refusal"), f"{where}.logprobs.refusal")
+        self.docs.append((items, thought, text or ""))
         if choice.get("finish_reason") is not None:
             self.finish = choice.get("finish_reason")
 
@@ -185,11 +209,16 @@ def build(ch: _Choice, index: int, model: Any, file: str | None, fmt: str,
     if text and not ch.logprobs_seen:
         raise FormatError(f"choice {index} has text but no logprobs (logprobs is null): the "
                           "server did not return them; ask with logprobs: true")
-    pieces, trace.steps = reader(items, f"choices[{index}].logprobs.content")
+    if ch.thinking and not refused:
+        pieces = keep_thinking(trace, ch.docs, ch.thinking_field or "reasoning_content",
+                               lambda its: reader(its, f"choices[{index}].logprobs.content"))
+    else:
+        pieces, trace.steps = reader(items, f"choices[{index}].logprobs.content")
     set_finish(trace, ch.finish)
     if refused:
         trace.source["note"] = "the model refused; the text is the refusal"
     elif ch.tool_calls and not text:
         trace.source["note"] = (f"the answer is {ch.tool_calls} tool call(s), which carry no "
                                 "logprobs")
-    return settle(trace, pieces, text if ch.has_content or refused else None)
+    settle(trace, pieces, text if ch.has_content or refused else None)
+    return split_thinking(trace)
