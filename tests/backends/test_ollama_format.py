@@ -54,9 +54,10 @@ def test_chat_with_a_character_split_into_bytes() -> None:
     assert t.steps[1].token == " from" and t.steps[1].rank() == 2
 
 
-def test_thinking_is_noted() -> None:
+def test_thinking_is_kept_apart() -> None:
     t = parse("chat_thinking_stream.json")
-    assert t.text == "Easy.4" and "thinking" in t.source["note"]
+    assert t.text == "4" and t.reasoning is not None and t.reasoning.text == "Easy."
+    assert [s.token for s in t.reasoning.steps] == ["Easy", "."]
 
 
 def test_an_ollama_without_logprobs_is_named() -> None:

@@ -102,10 +102,13 @@ def test_chat_streams_tokens_as_they_come() -> None:
     assert all(s.sample_logprob is None for s in t.steps)  # sampled at 0.7: not reported
 
 
-def test_thinking_is_kept_and_noted() -> None:
+def test_thinking_is_kept_apart_from_the_answer() -> None:
     replay = Replay(fixture("chat_thinking_stream.json"))
     t = backend(replay, "qwen3").stream(build_request("2+2?", chat=True)).run()
-    assert t.text == "Easy.4" and "thinking" in t.source["note"]
+    assert t.text == "4" and [s.token for s in t.steps] == ["4"]
+    assert t.reasoning is not None and t.reasoning.text == "Easy."
+    assert [s.token for s in t.reasoning.steps] == ["Easy", "."]
+    assert t.reasoning.source == "thinking"
 
 
 def test_extra_body_options_merge() -> None:

@@ -122,3 +122,28 @@ def test_text_that_does_not_open_with_a_tag_is_left_whole(tmp_path) -> None:  # 
     path.write_text(json.dumps(plain), encoding="utf-8")
     (trace,) = tokenprobe.load_all(path)
     assert trace.reasoning is None and trace.text == text
+
+
+@pytest.mark.parametrize("name", ["ollama_chat_stream.json", "ollama_chat_whole.json"])
+def test_ollama_thinking_import_and_live(name: str) -> None:
+    from tests.backends.test_ollama_replay import Replay, backend
+
+    from tokenprobe.api import build_request
+
+    docs = fixture_docs(name)
+    answer = "".join(d["message"]["content"] for d in docs)
+    thinking = "".join(d["message"].get("thinking", "") for d in docs)
+    entries = [e for d in docs for e in d.get("logprobs") or []]
+    (imported,) = tokenprobe.load_all(FIXTURES / name)
+    live = backend(Replay(docs), "qwen3").stream(build_request("2+2?", chat=True)).run()
+    for trace in (imported, live):
+        assert trace.text == answer
+        assert trace.reasoning is not None and trace.reasoning.text == thinking
+        assert trace.reasoning.source == "thinking"
+        # Ollama eats the whitespace after each tag: the tags and that whitespace are the
+        # thinking's tokens, around the run that spells its text.
+        labels = [s.token for s in trace.reasoning.steps]
+        assert labels[:2] == ["<think>", "\n"] and labels[-2:] == ["</think>", "\n\n"]
+        assert trace.reasoning.text_steps == (2, len(labels) - 2)
+        assert [s.logprob for s in trace.reasoning.steps + trace.steps] == pytest.approx(
+            [e["logprob"] for e in entries])

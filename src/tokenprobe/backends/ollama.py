@@ -16,6 +16,8 @@ hands to every backend) is never sent to it.
 - Each chunk's `logprobs` are read by formats/ollama.py, the importer's reader, through the
   same LiveFitter as the OpenAI-compatible backend. The logprobs are "raw" (Ollama's
   runner takes a softmax of the logits before temperature and the samplers).
+- A thinking model's `thinking` text and its tokens are routed apart from the answer
+  (reasoning.PartRouter) into `Trace.reasoning`, live; the steps and text are the answer's.
 - An Ollama older than 0.12.11 ignores `logprobs`: that is "the server returned no
   logprobs", not an empty trace.
 - branching: chat sends the kept and forced text as a final assistant message, which Ollama
@@ -29,7 +31,7 @@ It leaves out Ollama's OpenAI-compatible endpoints (backends/openai.py, `openai:
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -51,6 +53,7 @@ from tokenprobe.backends.nativehttp import NativeHttp
 from tokenprobe.errors import FormatError, ModelError, TokenprobeError
 from tokenprobe.formats import ollama as fmt
 from tokenprobe.formats._values import finish_error, finish_reason
+from tokenprobe.reasoning import PartRouter, Reasoning, settle_reasoning
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -175,7 +178,9 @@ class OllamaBackend(Backend):
     def _run(self, request: Request, trace: Trace, path: str,
              body: dict[str, Any]) -> Generator[Step, None, str | None]:
         fitter = LiveFitter(request.alternatives)
-        seen = thinking = done = False
+        # A thinking model's thinking: routed apart from the answer, into trace.reasoning.
+        router, thinker = PartRouter(), LiveFitter(request.alternatives)
+        seen = done = False
         reason: Any = None
         n = 0
         try:
@@ -198,8 +203,9 @@ class OllamaBackend(Backend):
                     raise ServerError(f"{self.where} sent a chunk tokenprobe cannot read: "
                                       f"{self.http.scrub(str(e))}") from None
                 seen = seen or doc.get("logprobs") is not None
-                thinking = thinking or bool(thought)
-                for step in fitter.add(pieces, steps, thought + answer):
+                think, said = router.route(pieces, steps, thought, answer)
+                self._think(trace, thinker, think.pieces, think.steps, think.text, request)
+                for step in fitter.add(said.pieces, said.steps, said.text):
                     yield self._finish(step, request)
                 if not seen and fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
                     raise no_logprobs(self.where)
@@ -210,11 +216,9 @@ class OllamaBackend(Backend):
         except TokenprobeError:
             # The stream broke: tokens held back for more text (hidden bytes) are received
             # all the same; they go out with the bytes their labels show, then the error.
-            for step in fitter.finish(broken=True):
-                yield self._finish(step, request)
+            yield from self._flush(trace, router, thinker, fitter, request, broken=True)
             raise
-        for step in fitter.finish():
-            yield self._finish(step, request)
+        yield from self._flush(trace, router, thinker, fitter, request, broken=False)
         if not done:
             raise ServerError(f"{self.where} ended the stream before finishing its answer "
                               "(the connection was cut)")
@@ -222,12 +226,30 @@ class OllamaBackend(Backend):
             raise no_logprobs(self.where)
         if finish_reason(reason) == "error":
             raise ServerError(finish_error(reason, self.where))
-        if thinking:
-            trace.source["note"] = ("the model was thinking: the tokens spell its thinking "
-                                    "and its answer together")
-        else:
-            check_cover(bytes(fitter.emitted), fitter.server_text, self.where)
+        check_cover(bytes(fitter.emitted), fitter.server_text, self.where)
         return finish_reason(reason)
+
+    def _think(self, trace: Trace, thinker: LiveFitter, pieces: list[Any], steps: list[Step],
+               text: str, request: Request) -> None:
+        """The thinking's text and tokens, kept in `trace.reasoning` as they arrive."""
+        if not (text or steps):
+            return
+        if trace.reasoning is None:
+            trace.reasoning = Reasoning(source="thinking")
+        trace.reasoning.text += text
+        trace.reasoning.steps += [self._finish(s, request)
+                                  for s in thinker.add(pieces, steps, text)]
+
+    def _flush(self, trace: Trace, router: PartRouter, thinker: LiveFitter,
+               fitter: LiveFitter, request: Request, broken: bool) -> Iterator[Step]:
+        """At the end: the tokens the router held go to their part, every fitter empties."""
+        think, said = router.flush()
+        self._think(trace, thinker, think.pieces, think.steps, think.text, request)
+        for step in fitter.add(said.pieces, said.steps, said.text) + fitter.finish(broken):
+            yield self._finish(step, request)
+        if trace.reasoning is not None:
+            trace.reasoning.steps += [self._finish(s, request) for s in thinker.finish(broken)]
+            settle_reasoning(trace.reasoning, trace.steps)
 
     def _finish(self, step: Step, request: Request) -> Step:
         if request.temperature == 0 and step.logprob is not None:

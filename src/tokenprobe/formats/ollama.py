@@ -24,9 +24,11 @@ runner/common/logprob.go)::
 - An Ollama older than 0.12.11 ignores `logprobs` and answers without the field: the
   importer says so instead of inventing a trace without numbers.
 
-With `thinking`, the tokens spell the thinking and the answer together while `response` /
-`message.content` hold only the answer: the trace keeps every token and notes it in
-`source`, and the text check covers the answer only when there was no thinking.
+With `thinking` (a thinking model, `think` on), a chunk's `logprobs` are the tokens of the
+text it carries, thinking or answer, and a chunk the parser sends without text carries the
+tokens it swallowed (`<think>`, `</think>`; server/routes.go sends a chunk with logprobs
+even when its content and thinking are empty): the thinking becomes `Trace.reasoning`, routed
+chunk by chunk (formats/_thinking.py), and the text check covers the answer.
 
 It leaves out the HTTP side (backends/ollama.py) and Ollama's OpenAI-compatible endpoints
 (openai_chat.py, openai_completions.py).
@@ -38,6 +40,7 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._settle import new_trace, set_finish, settle
+from tokenprobe.formats._thinking import keep_thinking, split_thinking
 from tokenprobe.formats._tokens import Piece, candidate, make_step, token_piece
 from tokenprobe.formats._values import logprob, need_dict, need_str, opt_list, opt_str
 from tokenprobe.trace import Step, Trace
@@ -98,6 +101,7 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
     thinking: list[str] = []
     pieces: list[Piece] = []
     steps: list[Step] = []
+    parts: list[tuple[Any, str, str]] = []
     seen = False
     chat = False
     done = False
@@ -112,6 +116,7 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
         chat = chat or is_chat
         text.append(answer)
         thinking.append(thought)
+        parts.append((d.get("logprobs"), thought, answer))
         if d.get("logprobs") is not None:
             seen = True
             p, s = pieces_and_steps(d["logprobs"], f"{where}.logprobs")
@@ -128,11 +133,10 @@ def parse(doc: Any, file: str | None = None) -> list[Trace]:
     trace.steps = steps
     set_finish(trace, reason)
     if thought_text:
-        trace.source["note"] = ("the model was thinking: the tokens spell its thinking and "
-                                "its answer together")
-        settle(trace, pieces, None)
-    else:
-        settle(trace, pieces, answer_text)
+        pieces = keep_thinking(trace, parts, "thinking",
+                               lambda entries: pieces_and_steps(entries, "logprobs"))
+    settle(trace, pieces, answer_text)
+    split_thinking(trace)
     if not done and isinstance(doc, list):
         trace.complete = False
         trace.error = trace.error or "the stream ended before its last chunk (done: true)"
