@@ -133,3 +133,35 @@ def test_cli(tmp_path: Path) -> None:
     assert r.code == 2 and r.stderr.count("\n") == 1 and "line 1" in r.stderr
     r = run_cli(["calibrate"])
     assert r.code == 2 and "--demo" in r.stderr
+
+
+def test_html_page_lists_a_bins_items_and_escapes_them(run: tuple[dict[str, Any], Path],
+                                                       tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tokenprobe.views.html import render_calibration
+
+    doc = json.loads(json.dumps(run[0]))
+    for rec in doc["runs"][0]["items"]:
+        rec["prompt"] = "<script>window.pwned=1</script>" + rec["prompt"]
+    page_file = tmp_path / "c.html"
+    page_file.write_text(render_calibration(doc), encoding="utf-8")
+    signal = doc["runs"][0]["signals"]["total"]
+    filled = next(i for i, b in enumerate(signal["ece_width"]["bins"]) if b["count"])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(page_file.as_uri())
+            page.wait_for_selector("html[data-tp-ready]", timeout=10000)
+            page.click(f".cal-bin[data-bin='{filled}']")
+            assert page.locator(".cal-item").count() == signal["ece_width"]["bins"][filled]["count"]
+            page.locator(".cal-item").first.click()
+            assert page.locator(".cal-viewer .tp-tok, .cal-viewer [data-step]").count() > 0 or \
+                page.locator(".cal-viewer .ops-choice-text").count() == 2
+            assert "<script>" in page.locator(".cal-viewer .ops-prompt-text").inner_text()
+            assert page.evaluate("window.pwned === undefined") and not errors
+        finally:
+            browser.close()

@@ -81,6 +81,24 @@ def encode_choice(ch: Choice, title: str | None = None) -> dict[str, Any]:
     return page
 
 
+def encode_calibration(doc: dict[str, Any], title: str | None = None) -> dict[str, Any]:
+    """A page with every item's traces and the `calibration` field: the document with each
+    item's traces replaced by their indices in the page's traces."""
+    traces: list[Trace] = []
+    runs = []
+    for run in doc["runs"]:
+        items = []
+        for item in run["items"]:
+            first = len(traces)
+            traces.extend(Trace.from_dict(t) for t in item["traces"])
+            items.append({**{k: v for k, v in item.items() if k != "traces"},
+                          "traces": list(range(first, len(traces)))})
+        runs.append({**run, "items": items})
+    page = _page(traces, title)
+    page["calibration"] = {**doc, "runs": runs}
+    return page
+
+
 def _common_prefix(a: Trace, b: Trace) -> int:
     n = 0
     for x, y in zip(a.steps, b.steps):

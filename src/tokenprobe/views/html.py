@@ -39,7 +39,7 @@ _MARKER = re.compile(r"\{\{(CSP|TITLE|CSS|DATA|SCRIPTS)\}\}")
 # In this order: the viewer first (the page views build on it), its boot runs once the
 # document is parsed, after every one of them has registered.
 SCRIPTS = ("viewer.js", "ops.js", "ops-compare.js", "ops-tree.js", "ops-sweep.js",
-           "ops-choice.js")
+           "ops-choice.js", "ops-calibrate.js")
 STYLES = ("viewer.css", "ops.css")
 
 
@@ -126,6 +126,14 @@ def render_sweep(sw: Sweep, title: str | None = None) -> str:
     return render_page(encode_sweep(sw, title), title or "sweep of " + _short(sw.prompt))
 
 
+def render_calibration(doc: dict[str, Any], title: str | None = None) -> str:
+    """The calibration's page: per run, the reliability diagram with its counts, the
+    selective-prediction curve and each signal's AUROC; a bin's items open in the viewer."""
+    from tokenprobe.views.encode_ops import encode_calibration
+
+    return render_page(encode_calibration(doc, title), title or "calibration on " + doc["data"])
+
+
 def render_document(kind: str, doc: dict[str, Any], traces: list[Trace],
                     title: str | None = None) -> str:
     """The page for a history record: `doc` is its JSON document (a comparison, a choice,
@@ -138,6 +146,8 @@ def render_document(kind: str, doc: dict[str, Any], traces: list[Trace],
         from tokenprobe.ops.choose import Choice
 
         return render_choice(Choice.from_dict(doc), title)
+    if kind == "calibration":
+        return render_calibration(doc, title)
     if kind == "sweep":
         from tokenprobe.ops.sweep import Sweep
 
