@@ -29,7 +29,8 @@ OPEN_TAGS = ("<think>", "<thinking>", "[THINK]")
 CLOSE_TAGS = ("</think>", "</thinking>", "[/THINK]")
 
 # Where the server put the thinking (the `source` field): documented in docs/servers.md.
-SOURCES = ("reasoning_content", "reasoning", "thinking", "responses", "think_tags")
+SOURCES = ("reasoning_content", "reasoning", "thinking", "responses", "responses_summary",
+           "think_tags")
 
 
 @dataclass

@@ -147,3 +147,30 @@ def test_ollama_thinking_import_and_live(name: str) -> None:
         assert trace.reasoning.text_steps == (2, len(labels) - 2)
         assert [s.logprob for s in trace.reasoning.steps + trace.steps] == pytest.approx(
             [e["logprob"] for e in entries])
+
+
+@pytest.mark.parametrize("name", ["vllm_responses_whole.json", "vllm_responses_stream.json"])
+def test_responses_reasoning_item(name: str) -> None:
+    (trace,) = tokenprobe.load_all(FIXTURES / name)
+    assert trace.text == "The answer is 4."
+    assert trace.reasoning is not None and trace.reasoning.source == "responses"
+    assert trace.reasoning.text == "The user asks 2+2. That is 4."
+    # The server reported logprobs for the answer only, and the trace says so.
+    assert trace.reasoning.steps == [] and trace.reasoning.logprobs_for == ["answer"]
+
+
+def test_responses_summary_is_named_a_summary() -> None:
+    (trace,) = tokenprobe.load_all(FIXTURES / "openai_responses_summary.json")
+    assert trace.reasoning is not None and trace.reasoning.source == "responses_summary"
+    assert trace.reasoning.text.startswith("**Adding numbers**")
+    assert "summary" in trace.source["note"]
+
+
+def test_native_llamacpp_inline_thinking_split_at_the_tags() -> None:
+    (trace,) = tokenprobe.load_all(FIXTURES / "llamacpp_completion_inline.json")
+    assert trace.reasoning is not None and trace.reasoning.source == "think_tags"
+    assert trace.reasoning.text == "\nThree plus three is four.\n"
+    assert trace.text == "3"
+    labels = [s.token for s in trace.reasoning.steps]
+    assert labels[:3] == ["<", "think", ">"] and labels[-4:] == ["</", "think", ">", "\n"]
+    assert trace.reasoning.text_steps == (3, len(labels) - 4)

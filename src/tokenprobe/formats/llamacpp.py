@@ -59,6 +59,7 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats._settle import new_trace, settle
+from tokenprobe.formats._thinking import split_thinking
 from tokenprobe.formats._tokens import Piece, candidate, entropy_bound, make_step, token_piece
 from tokenprobe.formats._values import (
     from_prob,
@@ -362,7 +363,9 @@ def _trace(docs: list[tuple[dict[str, Any], str]], index: int, file: str | None,
     if not reader.stopped and len(docs) > 1:
         trace.complete = False
         trace.error = trace.error or "the stream ended before its last chunk (stop: true)"
-    return trace
+    # /completion parses no reasoning (the chat endpoint's --reasoning-format does): a
+    # thinking model's text opens with its think tag, split at the tags' tokens.
+    return split_thinking(trace)
 
 
 def _request_from_settings(trace: Trace, settings: dict[str, Any]) -> None:

@@ -16,12 +16,19 @@ with `include: ["message.output_text.logprobs"]` and `top_logprobs: N` in the re
             "top_logprobs": [{"token": "...", "logprob": -0.1, "bytes": [...]}]}
 
 One trace per response: its text is every `output_text` part of every message, in order,
-and its steps are their logprobs. Reasoning and tool calls carry no logprobs and are not
-part of the text (a note says they were there). A stream is a list of events: the
-`response.completed` / `response.incomplete` event's full response is read when it holds
-the logprobs; otherwise the `response.output_text.delta` events are joined (their items have
-no `bytes`, so partial characters are fitted to the text). An `output_text` with text and
-`logprobs: null` or missing (not asked for) is refused. The logprobs are raw, as for chat.
+and its steps are their logprobs. Tool calls carry no logprobs and are not part of the
+text (a note says they were there). A reasoning item (`{"type": "reasoning", "content":
+[{"type": "reasoning_text", "text": ...}], "summary": [{"type": "summary_text", "text":
+...}]}`) becomes `Trace.reasoning`: the thinking's own text where the server gives it
+(`reasoning_text`: vLLM, open-weight models), source `responses`; only a summary of it
+(OpenAI's hosted reasoning models, which give no thinking), source `responses_summary`; its
+tokens where a part carries `logprobs` (none of the servers documented does). Streamed, the
+`response.reasoning_text.delta` and `response.reasoning_summary_text.delta` events.
+A stream is a list of events: the `response.completed` / `response.incomplete` event's
+full response is read when it holds the logprobs; otherwise the
+`response.output_text.delta` events are joined (their items have no `bytes`, so partial
+characters are fitted to the text). An `output_text` with text and `logprobs: null` or
+missing (not asked for) is refused. The logprobs are raw, as for chat.
 
 It leaves out chat completions (openai_chat.py).
 """
@@ -35,6 +42,7 @@ from tokenprobe.formats import openai_chat
 from tokenprobe.formats._settle import add_note, new_trace, set_finish, settle
 from tokenprobe.formats._tokens import Piece
 from tokenprobe.formats._values import clean_text, finish_reason, need_dict, opt_list, opt_str
+from tokenprobe.reasoning import Reasoning, settle_reasoning
 from tokenprobe.trace import Step, Trace
 
 NAME = "openai.responses"
@@ -79,8 +87,13 @@ def _from_response(resp: dict[str, Any], file: str | None) -> Trace:
     steps: list[Step] = []
     others: list[str] = []
     refusal: list[str] = []
+    thinking = Thinking()
     for i, item in enumerate(opt_list(resp.get("output"), "output")):
         item = need_dict(item, f"output[{i}]")
+        if item.get("type") == "reasoning":
+            if not thinking.add_item(item, f"output[{i}]"):
+                others.append("reasoning (no text)")  # encrypted, or not summarised
+            continue
         if item.get("type") != "message":
             others.append(str(item.get("type", "item")))
             continue
@@ -104,7 +117,8 @@ def _from_response(resp: dict[str, Any], file: str | None) -> Trace:
             steps += s
     trace.steps = steps
     _outcome(trace, resp, others, refusal)
-    return settle(trace, pieces, "".join(texts))
+    settle(trace, pieces, "".join(texts))
+    return thinking.attach(trace)
 
 
 def _from_deltas(events: list[Any], final: dict[str, Any] | None, file: str | None) -> Trace:
@@ -112,9 +126,13 @@ def _from_deltas(events: list[Any], final: dict[str, Any] | None, file: str | No
     texts: list[str] = []
     items: list[Any] = []
     seen = False
+    thinking = Thinking()
     for n, ev in enumerate(events):
         if ev.get("type") == "response.created" and isinstance(ev.get("response"), dict):
             model = model or ev["response"].get("model")
+        if ev.get("type") in THINKING_EVENTS:
+            thinking.add_delta(ev, f"event {n}")
+            continue
         if ev.get("type") != "response.output_text.delta":
             continue
         texts.append(opt_str(ev.get("delta"), f"event {n}.delta") or "")
@@ -131,7 +149,69 @@ def _from_deltas(events: list[Any], final: dict[str, Any] | None, file: str | No
         _outcome(trace, final, [], [])
     else:
         trace.complete, trace.error = False, "the stream ended before the response was complete"
-    return settle(trace, pieces, text)
+    settle(trace, pieces, text)
+    return thinking.attach(trace)
+
+
+THINKING_EVENTS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
+
+
+class Thinking:
+    """The reasoning items of a response, or the deltas of a stream: the thinking's own
+    text where the server gave it, else its summary, and its tokens where a part has
+    logprobs."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.summary: dict[Any, list[str]] = {}  # each summary part's text, in order
+        self.pieces: list[Piece] = []
+        self.steps: list[Step] = []
+
+    def add_item(self, item: dict[str, Any], where: str) -> bool:
+        """Read one reasoning item; False when it holds no text (encrypted only)."""
+        before = len(self.text) + len(self.summary)
+        for j, part in enumerate(opt_list(item.get("content"), f"{where}.content")):
+            part = need_dict(part, f"{where}.content[{j}]")
+            if part.get("type") == "reasoning_text":
+                self.text.append(opt_str(part.get("text"), f"{where}.content[{j}].text") or "")
+                if part.get("logprobs"):
+                    p, s = openai_chat.pieces_and_steps(part["logprobs"],
+                                                        f"{where}.content[{j}].logprobs")
+                    self.pieces += p
+                    self.steps += s
+        for j, part in enumerate(opt_list(item.get("summary"), f"{where}.summary")):
+            part = need_dict(part, f"{where}.summary[{j}]")
+            if part.get("type") == "summary_text":
+                self.summary[(where, j)] = [opt_str(part.get("text"),
+                                                    f"{where}.summary[{j}].text") or ""]
+        return len(self.text) + len(self.summary) > before
+
+    def add_delta(self, ev: dict[str, Any], where: str) -> None:
+        delta = opt_str(ev.get("delta"), f"{where}.delta") or ""
+        if ev.get("type") == "response.reasoning_text.delta":
+            self.text.append(delta)
+            if ev.get("logprobs"):
+                p, s = openai_chat.pieces_and_steps(ev["logprobs"], f"{where}.logprobs")
+                self.pieces += p
+                self.steps += s
+        else:
+            key = (ev.get("item_id"), ev.get("summary_index"))
+            self.summary.setdefault(key, []).append(delta)
+
+    def attach(self, trace: Trace) -> Trace:
+        if not (self.text or self.summary):
+            return trace
+        if self.text:
+            trace.reasoning = Reasoning(text="".join(self.text), steps=self.steps,
+                                        source="responses")
+        else:
+            trace.reasoning = Reasoning(text="\n\n".join("".join(p)
+                                                          for p in self.summary.values()),
+                                        source="responses_summary")
+            add_note(trace, "the reasoning is the server's summary of the thinking, not "
+                            "the thinking itself")
+        settle_reasoning(trace.reasoning, trace.steps)
+        return trace
 
 
 def _outcome(trace: Trace, resp: dict[str, Any], others: list[str], refusal: list[str]) -> None:
