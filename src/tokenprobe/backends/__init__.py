@@ -44,6 +44,7 @@ BUILTIN: dict[str, str] = {
     "openai": "tokenprobe.backends.openai:OpenAIBackend",
     "llamacpp": "tokenprobe.backends.llamacpp:LlamaCppBackend",
     "ollama": "tokenprobe.backends.ollama:OllamaBackend",
+    "hf": "tokenprobe.backends.hf:HFBackend",
 }
 
 _cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Backend] = {}
@@ -90,8 +91,12 @@ def _key(model: str | None, options: BackendOptions | None
     return prefix, rest, tuple(sorted((k, repr(v)) for k, v in vars(opts).items()))
 
 
-def get_backend(model: str | None = None, options: BackendOptions | None = None) -> Backend:
-    """The backend for `model`, loaded once per process and per set of options."""
+def get_backend(model: str | Backend | None = None, options: BackendOptions | None = None
+                ) -> Backend:
+    """The backend for `model`, loaded once per process and per set of options; a Backend
+    object (a user's own model, tokenprobe.own_model) is used as it is."""
+    if isinstance(model, Backend):
+        return model
     prefix, rest, _ = key = _key(model, options)
     opts = options or BackendOptions()
     with _lock:

@@ -1,0 +1,351 @@
+"""The engine for models tokenprobe evaluates itself: a transformers model (backends/hf.py)
+or a user's own model (own_model.py), anything that maps token ids to logits.
+
+Given a forward function (the new token ids and a cache -> one row of logits per new
+position, and the cache to pass next time) and a vocabulary adapter (text -> ids, id ->
+bytes), it makes the same traces as the local llama engine: for every step the exact
+full-vocabulary logsumexp, entropy, top-N and tail summary (distribution.RowAnalyzer), the
+seeded sampler over the processed distribution (distribution.process / Sampler), and the
+chosen token fed back through the cache. Scoring evaluates a text in chunks with a row for
+every position, so memory stays bounded whatever the length. A forward that keeps no cache
+(returns None) is given the whole context every time.
+
+It leaves out loading models and tokenizers (hf.py, own_model.py) and anything about display.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from tokenprobe.backends.base import Backend, Progress
+from tokenprobe.distribution import (
+    TAIL_TEMPERATURES,
+    Processed,
+    RowAnalyzer,
+    RowStats,
+    Sampler,
+    process,
+)
+from tokenprobe.errors import InputError, ModelError
+from tokenprobe.textbytes import TextAssembler
+from tokenprobe.trace import Candidate, Request, Step, Trace
+
+# Positions per forward call when scoring: 64 rows of a 262,144-token vocabulary are 64 MB.
+CHUNK = 64
+
+# (new ids, the cache from the last call or None, whether every position needs its row)
+# -> (rows: (n, V) float32, one per new position, or the last one only; the next cache)
+Forward = Callable[[list[int], Any, bool], tuple[np.ndarray, Any]]
+
+
+class Vocab(Protocol):
+    """What the engine needs of a tokenizer."""
+
+    n_vocab: int
+    bos: int | None
+
+    def encode(self, text: str, add_bos: bool) -> list[int]: ...
+
+    def piece(self, token_id: int) -> tuple[str, bytes]:
+        """(label, bytes); a control token has empty bytes and its name as label."""
+        ...
+
+    def is_eog(self, token_id: int) -> bool: ...
+
+    def chat_ids(self, messages: list[dict[str, Any]]) -> list[int]: ...
+
+
+class _Context:
+    """The tokens evaluated so far and the model's cache for them."""
+
+    def __init__(self, forward: Forward, n_vocab: int) -> None:
+        self.forward = forward
+        self.n_vocab = n_vocab
+        self.ids: list[int] = []
+        self.cache: Any = None
+
+    def feed(self, new: list[int], all_rows: bool) -> np.ndarray:
+        """Rows for the new positions (all of them, or only the last), float32 (n, V)."""
+        if self.ids and self.cache is None:
+            # No cache from the model: evaluate the whole context again.
+            rows, _ = self.forward(self.ids + new, None, all_rows)
+        else:
+            rows, self.cache = self.forward(new, self.cache, all_rows)
+        rows = as_rows(rows, self.n_vocab)
+        if all_rows and rows.shape[0] > len(new):
+            rows = rows[-len(new):]
+        elif all_rows and rows.shape[0] != len(new):
+            raise ModelError(f"the model gave {rows.shape[0]} rows of logits for "
+                             f"{len(new)} positions")
+        self.ids += new
+        return rows
+
+
+def as_rows(rows: Any, n_vocab: int) -> np.ndarray:
+    """A model's logits as a C-contiguous float32 array (n, V); torch tensors included."""
+    if hasattr(rows, "detach"):  # a torch tensor: float32 on the CPU, then numpy (no copy)
+        rows = rows.detach().to("cpu", dtype=_torch_float32()).numpy()
+    arr = np.ascontiguousarray(rows, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != n_vocab:
+        raise ModelError(f"the model's logits have shape {tuple(arr.shape)}; expected "
+                         f"(positions, {n_vocab})")
+    return arr
+
+
+def _torch_float32() -> Any:
+    import torch
+
+    return torch.float32
+
+
+class LogitsBackend(Backend):
+    """A backend over a forward function and a vocabulary: subclasses set `forward`,
+    `vocab`, `model`, `n_ctx` (None: no limit) and `source()`."""
+
+    logprobs_kind = "raw"
+    can_score = True
+    forward: Forward
+    vocab: Vocab
+    n_ctx: int | None = None
+
+    def _setup(self) -> None:
+        self.n_vocab = self.vocab.n_vocab
+        self.vocab_size = self.n_vocab
+        self.bos = self.vocab.bos
+        self._analyzer = RowAnalyzer(self.n_vocab)
+        self._pieces: dict[int, tuple[str, bytes]] = {}
+        self._lock = threading.Lock()
+
+    # --- tokens ---------------------------------------------------------------------
+
+    def piece(self, token_id: int) -> tuple[str, bytes]:
+        hit = self._pieces.get(token_id)
+        if hit is None:
+            hit = self._pieces[token_id] = self.vocab.piece(token_id)
+        return hit
+
+    def candidate(self, token_id: int, logprob: float) -> Candidate:
+        label, data = self.piece(token_id)
+        return Candidate(token=label, logprob=logprob, id=token_id, bytes=data)
+
+    def prompt_tokens(self, request: Request) -> list[int]:
+        if request.mode == "chat":
+            return self.vocab.chat_ids(request.messages or [])
+        return self.vocab.encode(request.prompt or "", add_bos=True)
+
+    def forced_ids(self, text: str) -> list[int]:
+        """Token ids that spell `text` exactly after other text (no <bos>)."""
+        if not text:
+            raise InputError("the forced text is empty")
+        ids = self.vocab.encode(text, add_bos=False)
+        if b"".join(self.piece(i)[1] for i in ids) != text.encode("utf-8"):
+            raise InputError(f"the model's tokenizer cannot represent {text!r} exactly")
+        return ids
+
+    def _check_room(self, n_prompt: int, max_tokens: int) -> None:
+        if self.n_ctx is None:
+            return
+        if n_prompt >= self.n_ctx:
+            raise InputError(f"the prompt is {n_prompt} tokens, longer than the model's "
+                             f"context of {self.n_ctx} tokens")
+        if n_prompt + max_tokens > self.n_ctx:
+            raise InputError(
+                f"--max-tokens {max_tokens} with a prompt of {n_prompt} tokens exceeds the "
+                f"context of {self.n_ctx} tokens (at most {self.n_ctx - n_prompt})")
+
+    def prepare(self, request: Request) -> None:
+        max_tokens = request.max_tokens if request.max_tokens is not None else 64
+        self._check_room(len(self.prompt_tokens(request)), max_tokens)
+
+    # --- generation -----------------------------------------------------------------
+
+    def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
+        return self._steps(request, trace, [], [])
+
+    def continue_steps(self, request: Request, trace: Trace, after_prompt: list[int],
+                       forced: list[int]) -> Generator[Step, None, str | None]:
+        return self._steps(request, trace, after_prompt, forced)
+
+    def _steps(self, request: Request, trace: Trace, after_prompt: list[int],
+               forced: list[int]) -> Generator[Step, None, str | None]:
+        """Steps after prompt + `after_prompt`: first the `forced` tokens (recorded with the
+        probability the model gave them), then sampled ones, up to `max_tokens` in all."""
+        tokens = self.prompt_tokens(request) + after_prompt
+        if not tokens:
+            raise InputError("the prompt has no tokens")
+        max_tokens = request.max_tokens if request.max_tokens is not None else 64
+        n_new = max(max_tokens - len(after_prompt), len(forced))
+        self._check_room(len(tokens), n_new)
+        temperature = request.temperature if request.temperature is not None else 1.0
+        top_k = request.top_k or 0
+        top_p = request.top_p if request.top_p is not None else 1.0
+        n_alt = request.alternatives if request.alternatives is not None else 10
+        extra_t = _extra_temperature(temperature)
+        trace.tail_temperatures = [*TAIL_TEMPERATURES, temperature] if extra_t \
+            else list(TAIL_TEMPERATURES)
+        sampler = Sampler(request.seed)
+        stops = [s.encode("utf-8") for s in request.stop if s]
+        longest_stop = max((len(s) for s in stops), default=0)
+        recent = b""
+        with self._lock:
+            ctx = self._context()
+            row = ctx.feed(tokens, all_rows=False)[-1]
+            for i in range(n_new):
+                stats = self._analyzer.analyze(row, n_alt)
+                tail = stats.tail_logsumexp
+                sample_lp: float | None
+                if i < len(forced):
+                    chosen, sample_lp = forced[i], None
+                    if extra_t:
+                        dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
+                        tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                elif temperature == 0.0:
+                    chosen = int(stats.top_ids[0]) if n_alt > 0 else int(np.argmax(row))
+                    sample_lp = 0.0
+                else:
+                    dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
+                    chosen = sampler.sample(dist)
+                    sample_lp = dist.logprob_of(chosen)
+                    if extra_t:
+                        tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                step = self._step(row, chosen, stats, tail, sample_lp, forced=i < len(forced))
+                self._annotate(step, ctx, len(ctx.ids) - 1)
+                yield step
+                if i >= len(forced) - 1:
+                    if self.vocab.is_eog(chosen):
+                        return "stop"
+                    if stops:
+                        recent = (recent + step.data)[-(longest_stop + len(step.data)):]
+                        if any(s in recent for s in stops):
+                            return "stop"
+                if i == n_new - 1:
+                    break
+                row = ctx.feed([chosen], all_rows=False)[-1]
+        return "length"
+
+    def _context(self) -> _Context:
+        return _Context(self.forward, self.n_vocab)
+
+    def _annotate(self, step: Step, ctx: _Context, position: int) -> None:
+        """Add per-step data the model exposes (attention, logit lens); none by default."""
+
+    def _step(self, row: np.ndarray, chosen: int, stats: RowStats, tail: list[float],
+              sample_lp: float | None = None, forced: bool = False) -> Step:
+        label, data = self.piece(chosen)
+        return Step(
+            token=label, id=chosen, bytes=data,
+            logprob=float(row[chosen]) - stats.lse,
+            sample_logprob=sample_lp,
+            top=[self.candidate(int(t), float(lp))
+                 for t, lp in zip(stats.top_ids, stats.top_logprobs)],
+            entropy=stats.entropy, entropy_exact=True,
+            tail_logsumexp=[round(v, 5) for v in tail],
+            forced=forced,
+        )
+
+    # --- scoring --------------------------------------------------------------------
+
+    def _rows(self, tokens: Sequence[int], first: int) -> Generator[tuple[int, np.ndarray]]:
+        """(p, the row at p: the distribution of token p + 1) for p from `first` to the
+        next-to-last position, the text evaluated in chunks of CHUNK positions."""
+        ctx = self._context()
+        pos = 0
+        n = len(tokens)
+        while pos < n - 1:
+            end = min(pos + CHUNK, n - 1)
+            if end <= first:  # nothing asked for here: one chunk without rows kept
+                ctx.feed(list(tokens[pos:end]), all_rows=False)
+                pos = end
+                continue
+            rows = ctx.feed(list(tokens[pos:end]), all_rows=True)
+            for j in range(end - pos):
+                if pos + j >= first:
+                    yield pos + j, rows[j]
+            pos = end
+
+    def score_continuation(self, request: Request, answer: str, alternatives: int = 10
+                           ) -> Trace:
+        """The fixed `answer` after the request's prompt, teacher-forced (no sampling)."""
+        ids = self.forced_ids(answer)
+        req = Request(**{**request.to_dict(), "max_tokens": len(ids),
+                         "alternatives": alternatives, "stop": []})
+        prompt = self.prompt_tokens(req)
+        self._check_room(len(prompt), len(ids))
+        temperature = req.temperature if req.temperature is not None else 1.0
+        extra_t = _extra_temperature(temperature)
+        trace = Trace(backend=self.name, model=self.model, request=req,
+                      logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
+                      vocab_size=self.n_vocab,
+                      tail_temperatures=[*TAIL_TEMPERATURES, temperature] if extra_t
+                      else list(TAIL_TEMPERATURES))
+        tokens = prompt + ids
+        assembler = TextAssembler()
+        with self._lock:
+            for p, row in self._rows(tokens, len(prompt) - 1):
+                stats = self._analyzer.analyze(row, alternatives)
+                tail = stats.tail_logsumexp
+                if extra_t:
+                    dist = process(row, temperature, req.top_k or 0,
+                                   req.top_p if req.top_p is not None else 1.0,
+                                   exclude=stats.top_ids)
+                    tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                step = self._step(row, tokens[p + 1], stats, tail, forced=True)
+                step.offset = assembler.add(step.data)
+                trace.steps.append(step)
+        trace.text = assembler.finish()
+        trace.finish_reason = "length"
+        trace.complete = True
+        return trace
+
+    def score(self, text: str, alternatives: int = 10, progress: Progress | None = None
+              ) -> Trace:
+        tokens = self.vocab.encode(text, add_bos=True)
+        if not tokens:
+            raise InputError("the text has no tokens")
+        if self.n_ctx is not None and len(tokens) > self.n_ctx:
+            raise InputError(f"the text is {len(tokens)} tokens, longer than the model's "
+                             f"context of {self.n_ctx} tokens")
+        request = Request(mode="score", prompt=text, temperature=None, top_p=None,
+                          top_k=None, max_tokens=None, alternatives=alternatives)
+        trace = Trace(backend=self.name, model=self.model, request=request,
+                      logprobs_kind=self.logprobs_kind, source=self.source(),
+                      vocab_size=self.n_vocab)
+        trace.tail_temperatures = list(TAIL_TEMPERATURES)
+        label, data = self.piece(tokens[0])
+        # The first token has no context, so no logprob; <bos> is the engine's, not the text's.
+        steps = [Step(token=label, id=tokens[0], bytes=data, logprob=None,
+                      special=self.bos is not None and tokens[0] == self.bos)]
+        n = len(tokens) - 1
+        with self._lock:
+            for p, row in self._rows(tokens, 0):
+                stats = self._analyzer.analyze(row, alternatives)
+                steps.append(self._step(row, tokens[p + 1], stats, stats.tail_logsumexp))
+                if progress is not None and (p % CHUNK == CHUNK - 1 or p == n - 1):
+                    progress(p + 1, n)
+        assembler = TextAssembler()
+        for s in steps:
+            s.offset = assembler.add(s.data)
+        trace.prompt_steps = steps
+        trace.finish_reason = None
+        trace.complete = True
+        if assembler.finish() != text:
+            trace.error = "the model's tokens do not spell the given text exactly"
+        return trace
+
+
+def _extra_temperature(temperature: float) -> bool:
+    return temperature > 0 and all(abs(temperature - t) > 1e-9 for t in TAIL_TEMPERATURES)
+
+
+def _tail_at(dist: Processed, lse: float, temperature: float) -> float:
+    # Σ_{j∉top} exp(lp_j/T) = Σ_{j∉top} exp((x_j - m)/T) · exp((m - lse)/T)
+    assert dist.tail_log_norm is not None
+    return dist.tail_log_norm + (dist.row_max - lse) / temperature
