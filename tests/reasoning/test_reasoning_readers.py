@@ -174,3 +174,23 @@ def test_native_llamacpp_inline_thinking_split_at_the_tags() -> None:
     labels = [s.token for s in trace.reasoning.steps]
     assert labels[:3] == ["<", "think", ">"] and labels[-4:] == ["</", "think", ">", "\n"]
     assert trace.reasoning.text_steps == (3, len(labels) - 4)
+
+
+def test_terminal_summary_is_the_answers_with_the_thinking_beside() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tokenprobe.views.terminal import print_trace
+
+    trace = live_read(fixture_docs("vllm_chat_whole.json"), stream=False)
+    out = io.StringIO()
+    print_trace(Console(file=out, width=200, color_system=None), trace)
+    text = out.getvalue()
+    answer = np.array([s.logprob for s in trace.steps], dtype=np.float64)
+    thinking = np.array([s.logprob for s in trace.reasoning.steps],  # type: ignore[union-attr]
+                        dtype=np.float64)
+    assert f"geometric mean {math.exp(answer.mean()):.1%}" in text
+    assert f"thinking: {len(thinking)} tokens" in text
+    assert f"geometric mean {math.exp(thinking.mean()):.1%}" in text
+    assert text.index("thinking:") < text.index("answer:")

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tokenprobe.metrics import Summary, counts, scope, summarize
+from tokenprobe.metrics import Summary, counts, scope, summarize, thinking_summary
 from tokenprobe.textbytes import display_text, glyph_groups
 from tokenprobe.trace import Step, Trace
 
@@ -240,6 +240,8 @@ def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
             least.append(labels[i], style=prob_style(step.logprob))
             least.append(f" {_pct(step.prob)} @{i}", style="dim")
         parts.append(least)
+    if trace.reasoning is not None:
+        parts.append(thinking_line(trace))
     note = greedy_note(trace, s)
     if note:
         parts.append(Text(note, style="yellow"))
@@ -247,6 +249,31 @@ def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
         parts.append(Text(f"incomplete: {trace.error or 'stopped early'}", style="bold red"))
     title = f"{trace.model} · {trace.backend}"
     return Panel(Group(*parts), title=title, title_align="left", border_style="grey50")
+
+
+def thinking_line(trace: Trace) -> Text:
+    """The thinking's own figures, beside the answer's (which the rest of the panel is)."""
+    r = trace.reasoning
+    assert r is not None
+    t = thinking_summary(trace)
+    line = Text("the figures above are the answer's; thinking: ", style="dim")
+    if t is None or not t.reported:
+        line.append(f"{len(r.text)} characters, no logprobs reported by the server")
+        if r.source == "responses_summary":
+            line.append(" (the server's summary of it)", style="dim")
+        return line
+    line.append(f"{t.tokens} tokens")
+    if t.missing:
+        line.append(f" ({t.missing} not reported)", style="dim")
+    line.append(", per-token probability: ", style="dim")
+    line.append(f"geometric mean {_pct(t.geometric_mean_prob)}")
+    line.append(", ", style="dim")
+    line.append(f"arithmetic mean {_pct(t.arithmetic_mean_prob)}")
+    if t.mean_entropy is not None:
+        line.append(", ", style="dim")
+        line.append(f"mean entropy {_fmt(t.mean_entropy, '.2f')} nats"
+                    + ("" if t.entropy_exact else " (≥, top-N only)"))
+    return line
 
 
 def _bar(p: float, width: int = 24) -> str:
@@ -280,6 +307,11 @@ def print_trace(console: Console, trace: Trace, steps: bool = False, dist: str =
         else:
             if trace.request.mode == "completion" and trace.request.prompt:
                 console.print(Text(trace.request.prompt, style="dim"), end="")
+            if trace.reasoning is not None:
+                console.print(Text("thinking:", style="bold dim"))
+                console.print(colored_text(trace.reasoning.steps) if trace.reasoning.steps
+                              else Text(trace.reasoning.text, style="dim"))
+                console.print(Text("answer:", style="bold dim"))
             console.print(colored_text(trace.steps))
     console.print(legend())
     console.print(summary_panel(trace))
