@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from typing import Any, Protocol
 
-from tokenprobe.metrics import scored_steps, summarize
+from tokenprobe.metrics import scored_steps, summarize, thinking_summary
 from tokenprobe.trace import SCHEMA, Candidate, Step, Trace
 
 PAGE_FORMAT = "tokenprobe/page@1"
@@ -195,6 +195,23 @@ def _summary(trace: Trace, n_least: int) -> dict[str, Any]:
     }
 
 
+def _thinking(trace: Trace, vocab: Any) -> dict[str, Any]:
+    """The trace's `reasoning` with its steps as columns and its own summary figures."""
+    r = trace.reasoning
+    assert r is not None
+    t = thinking_summary(trace)
+    return {"text": r.text, "source": r.source, "logprobs_for": r.logprobs_for,
+            "text_steps": list(r.text_steps) if r.text_steps is not None else None,
+            "steps": _columns(r.steps, vocab),
+            "summary": None if t is None else {
+                "tokens": t.tokens, "reported": t.reported, "missing": t.missing,
+                "total_logprob": t.total_logprob, "mean_logprob": t.mean_logprob,
+                "geometric_mean_prob": t.geometric_mean_prob,
+                "arithmetic_mean_prob": t.arithmetic_mean_prob, "perplexity": t.perplexity,
+                "mean_entropy": t.mean_entropy, "entropy_exact": t.entropy_exact,
+                "top1_share": t.top1_share}}
+
+
 def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
     """One trace in the page encoding (see the module docstring)."""
     doc: dict[str, Any] = {"schema": trace.schema, "id": trace.id, "model": trace.model,
@@ -212,9 +229,12 @@ def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
         doc["vocab_size"] = trace.vocab_size
     if trace.parent is not None:
         doc["parent"] = trace.parent
-    vocab = _Vocab([trace.prompt_steps, trace.steps])
+    thinking = trace.reasoning.steps if trace.reasoning is not None else []
+    vocab = _Vocab([trace.prompt_steps, trace.steps, thinking])
     doc["prompt_steps"] = _columns(trace.prompt_steps, vocab)
     doc["steps"] = _columns(trace.steps, vocab)
+    if trace.reasoning is not None:  # a reasoning model's thinking, in the same columns
+        doc["reasoning"] = _thinking(trace, vocab)
     doc["vocab"] = vocab.labels
     doc["vocab_bytes"] = vocab.bytes
     doc["summary"] = _summary(trace, n_least)

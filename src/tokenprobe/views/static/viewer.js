@@ -1130,6 +1130,7 @@
     this.textWrap.setAttribute("aria-label", "Tokens; arrow keys move from token to token, Enter pins the details");
     this.bindText(this.textWrap);
     append(main, [this.chartBox, this.textWrap]);
+    this.placeThinking(tr);
     if (side) this.buildSummary(side);
     append(grid, [main, side]);
     this.readView.appendChild(grid);
@@ -2010,6 +2011,56 @@
     return doc;
   };
   LiveDoc.prototype.setSummary = function (summary) { this.doc.summary = summary; return this.doc; };
+
+  // ------------------------------------------------------------------------------------
+  // A reasoning model's thinking (the page's `reasoning`: encode.py): folded above the
+  // answer, which the summary, chart and popovers are about. Its tokens are coloured as the
+  // answer's are, by the same measure; its own figures are on the fold's line; one click
+  // on that line shows the thinking and the answer together.
+  App.prototype.placeThinking = function (tr) {
+    var r = tr.doc.reasoning, gen = this.textWrap.querySelector(".tp-gen");
+    this.thinkWrap = null;
+    if (!r || !gen) return;
+    var box = el("details", "tp-thinking");
+    // The answer's text listens for hover, focus and keys over its chips; the thinking's
+    // chips have no popover, so their events stop here.
+    ["mouseover", "mouseout", "click", "focusin", "keydown"].forEach(function (t) {
+      box.addEventListener(t, function (e) { e.stopPropagation(); });
+    });
+    box.appendChild(el("summary", "tp-thinking-line", thinkingLine(r)));
+    var sc = loadScope(r.steps, tr.vocab);
+    var text = el("div", "tp-text tp-text-thinking");
+    if (sc.n) {
+      for (var g = 0; g < sc.G; g++) {
+        var chip = makeChip(sc, g, -1);
+        chip._k = undefined; // no popover: those are the answer's steps
+        text.appendChild(chip);
+      }
+    } else text.appendChild(el("span", "tp-plain", String(r.text || "")));
+    this.thinkWrap = el("div", "tp-textwrap by-" + this.measure, text);
+    box.appendChild(this.thinkWrap);
+    gen.parentNode.insertBefore(box, gen);
+    var label = gen.querySelector(".tp-section-label");
+    if (label) label.textContent = "Answer (the summary and chart are its own)";
+    else gen.insertBefore(el("div", "tp-section-label", "Answer (the summary and chart are its own)"), gen.firstChild);
+  };
+
+  function thinkingLine(r) {
+    var s = r.summary, line = "Thinking";
+    if (r.source === "responses_summary") line += " (the server\u2019s summary of it)";
+    if (s && s.reported) {
+      line += " \u00b7 " + plural(s.tokens, "token", "tokens") + " \u00b7 per-token probability " +
+        summaryPerToken(s);
+      if (s.missing) line += " \u00b7 " + s.missing + " not reported";
+    } else line += " \u00b7 " + countChars(String(r.text || "")) + " characters, no logprobs reported";
+    return line;
+  }
+
+  var setMeasureBase = App.prototype.setMeasure;
+  App.prototype.setMeasure = function (k) {
+    setMeasureBase.call(this, k);
+    if (this.thinkWrap) this.thinkWrap.className = "tp-textwrap by-" + k;
+  };
 
   // Mount a viewer on `root` for `page` ({traces: [...]}, or one trace) with `opts`.
   function mount(root, page, opts) {
