@@ -53,17 +53,22 @@ class LabelledItem:
 
 def read_items(path: str | os.PathLike[str]) -> list[LabelledItem]:
     try:
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"cannot read {path}: {e}") from None
+    return items_from_text(text, str(path))
+
+
+def items_from_text(text: str, name: str) -> list[LabelledItem]:
+    """The items of a set's JSONL text (`name` names it in errors: a path, an upload)."""
     items: list[LabelledItem] = []
     seen: set[str] = set()
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip(" \t\r"):
             continue
-        where = f"{path} line {n}"
+        where = f"{name} line {n}"
         try:
             doc = json.loads(line)
         except json.JSONDecodeError as e:
@@ -74,7 +79,7 @@ def read_items(path: str | os.PathLike[str]) -> list[LabelledItem]:
         seen.add(item.id)
         items.append(item)
     if not items:
-        raise InputError(f"{path} holds no items")
+        raise InputError(f"{name} holds no items")
     return items
 
 

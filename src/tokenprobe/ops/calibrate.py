@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprobe.api import build_request
-from tokenprobe.backends import BackendOptions, get_backend
+from tokenprobe.backends import Backend, BackendOptions, get_backend
 from tokenprobe.calibration.data import JUDGES, LabelledItem, judge
 from tokenprobe.calibration.report import signal_figures
 from tokenprobe.calibration.signals import (
@@ -149,8 +149,12 @@ def calibrate(
     backend_options: BackendOptions | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    get_model: Callable[[str | None], Backend] | None = None,
 ) -> dict[str, Any]:
-    """Run every item under every run (resuming from `work`) and return the document."""
+    """Run every item under every run (resuming from `work`) and return the document.
+
+    `get_model` gives a model's backend (the web app's offered models, each with its own
+    server and key); without it `models` are `--model` values under `backend_options`."""
     st = settings or Settings()
     if st.judge not in JUDGES:
         raise InputError(f"--judge must be one of {', '.join(JUDGES)} (got {st.judge!r})")
@@ -162,7 +166,8 @@ def calibrate(
     names: dict[str | None, str] = {}
     failed: dict[str, str] = {}
     for model, batch_items in planned.items():
-        backend = get_backend(model, backend_options)
+        backend = (get_model(model) if get_model is not None
+                   else get_backend(model, backend_options))
         names[model] = backend.model
         result = asyncio.run(run_batch(backend, batch_items, work, st.concurrency, progress))
         failed.update(result.failed)

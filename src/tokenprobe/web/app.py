@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 import tokenprobe
 from tokenprobe.store import Store
-from tokenprobe.web import errors, routes_data, routes_run
+from tokenprobe.web import errors, routes_calibrate, routes_data, routes_run
 from tokenprobe.web.config import ServerConfig
 from tokenprobe.web.jobs import Scheduler
 from tokenprobe.web.registry import Registry
@@ -60,13 +60,15 @@ def create_app(config: ServerConfig | None = None) -> Guard:
     errors.install(app)
     app.include_router(routes_run.router)
     app.include_router(routes_data.router)
+    app.include_router(routes_calibrate.router)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
-    for name in ("viewer.js", "viewer.css"):
-        # The export's own files, served as they are (no copy that could drift).
+    for name in ("viewer.js", "viewer.css", "ops.js", "ops.css", "ops-calibrate.js"):
+        # The export's own files, served as they are (no copy that could drift): the
+        # viewer, and the calibration page's drawing with the page pieces it builds on.
         def viewer_file(path: Path = VIEWER / name) -> FileResponse:
             return FileResponse(path, headers={"Cache-Control": "no-cache"})
 

@@ -39,6 +39,7 @@ BODY_LIMITS = {
     "/api/compare": MAX_BODY,  # 8 prompts, 8 system prompts, an answer
     "/api/choose": 2_000_000,  # a prompt, a system prompt, 20 options
     "/api/score": 1_000_000,  # one text
+    "/api/calibrate": MAX_BODY,  # a labelled set's JSONL text (1M characters), settings
     "/api/branch": 16_000,
     "/api/models": 16_000,
 }

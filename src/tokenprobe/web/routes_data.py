@@ -116,7 +116,7 @@ def _traces_of(st: AppState, rec: Record, doc: dict[str, Any]) -> list[Trace]:
 
 @router.get("/history")
 def history(st: State, search: Annotated[str | None, Query(max_length=200)] = None,
-            kind: Literal["trace", "comparison", "choice"] | None = None,
+            kind: Literal["trace", "comparison", "choice", "sweep", "calibration"] | None = None,
             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """The history, newest first; `search` looks in prompts and texts."""
     return {"records": [record_payload(r) for r in st.store.list(search or None, limit, kind)]}
@@ -124,7 +124,8 @@ def history(st: State, search: Annotated[str | None, Query(max_length=200)] = No
 
 @router.get("/history/{record_id}")
 def history_entry(record_id: RecordId, st: State) -> dict[str, Any]:
-    """One entry, ready to show: a trace with its branch tree, a comparison or a choice."""
+    """One entry, ready to show: a trace with its branch tree, a comparison, a choice or a
+    calibration (its page)."""
     rec = _record(st, record_id)
     doc = st.store.document(rec.id)
     out: dict[str, Any] = {"record": record_payload(rec), "kind": rec.kind}
@@ -136,6 +137,10 @@ def history_entry(record_id: RecordId, st: State) -> dict[str, Any]:
         out["comparison"] = comparison_payload(Comparison.from_dict(doc))
     elif rec.kind == "choice":
         out["choice"] = choice_payload(Choice.from_dict(doc))
+    elif rec.kind == "calibration":
+        from tokenprobe.web.routes_calibrate import calibration_payload
+
+        out["calibration"] = calibration_payload(doc)
     return out
 
 
