@@ -75,10 +75,11 @@
     return box;
   }
 
-  function render(root, page) {
+  // opts.embedded: drawn inside the web app's Calibrate page, which has its own header.
+  function render(root, page, opts) {
     var cal = page.calibration, st = cal.settings;
     Ops.start(root, "ops-calibrate");
-    root.appendChild(Ops.header({
+    if (!(opts && opts.embedded)) root.appendChild(Ops.header({
       kind: "calibrate", title: page.title || ("Calibration on " + cal.data),
       meta: [["items", cal.n_items], ["runs", cal.runs.length], ["judge", st.judge], ["", Ops.created(cal.created)]]
     }));
@@ -101,6 +102,10 @@
       sigHost.appendChild(Ops.seg(probs.map(function (n) { return { label: run.signals[n].label, title: n }; }),
         probs.indexOf(state.signal), function (i) { state.signal = probs[i]; draw(); }, "signal").el);
       D.clear(body);
+      if (!names.length) {  // no item of this run was answered
+        body.appendChild(el("p", "ops-hint", F.plural(run.failed.length, "item", "items") + " without an answer: nothing to measure."));
+        return;
+      }
       var s = run.signals[state.signal];
       var listCard = Ops.card("Items", "Click a bin of the diagram to list its items; click an item to open it in the viewer.", "cal-items");
       var viewerCard = Ops.card("The item in the viewer", null, "cal-viewer");

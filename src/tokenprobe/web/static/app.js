@@ -1,9 +1,10 @@
-// The page: modes (Chat, Complete, Score, Compare, History) chosen by the address
+// The page: modes (Chat, Complete, Score, Compare, Calibrate, History) chosen by the address
 // (#/mode or #/mode/ID to reopen a saved entry), the model picker and "add a model", the
 // token prompt, the theme, and the server's state (model loading, queue) in the top bar.
 
 import { ApiError, del, get, post, setToken, setTokenPrompt } from "./api.js";
 import { initChat } from "./chat.js";
+import { initCalibrate } from "./calibrate.js";
 import { initCompare } from "./compare.js";
 import { initComplete, initScore } from "./complete.js";
 import { initHistory } from "./history.js";
@@ -11,7 +12,7 @@ import { selectModel, setModels, state } from "./state.js";
 import { clear, el } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
-const MODES = ["chat", "complete", "score", "compare", "history"];
+const MODES = ["chat", "complete", "score", "compare", "calibrate", "history"];
 
 // --- token ---------------------------------------------------------------------------
 
@@ -205,6 +206,7 @@ async function start() {
   views.complete = initComplete();
   views.score = initScore();
   views.compare = initCompare();
+  views.calibrate = initCalibrate();
   views.history = initHistory();
   try {
     state.info = await get("/api/info");

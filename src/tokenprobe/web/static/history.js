@@ -1,5 +1,6 @@
-// History mode: every saved trace, comparison and choice, newest first; search by text,
-// reopen in its mode, export (JSON, HTML), delete. Ids go into addresses encoded: an
+// History mode: every saved trace, comparison, choice, sweep and calibration, newest first;
+// search by text, reopen in its mode (a sweep has none in the page: its HTML export shows
+// it), export (JSON, HTML), delete. Ids go into addresses encoded: an
 // imported trace keeps the id its file gave it, any text. Leaves out drawing what is
 // reopened.
 
@@ -9,16 +10,19 @@ import { button, clear, el, when } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
-// Which mode reopens an entry.
+// Which mode reopens an entry (null: none does).
 export function modeOf(rec) {
   if (rec.kind === "comparison") return "compare";
   if (rec.kind === "choice") return "score";
+  if (rec.kind === "calibration") return "calibrate";
+  if (rec.kind !== "trace") return null;
   if (rec.mode === "chat") return "chat";
   if (rec.mode === "score") return "score";
   return "complete";
 }
 
-const KIND_LABEL = { chat: "chat", completion: "completion", score: "score", comparison: "comparison", choice: "choice" };
+const KIND_LABEL = { chat: "chat", completion: "completion", score: "score", comparison: "comparison", choice: "choice",
+  sweep: "sweep", calibration: "calibration" };
 
 export function initHistory() {
   const list = $("hist-list"), search = $("hist-search"), kind = $("hist-kind");
@@ -47,15 +51,17 @@ export function initHistory() {
   }
 
   function row(r) {
-    const kindName = r.kind === "trace" ? (KIND_LABEL[r.mode] || r.mode) : KIND_LABEL[r.kind];
-    const open = () => go(modeOf(r), r.id);
-    const title = el("button", "hist-title", [
+    // A kind this page does not know yet is named as the server names it.
+    const kindName = (r.kind === "trace" ? KIND_LABEL[r.mode] || r.mode : KIND_LABEL[r.kind] || r.kind) || "entry";
+    const mode = modeOf(r);
+    const open = mode ? () => go(mode, r.id) : null;
+    const title = el(open ? "button" : "div", "hist-title", [
       el("span", "hist-prompt", r.title || "(no prompt)"),
       r.text ? el("span", "hist-text", " \u2192 " + r.text) : null]);
-    title.type = "button";
-    title.addEventListener("click", open);
+    if (open) { title.type = "button"; title.addEventListener("click", open); }
+    else title.title = "Shown by its HTML export";
     const actions = el("div", "hist-actions", [
-      button("Open", "wa-small-btn", open),
+      open ? button("Open", "wa-small-btn", open) : null,
       button("JSON", "wa-small-btn", () => download(`/api/history/${encodeURIComponent(r.id)}/export?format=json`, r.id + ".json").catch(alertIn)),
       button("HTML", "wa-small-btn", () => download(`/api/history/${encodeURIComponent(r.id)}/export?format=html`, r.id + ".html").catch(alertIn)),
       button("Delete", "wa-small-btn wa-danger", () => confirmDelete())]);
