@@ -145,9 +145,13 @@ def _show_history(store: Store, rec: Record, steps: bool, dist: str, html: Path 
 
 
 def operation_view(kind: str, doc: dict[str, Any]) -> Any:
-    """The terminal view of a saved comparison, choice or sweep."""
+    """The terminal view of a saved comparison, choice, sweep or calibration."""
     from tokenprobe.views import ops_terminal
 
+    if kind == "calibration":
+        from tokenprobe.calibration.terminal import calibration_view
+
+        return calibration_view(doc)
     if kind == "comparison":
         from tokenprobe.ops.compare import Comparison
 
@@ -156,6 +160,9 @@ def operation_view(kind: str, doc: dict[str, Any]) -> Any:
         from tokenprobe.ops.sweep import Sweep
 
         return ops_terminal.sweep_view(Sweep.from_dict(doc))
+    if kind != "choice":
+        raise InputError(f"this history entry is a {kind}, which this version of tokenprobe "
+                         "cannot show")
     from tokenprobe.ops.choose import Choice
 
     return ops_terminal.choice_view(Choice.from_dict(doc))
