@@ -4,7 +4,7 @@
 
 import { TraceBox } from "./live.js";
 import { currentModel, go, mark, onModelChange } from "./state.js";
-import { button, clear, el, figures, samplingForm } from "./ui.js";
+import { button, clear, el, figures, fmt, samplingForm } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -54,6 +54,17 @@ export function initChat() {
     turns.push({ role: "assistant", content: text, el: e });
   }
 
+  // A reasoning model's answer: the figure line is the answer's (as the panel is), and the
+  // thinking's own figures follow it, named as such.
+  function thinkingFigures(doc) {
+    const r = doc && doc.reasoning;
+    if (!r) return "";
+    const s = r.summary;
+    if (!s || !s.reported) return " \u00b7 thinking: no logprobs reported";
+    return " \u00b7 thinking: " + fmt.plural(s.tokens, "token", "tokens") +
+      ", per-token probability " + fmt.perToken(s);
+  }
+
   function addAnswer() {
     const e = el("div", "turn turn-assistant");
     const head = el("div", "turn-head");
@@ -66,7 +77,7 @@ export function initChat() {
       onSelect: () => select(turn),
       onBusy: (busy) => { busyState(busy ? turn : null); },
       onChange: (box) => {
-        head.textContent = figures(box.doc);
+        head.textContent = figures(box.doc) + thinkingFigures(box.doc);
         if (box.doc) mark("chat", box.doc.id);
       },
     });
