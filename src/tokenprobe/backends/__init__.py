@@ -45,6 +45,7 @@ BUILTIN: dict[str, str] = {
     "llamacpp": "tokenprobe.backends.llamacpp:LlamaCppBackend",
     "ollama": "tokenprobe.backends.ollama:OllamaBackend",
     "hf": "tokenprobe.backends.hf:HFBackend",
+    "own": "tokenprobe.own_model:OwnModel",
 }
 
 _cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Backend] = {}

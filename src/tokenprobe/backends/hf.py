@@ -23,6 +23,7 @@ import numpy as np
 from tokenprobe.backends.base import BackendOptions
 from tokenprobe.backends.hf_files import import_torch, model_dir, resolve
 from tokenprobe.backends.hf_tokens import HFVocab
+from tokenprobe.backends.llama_threads import ThreadCount
 from tokenprobe.backends.torch_model import LogitsBackend
 from tokenprobe.errors import ModelError
 
@@ -36,8 +37,9 @@ class HFBackend(LogitsBackend):
                  n_threads: int | None = None) -> None:
         torch, transformers = import_torch()
         self._torch = torch
-        if n_threads:
-            torch.set_num_threads(n_threads)
+        # As many threads as other processes leave cores free (as the local engine does):
+        # torch's threads spin, and two of them on one free core run ten times slower.
+        self._threads = ThreadCount(n_threads or ThreadCount.cores(), adapt=n_threads is None)
         where = model_dir(path)
         try:
             kw: dict[str, Any] = {"local_files_only": True}
@@ -77,6 +79,9 @@ class HFBackend(LogitsBackend):
 
     def _forward(self, ids: list[int], cache: Any, all_rows: bool) -> tuple[np.ndarray, Any]:
         torch = self._torch
+        n = self._threads.current()
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
         with torch.inference_mode():
             out = self.hf(input_ids=torch.tensor([ids], dtype=torch.long),
                           use_cache=True, logits_to_keep=0 if all_rows else 1,
