@@ -324,7 +324,14 @@ def score(
 
 
 # The reading, the operations' and the history's commands register themselves on `app`.
-from tokenprobe import cli_batch, cli_calibrate, cli_ops, cli_serve, cli_show  # noqa: E402, F401
+from tokenprobe import (  # noqa: E402, F401
+    cli_batch,
+    cli_calibrate,
+    cli_ops,
+    cli_serve,
+    cli_show,
+    cli_tokenize,
+)
 
 IMPORT_GUARD.release()  # from here Ctrl-C is a KeyboardInterrupt, which the commands handle
 
