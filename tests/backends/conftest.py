@@ -3,10 +3,12 @@
 `llama-server`, built from the llama.cpp sources in llama-cpp-python's source package by
 scripts/build-llama-server (scripts/test runs it; the binary is kept in .gl/llama-server/),
 serves the embedded model on a free 127.0.0.1 port for the whole test session. It runs
-with micro-batches of one token and without flash attention (`-ub 1 -fa off`), so that its
-logits come from the same single-token kernels as the local backend's and the two can be
-compared closely; with Gemma's built-in chat template (`--no-jinja --chat-template gemma`),
-which the GGUF file does not carry; with one slot and no web UI.
+with the local backend's batches (`-b 64 -ub 64`: a prompt in chunks of 64, then each
+token alone), without prompt caching (a cached prefix changes where its batches start)
+and without flash attention (`-fa off`), so that its logits come from the same kernels as
+the local backend's and the two can be compared closely; with Gemma's built-in chat
+template (`--no-jinja --chat-template gemma`), which the GGUF file does not carry; with one
+slot and no web UI.
 
 Without the binary these tests are skipped with the command that builds it, except in CI
 (CI=true), where scripts/test builds it and its absence is a failure.
@@ -49,7 +51,8 @@ def llamacpp_server() -> Iterator[str]:
                             f"llama-cpp-server-{port}.log"), "w")  # for the server's life)
     proc = subprocess.Popen(
         [str(binary), "-m", str(embedded_model_path()), "--host", "127.0.0.1",
-         "--port", str(port), "-c", "2048", "-ub", "1", "-fa", "off", "-np", "1",
+         "--port", str(port), "-c", "2048", "-b", "64", "-ub", "64",
+         "--no-cache-prompt", "-fa", "off", "-np", "1",
          "--no-webui", "--no-jinja", "--chat-template", "gemma", "-t", "2"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )

@@ -1,9 +1,10 @@
 """The real OpenAI-compatible peer: llama-cpp-python's own server on the embedded model.
 
 Started once per test session on a free 127.0.0.1 port and stopped at the end. It runs with
-`--n_ubatch 1` so that its logits come from the same single-token kernels as the local
-backend's (llama.cpp's batched kernels differ by up to a few tenths of a nat), and with
-Gemma's chat format, which the GGUF file does not carry.
+the local backend's batches (`--n_batch 64 --n_ubatch 64`: a prompt in chunks of 64, then
+each token alone) so that its logits come from the same kernels as the local backend's
+(llama.cpp's batched and single-token kernels differ by up to a few tenths of a nat), and
+with Gemma's chat format, which the GGUF file does not carry.
 
 A real vLLM (its CPU build, installed by scripts/build-vllm) is started on demand, one
 --logprobs-mode at a time (vllm_server.py); the tests that need it run last, grouped by mode.
@@ -40,7 +41,8 @@ def llama_server() -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
          "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true",
-         "--chat_format", "gemma", "--n_ubatch", "1", "--n_ctx", "2048",
+         "--chat_format", "gemma", "--n_batch", "64", "--n_ubatch", "64",
+         "--n_ctx", "2048",
          # Concurrent requests wait their turn instead of stopping the one running.
          "--interrupt_requests", "false"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

