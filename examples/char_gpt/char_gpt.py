@@ -136,8 +136,11 @@ def model() -> OwnModel:
     if path.exists():
         tok = CharTokenizer(sorted(set(TEXT)))
         net = GPT(tok.vocab_size)
-        net.load_state_dict(torch.load(path, weights_only=True))
-        return as_own_model(net.eval(), tok)
+        try:
+            net.load_state_dict(torch.load(path, weights_only=True))
+            return as_own_model(net.eval(), tok)
+        except RuntimeError:  # weights of another shape (an older version): train again
+            pass
     net, tok = train()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), path)

@@ -1,0 +1,127 @@
+"""tokenprobe's transformers and own-model paths beside the plain PyTorch loops they replace,
+side by side in one run (ratios; the machine's load moves both alike).
+
+1. hf: generation with top-10 and exact full-vocabulary entropy vs transformers' own
+   `generate(output_scores=True)` (greedy, the same prompt and token count): goal >= 0.9x.
+2. hf: scoring a text vs one forward pass over it (logits only): goal >= 0.8x.
+3. An own model (the char_gpt example's network) through tokenprobe vs a bare PyTorch
+   sampling loop over the same network (softmax, torch.multinomial): goal >= 0.9x.
+
+    python benchmarks/bench_hf.py [--tokens 32] [--repeat 3]
+
+Each figure is the best of `--repeat` alternating runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+import tokenprobe
+from tokenprobe.api import build_request
+from tokenprobe.backends import get_backend
+
+PROMPT = "The history of the city begins in the Roman period, when"
+SCORED = ("Natsume Sōseki's I Am a Cat is narrated by a nameless cat who lives in the house "
+          "of a schoolteacher. The cat watches the teacher's friends and family with a "
+          "mixture of contempt and affection, and comments on the follies of the people of "
+          "Meiji Japan. ") * 3
+
+
+def best(fns: dict[str, Callable[[], int]], repeat: int) -> dict[str, float]:
+    """Units per second of each function (it returns how many units it made), best run."""
+    rates = {k: 0.0 for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            n = fn()
+            rates[k] = max(rates[k], n / (time.perf_counter() - t))
+    return rates
+
+
+def bench_hf(tokens: int, repeat: int) -> None:
+    b = get_backend("hf:embedded")
+    hf = b.hf  # type: ignore[attr-defined]
+    ids = b.prompt_tokens(build_request(PROMPT))  # type: ignore[attr-defined]
+
+    def ours() -> int:
+        tr = tokenprobe.generate(PROMPT, model=b, max_tokens=tokens, temperature=0,
+                                 alternatives=10)
+        return len(tr.steps)
+
+    def theirs() -> int:
+        with torch.inference_mode():
+            out = hf.generate(torch.tensor([ids]), max_new_tokens=tokens, do_sample=False,
+                              output_scores=True, return_dict_in_generate=True)
+        return len(out.scores)
+
+    ours()  # warm up
+    r = best({"tokenprobe": ours, "transformers": theirs}, repeat)
+    print(f"hf: generation, {tokens} tokens: tokenprobe {r['tokenprobe']:.1f} tok/s "
+          f"(top-10, exact entropy, tail sums), transformers generate(output_scores) "
+          f"{r['transformers']:.1f} tok/s: {r['tokenprobe'] / r['transformers']:.2f}x "
+          "(goal >= 0.9x)")
+
+    text_ids = b.vocab.encode(SCORED, add_bos=True)  # type: ignore[attr-defined]
+
+    def score() -> int:
+        return len(tokenprobe.score(SCORED, model=b).prompt_steps)
+
+    def forward() -> int:
+        with torch.inference_mode():
+            hf(torch.tensor([text_ids])).logits.float()
+        return len(text_ids)
+
+    r = best({"score": score, "forward": forward}, repeat)
+    print(f"hf: scoring {len(text_ids)} tokens: tokenprobe {r['score']:.0f} tok/s, one "
+          f"forward pass {r['forward']:.0f} tok/s: {r['score'] / r['forward']:.2f}x "
+          "(goal >= 0.8x)")
+
+
+def bench_own(tokens: int, repeat: int) -> None:
+    ex = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "char_gpt"
+                            / "char_gpt.py"))
+    model = ex["model"]()
+    net, block = model._fn, model.window
+
+    def ours() -> int:
+        tr = tokenprobe.generate("吾輩は", model=model, max_tokens=tokens, temperature=1.0,
+                                 seed=1, alternatives=10)
+        return len(tr.steps)
+
+    start = torch.tensor([model.vocab.encode("吾輩は", add_bos=False)])
+
+    def bare() -> int:
+        idx = start
+        g = torch.Generator().manual_seed(1)
+        with torch.inference_mode():
+            for _ in range(tokens):
+                logits, _ = net(idx[:, -block:])
+                probs = torch.softmax(logits[:, -1, :], dim=-1)
+                idx = torch.cat([idx, torch.multinomial(probs, 1, generator=g)], dim=1)
+        return tokens
+
+    ours()
+    r = best({"tokenprobe": ours, "bare": bare}, repeat)
+    print(f"own model (char_gpt), {tokens} characters: tokenprobe {r['tokenprobe']:.0f} "
+          f"tok/s (top-10, exact entropy, tail sums), bare PyTorch loop {r['bare']:.0f} "
+          f"tok/s: {r['tokenprobe'] / r['bare']:.2f}x (goal >= 0.9x)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    bench_hf(args.tokens, args.repeat)
+    bench_own(args.tokens * 4, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
