@@ -97,13 +97,19 @@ def interrupted(message: str = "interrupted") -> NoReturn:
     raise typer.Exit(130)
 
 
+# The backends that run here, in this process: a --base-url would be silently ignored.
+LOCAL_KINDS = ("llama", "hf", "own")
+
+
 def check_base_url(model: str | None, base_url: str | None) -> None:
     """--base-url says where a server is: refused for a model that runs here, which would
     silently ignore it."""
-    if base_url is None or parse_model_spec(model)[0] != "llama":
+    prefix = parse_model_spec(model)[0]
+    if base_url is None or prefix not in LOCAL_KINDS:
         return
-    servers = ", ".join(f"{p}:NAME" for p in BUILTIN if p != "llama")
-    what = f"the local model file {model}" if model else "the embedded model"
+    servers = ", ".join(f"{p}:NAME" for p in BUILTIN if p not in LOCAL_KINDS)
+    what = (f"the local model {model}" if prefix != "llama" else
+            f"the local model file {model}" if model else "the embedded model")
     raise InputError(f"--base-url applies to server models only ({servers}), not to {what}")
 
 

@@ -18,11 +18,13 @@ import typer
 
 from tokenprobe.backends import parse_model_spec
 from tokenprobe.cli import (
+    LOCAL_KINDS,
     AltOpt,
     BaseUrlOpt,
     ExtraBodyOpt,
     HtmlOpt,
     JsonOpt,
+    KindOpt,
     ModelOpt,
     NoSaveOpt,
     OutOpt,
@@ -86,6 +88,7 @@ def compare(
     no_save: NoSaveOpt = False,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    logprobs_kind: KindOpt = None,
 ) -> None:
     """Run the same request under variants (prompts, system prompts, temperatures, models)."""
     from tokenprobe.ops.compare import compare as run_compare
@@ -93,12 +96,12 @@ def compare(
 
     try:
         models = list(model) if model else [None]
-        if base_url is not None and not any(parse_model_spec(m)[0] != "llama" for m in models):
+        if base_url is not None and all(parse_model_spec(m)[0] in LOCAL_KINDS for m in models):
             check_base_url(models[0], base_url)
         if (chat or system) and any(not m for m in models):
             base_model_note("--system" if system else "--chat")
         store = open_store_unless(no_save)
-        options = backend_options(base_url, extra_body)
+        options = backend_options(base_url, extra_body, logprobs_kind)
         with err.status("comparing…", spinner="dots"):
             c = in_background(lambda: run_compare(
                 prompt, systems=list(system) if system else None, temperatures=temperature,
@@ -138,6 +141,7 @@ def choose(
     no_save: NoSaveOpt = False,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    logprobs_kind: KindOpt = None,
 ) -> None:
     """The probability the model gives each complete option after the prompt."""
     from tokenprobe.ops.choose import choose as run_choose
@@ -150,7 +154,7 @@ def choose(
         if (chat or system) and not model:
             base_model_note("--system" if system else "--chat")
         store = open_store_unless(no_save)
-        options = backend_options(base_url, extra_body)
+        options = backend_options(base_url, extra_body, logprobs_kind)
         with err.status("scoring the options…", spinner="dots"):
             ch = in_background(lambda: run_choose(
                 prompt, option, model=model, chat=chat, system=system,
@@ -190,6 +194,7 @@ def branch(
     no_save: NoSaveOpt = False,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    logprobs_kind: KindOpt = None,
 ) -> None:
     """Continue a generation from a step with another token forced in its place."""
     from tokenprobe.ops.branch import branch_stream, model_spec_of, trace_options
@@ -212,11 +217,14 @@ def branch(
         if model is None and base_url is None:
             # The trace's own server: a URL from a file never gets the user's key.
             options, note = trace_options(parent)
-            options.extra_body = backend_options(None, extra_body).extra_body
+            given = backend_options(None, extra_body, logprobs_kind)
+            options.extra_body = given.extra_body
+            if given.logprobs_kind is not None:
+                options.logprobs_kind = given.logprobs_kind
             if note:
                 err.print(note, style="yellow", markup=False, highlight=False, soft_wrap=True)
         else:
-            options = backend_options(base_url, extra_body)
+            options = backend_options(base_url, extra_body, logprobs_kind)
         with err.status("branching…", spinner="dots"):
             trace = in_background(lambda: branch_stream(
                 parent, at, token, token_id, model=model, options=options, seed=seed).run())

@@ -160,3 +160,17 @@ def test_byte_fallback_character_is_one_glyph() -> None:
     group = next(g for g in glyph_groups([s.data for s in t.steps]) if len(g) > 1)
     assert b"".join(t.steps[i].data for i in group).decode() == "𠮷"
     assert all(t.steps[i].token.startswith("\\x") for i in group)
+
+
+def test_a_chat_prompts_first_token_is_the_templates_control_token() -> None:
+    # vLLM's prompt_logprobs of a chat (recorded from vLLM 0.32 on the embedded model) give
+    # no entry for the rendered conversation's first token, Gemma's <bos>: a special step
+    # with no bytes of the text, left out of the counts, as the <bos> of an echo is.
+    from tokenprobe.metrics import counts
+
+    t = load_all(FIXTURES / "vllm" / "real_chat_prompt_logprobs.json")[0]
+    first = t.prompt_steps[0]
+    assert first.special and first.data == b"" and first.logprob is None
+    assert t.prompt_steps[1].token == "<start_of_turn>" and not t.prompt_steps[1].special
+    assert t.request.prompt is not None and t.request.prompt.startswith("<start_of_turn>")
+    assert not counts(first) and all(counts(s) for s in t.prompt_steps[1:])

@@ -150,3 +150,36 @@ def test_cli_logits_json(vllm_processed_logits: str) -> None:
     doc = json.loads(r.stdout)
     assert doc["logprobs_kind"] == "logits"
     assert all(s["logprob"] is None and isinstance(s["logit"], float) for s in doc["steps"])
+
+
+def test_branch_keeps_the_parents_declared_kind(vllm_processed: str, tmp_path: Any) -> None:
+    # A branch continues on the parent's server: its numbers are read as the parent's were
+    # (processed), so the forced token's recorded value and the new ones agree in kind.
+    import json
+
+    parent = tmp_path / "parent.json"
+    r = run_cli(["generate", PROMPT, "-m", "openai:gemma", "--base-url", vllm_processed,
+                 "-t", "1", "--top-k", "3", "--seed", "7", "--max-tokens", "3", "-n", "5",
+                 "--logprobs-kind", "processed", "-o", str(parent), "--no-save"])
+    assert r.code == 0, r.stderr
+    doc = json.loads(parent.read_text())
+    assert doc["logprobs_kind"] == "processed"
+    alt = next(c for c in doc["steps"][0]["top"]
+               if c["logprob"] is not None and c["token"] != doc["steps"][0]["token"])
+    r = run_cli(["branch", str(parent), "--at", "0", "--token", alt["token"], "--json",
+                 "--no-save"])
+    assert r.code == 0, r.stderr
+    child = json.loads(r.stdout)
+    assert child["logprobs_kind"] == "processed"
+    assert child["steps"][0]["forced"] and child["steps"][0]["token"] == alt["token"]
+
+
+def test_choose_takes_the_kind_and_refuses_logits_in_one_line(vllm_raw_logits: str) -> None:
+    r = run_cli(["choose", PROMPT, "-o", " Paris", "-o", " Lyon", "-m", "openai:gemma",
+                 "--base-url", vllm_raw_logits, "--logprobs-kind", "logits", "--no-save"])
+    assert r.code == 2, r.stderr
+    assert "reports logits" in r.stderr and "raw_logprobs" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli(["compare", PROMPT, "--answer", " Paris", "-m", "openai:gemma",
+                 "--base-url", vllm_raw_logits, "--logprobs-kind", "bogus", "--no-save"])
+    assert r.code == 2 and "--logprobs-kind must be" in r.stderr

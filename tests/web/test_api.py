@@ -243,6 +243,26 @@ async def test_models_keep_keys_on_the_server(client: AsgiClient, app: Guard) ->
     assert listed.status == 200 and len(listed.json()["models"]) == 3
 
 
+async def test_a_model_says_what_its_numbers_are(client: AsgiClient, app: Guard) -> None:
+    # As --logprobs-kind: a vLLM started with processed_logprobs or a logits mode is declared
+    # in the model's settings, and its backend reads the numbers for what they are.
+    r = await client.post("/api/models", {"spec": "openai:gemma",
+                                          "base_url": "http://127.0.0.1:9/v1",
+                                          "logprobs_kind": "processed"})
+    assert r.status == 201 and r.json()["logprobs_kind"] == "processed"
+    entry = state_of(app).registry.get(r.json()["id"])
+    assert state_of(app).registry.backend(entry.id).declared_kind == "processed"  # type: ignore[attr-defined]
+    plain = await client.post("/api/models", {"spec": "openai:gemma",
+                                              "base_url": "http://127.0.0.1:9/v1"})
+    assert plain.json()["id"] != r.json()["id"] and plain.json()["logprobs_kind"] is None
+    bad = await client.post("/api/models", {"spec": "openai:gemma", "logprobs_kind": "probs"})
+    assert bad.status == 422 and "logprobs_kind" in bad.detail and "\n" not in bad.detail
+    local = await client.post("/api/models", {"spec": "hf:/nowhere", "logprobs_kind": "raw"})
+    assert local.status == 422 and "for server models" in local.detail
+    for added in (r.json(), plain.json()):
+        assert (await client.delete(f"/api/models/{added['id']}")).status == 200
+
+
 async def test_removing_a_model_unloads_it_when_no_job_uses_it(client: AsgiClient,
                                                                app: Guard) -> None:
     st = state_of(app)
@@ -280,7 +300,8 @@ async def test_a_branch_goes_only_to_an_offered_model(client: AsgiClient, app: G
         state_of(app).store.save_trace(t)
         r = await client.post("/api/branch", {"trace_id": t.id, "step": 0, "candidate": 1})
         assert r.status == 422 and "does not offer" in r.detail
-        assert r.json()["add_model"] == {"spec": f"llamacpp:{root}", "base_url": None}
+        assert r.json()["add_model"] == {"spec": f"llamacpp:{root}", "base_url": None,
+                                         "logprobs_kind": None}
         assert fs.headers == []  # nothing was sent
         added = await client.post("/api/models", r.json()["add_model"])
         events = await run(client, "/api/branch", {"trace_id": t.id, "step": 0,

@@ -208,6 +208,12 @@ def build(g: dict[str, Any], index: int, model: Any, usage: dict[str, Any],
     return settle(trace, pieces[n_prompt:], text, pieces[:n_prompt], echo=True)
 
 
+def is_control(label: str) -> bool:
+    """Whether a token's label is spelled as a control token (`<bos>`, `<|eot_id|>`, `</s>`'s
+    kin, `[INST]`)."""
+    return bool(_CONTROL.fullmatch(label))
+
+
 def engine_special(pieces: list[Piece], first: Step, text: str) -> bool:
     """Mark the first echoed token as the control token the engine added, when it is one.
 

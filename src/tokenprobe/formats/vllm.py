@@ -369,7 +369,8 @@ def _parse(doc: Any, file: str | None, reader: Reader) -> list[Trace]:
         for t in traces:
             reader.fill_alternatives(t.steps)
             if prompt_lp is not None:
-                _attach_prompt(t, reader.prompt_steps(prompt_lp, prompt_ids, "prompt_logprobs"))
+                _attach_prompt(t, reader.prompt_steps(prompt_lp, prompt_ids, "prompt_logprobs"),
+                               chat=True)
         return traces
     model, usage, gathered = openai_completions.gather(doc)
     traces = []
@@ -412,8 +413,19 @@ def merge_prompt_logprobs(steps: list[Step], reader: Reader, plp: Any) -> None:
         s.top = p.top
 
 
-def _attach_prompt(trace: Trace, steps: list[Step]) -> None:
+def _attach_prompt(trace: Trace, steps: list[Step], chat: bool = False) -> None:
+    """`steps` as the trace's prompt. A chat prompt is the rendered conversation, which
+    begins with the chat template's opening control token (Gemma's and Llama's `<bos>`):
+    vLLM gives it no entry, and where its bytes are not known or its label is a control
+    token it is a `special` step (no bytes of the text, left out of every count), as the
+    `<bos>` of an echo is."""
     trace.prompt_steps = steps
+    first = steps[0] if steps else None
+    if chat and first is not None and first.logprob is None and (
+            not first.data or openai_completions.is_control(first.token)):
+        first.bytes, first.special, first.top, first.entropy = b"", True, [], None
+        if not first.token:
+            first.token = "<control token>"
     settle_prompt(trace)
-    if steps and steps[0].id is None:
+    if first is not None and first.id is None:
         add_note(trace, "the first prompt token is not reported (vLLM gives no entry for it)")

@@ -72,9 +72,14 @@ def trace_options(parent: Trace) -> tuple[BackendOptions, str | None]:
     if parent.backend in ("llama", "import", "") or not url:
         return BackendOptions(), None
     url = str(url)
+    # What the server's numbers are carries over: a branch of a processed-logprobs or
+    # logits trace reads its server's numbers as the same kind (the parent's forced token
+    # keeps its recorded value, so the two must agree).
+    kind = parent.logprobs_kind if parent.logprobs_kind in ("processed", "logits") else None
     own, key_var = _own_server(parent.backend)
     if own and _same_server(url, own, drop_v1=parent.backend == "llamacpp"):
-        return BackendOptions(base_url=own, api_key=os.environ.get(key_var)), None
+        return BackendOptions(base_url=own, api_key=os.environ.get(key_var),
+                              logprobs_kind=kind), None
     shown = public_url(url)
     if parent.backend == "ollama" and os.environ.get(key_var):
         raise InputError(f"the trace names the Ollama server {shown}, not your OLLAMA_HOST, "
@@ -83,7 +88,7 @@ def trace_options(parent: Trace) -> tuple[BackendOptions, str | None]:
     note = (f"note: sending no API key to {shown}, the server the trace names (not your "
             f"own); give --base-url to continue on your server with your key")
     # "" (not None): no key, rather than the backend's default from the environment.
-    return BackendOptions(base_url=url, api_key=""), note
+    return BackendOptions(base_url=url, api_key="", logprobs_kind=kind), note
 
 
 def model_spec_of(trace: Trace) -> str | None:

@@ -109,6 +109,12 @@ def choice_from_traces(prompt: str, options: list[str], traces: list[Trace],
     one here, or many at once by calibrate through batch)."""
     totals: list[float] = []
     for o, t in zip(options, traces):
+        if t.logprobs_kind == "logits":
+            # A logit's normaliser differs from position to position: no sum of logits
+            # makes an option's probability.
+            raise InputError("choosing needs log-probabilities, and this server reports "
+                             "logits (vLLM's --logprobs-mode raw_logits/processed_logits): "
+                             "start it with --logprobs-mode raw_logprobs")
         if any(s.logprob is None for s in t.steps):
             raise InputError(f"the model did not report a logprob for every token of {o!r}")
         totals.append(math.fsum(s.logprob for s in t.steps))  # type: ignore[misc]

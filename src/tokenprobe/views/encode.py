@@ -133,7 +133,7 @@ def _same(c: Candidate, step: Step) -> bool:
 
 def chosen_index(step: Step) -> int:
     """Index in `top` of the listed candidate that is the chosen token, or -1."""
-    if step.logprob is None:
+    if step.logprob is None and step.logit is None:
         return -1
     for i, c in enumerate(step.top):
         if _same(c, step):
@@ -144,8 +144,12 @@ def chosen_index(step: Step) -> int:
 def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
     cols: dict[str, list[Any]] = {k: [] for k in (
         "tok", "lp", "slp", "rank", "chosen", "H", "Hx", "top_n", "top_tok", "top_lp",
-        "tail_n", "tail", "forced", "special")}
+        "tail_n", "tail", "forced", "special", "lg", "top_lg")}
     for s in steps:
+        # A server's logits (logprobs_kind "logits"), where it reported those instead of
+        # logprobs: shown as logits, labelled, never as probabilities.
+        cols["lg"].append(_q(s.logit))
+        cols["top_lg"].extend(_q(c.logit) for c in s.top)
         cols["tok"].append(vocab[s])
         cols["lp"].append(_q(s.logprob))
         cols["slp"].append(_q(s.sample_logprob))
@@ -170,6 +174,8 @@ def _columns(steps: list[Step], vocab: _Indexer) -> dict[str, Any]:
         del out["forced"]
     if not any(cols["special"]):
         del out["special"]
+    if all(v is None for v in cols["lg"]) and all(v is None for v in cols["top_lg"]):
+        del out["lg"], out["top_lg"]
     return out
 
 

@@ -85,6 +85,8 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
                 glyph: bytes, k: int, n: int) -> Panel:
     req = trace.request
     kind = trace.logprobs_kind
+    if kind == "logits":
+        return _logit_panel(step, i, line, prefix, glyph, k, n)
     reported = "T=1" if kind == "raw" else f"{kind}, as reported"
     label = "raw distribution (T = 1)" if kind == "raw" else f"{kind} logprobs, as reported"
     view: TemperatureView | None = None
@@ -158,6 +160,48 @@ def _step_panel(trace: Trace, step: Step, i: int, line: Text, dist: str, prefix:
     if warn is not None:
         parts.append(Text(warn, style="yellow"))
     return _panel(i, Group(*parts), label)
+
+
+LOGIT_NOTE = ("logits as the server reported them: no probabilities (the normaliser over "
+              "the vocabulary was not reported); a difference of two logits is the log of "
+              "the two tokens' probability ratio")
+
+
+def _logit_panel(step: Step, i: int, line: Text, prefix: bytes, glyph: bytes, k: int,
+                 n: int) -> Panel:
+    """A step whose numbers are logits: the values and their distance from the top listed
+    one (exactly the log-ratio of the two tokens' probabilities under that distribution);
+    no probability, bar or tail is made up."""
+    table = Table(box=None, padding=(0, 1), show_header=True, header_style="dim")
+    table.add_column("", width=2)
+    table.add_column("token", overflow="fold")
+    table.add_column("logit", justify="right")
+    table.add_column("− top logit", justify="right", style="dim")
+    listed = [c.logit for c in step.top if c.logit is not None]
+    top = max(listed) if listed else None
+    rows = list(step.top)
+    chosen_in = any(is_chosen(step, c) for c in rows)
+    if not chosen_in:
+        rows.append(Candidate(step.token, None, step.id, step.data, logit=step.logit))
+    for c in rows:
+        mine = is_chosen(step, c) or (not chosen_in and c is rows[-1])
+        name = _candidate_label(c, step, mine, prefix, glyph, k, n)
+        if mine and not chosen_in and step.top:
+            name += "  (not in the list)"
+        diff = "" if c.logit is None or top is None else f"{c.logit - top:+.3f}"
+        value = "not reported" if c.logit is None else f"{c.logit:.3f}"
+        table.add_row("▶" if mine else "", Text(name, style="bold" if mine else ""),
+                      value, diff)
+    if not step.top:
+        table.add_row("", Text("no alternatives reported", style="dim"))
+    me = (f"{show_token(display_text(glyph))} (token {k + 1} of {n})" if n > 1
+          else show_token(own_text(step.data, step.token)))
+    foot = Text(f"chosen {me}: logit "
+                f"{'not reported' if step.logit is None else f'{step.logit:.3f}'}", style="dim")
+    if step.top:
+        foot.append(", " + _rank_text(step))
+    return _panel(i, Group(line, table, foot, Text(LOGIT_NOTE, style="dim italic")),
+                  "logits, as reported")
 
 
 def _key(c: Candidate) -> tuple[int | None, bytes]:

@@ -202,6 +202,8 @@ def greedy_note(trace: Trace, s: Summary) -> str | None:
 
 
 def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
+    if trace.logprobs_kind == "logits":
+        return _logits_panel(trace)
     s = summary or summarize(trace)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
@@ -249,6 +251,36 @@ def summary_panel(trace: Trace, summary: Summary | None = None) -> Panel:
         parts.append(Text(f"incomplete: {trace.error or 'stopped early'}", style="bold red"))
     title = f"{trace.model} · {trace.backend}"
     return Panel(Group(*parts), title=title, title_align="left", border_style="grey50")
+
+
+def _logits_panel(trace: Trace) -> Panel:
+    """The summary of a trace whose numbers are logits: what can be said without a
+    probability (how often the chosen token had the highest listed logit), and why the
+    rest is not shown."""
+    steps = [s for s in scope(trace) if counts(s)]
+    known = [(s.logit, _top_logit(s)) for s in steps if s.logit is not None]
+    pairs = [(lg, top) for lg, top in known if top is not None]
+    top1 = sum(1 for lg, top in pairs if lg >= top) if pairs else None
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column(justify="right")
+    grid.add_row("tokens", str(len(steps)))
+    grid.add_row("highest listed logit chosen",
+                 "n/a" if top1 is None else f"{top1} of {len(pairs)}")
+    grid.add_row("distribution", "logits")
+    note = Text("the server reported logits, not log-probabilities: no probability, "
+                "perplexity or entropy can be computed from them, so none is shown",
+                style="dim")
+    parts: list[Table | Text] = [grid, note]
+    if not trace.complete:
+        parts.append(Text(f"incomplete: {trace.error or 'stopped early'}", style="bold red"))
+    return Panel(Group(*parts), title=f"{trace.model} · {trace.backend}", title_align="left",
+                 border_style="grey50")
+
+
+def _top_logit(step: Step) -> float | None:
+    values = [c.logit for c in step.top if c.logit is not None]
+    return max(values) if values else None
 
 
 def thinking_line(trace: Trace) -> Text:

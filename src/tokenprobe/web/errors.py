@@ -35,11 +35,12 @@ class NotFound(TokenprobeError):
 
 class NoModelFor(InputError):
     """No offered model is the one a saved trace came from (a 422 whose body adds
-    `add_model: {spec, base_url}`, the model the page offers to add)."""
+    `add_model: {spec, base_url, logprobs_kind}`, the model the page offers to add)."""
 
-    def __init__(self, message: str, spec: str | None, base_url: str | None) -> None:
+    def __init__(self, message: str, spec: str | None, base_url: str | None,
+                 logprobs_kind: str | None = None) -> None:
         super().__init__(message)
-        self.suggest = {"spec": spec, "base_url": base_url}
+        self.suggest = {"spec": spec, "base_url": base_url, "logprobs_kind": logprobs_kind}
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -83,6 +83,7 @@ class ModelEntry:
             "local": self.local,
             "base_url": public_url(base) if base else None,
             "has_key": bool(self.options.api_key),
+            "logprobs_kind": self.options.logprobs_kind,
             "note": self.note,
             "removable": self.added,
         }
@@ -191,19 +192,24 @@ class Registry:
     def _same(self, spec: str, options: BackendOptions) -> ModelEntry | None:
         for e in self._entries.values():
             if (e.spec == spec and e.options.base_url == options.base_url
-                    and e.options.api_key == options.api_key):
+                    and e.options.api_key == options.api_key
+                    and e.options.logprobs_kind == options.logprobs_kind):
                 return e
         return None
 
     def add(self, spec: str, base_url: str | None = None, api_key: str | None = None,
-            label: str | None = None) -> ModelEntry:
+            label: str | None = None, logprobs_kind: str | None = None) -> ModelEntry:
         """Offer a model (the same model twice is one entry). Blocks for up to the file
         check's time limit: call it from a worker thread."""
         spec = spec.strip()
         if not spec:
             raise InputError("the model is empty: give a GGUF path, openai:NAME, "
                              "llamacpp:URL or ollama:NAME")
-        options = BackendOptions(base_url=base_url or None, api_key=api_key or None)
+        if logprobs_kind is not None and parse_model_spec(spec)[0] in ("llama", "hf", "own"):
+            raise InputError("what the numbers are (logprobs kind) is for server models; a "
+                             "model that runs here reports raw logprobs")
+        options = BackendOptions(base_url=base_url or None, api_key=api_key or None,
+                                 logprobs_kind=logprobs_kind)
         with self._lock:
             known = self._same(spec, options)
         if known is not None:

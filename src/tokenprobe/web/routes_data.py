@@ -73,7 +73,8 @@ def add_model(body: ModelIn, st: State) -> dict[str, Any]:
     A server model's address is tried (reach.py: a connection, nothing sent) and the
     answer says whether it is reachable now; the model is offered either way. A plain
     `def`: the checks block, so it runs in a worker thread, off the event loop."""
-    entry = st.registry.add(body.spec, body.base_url, body.api_key, body.label)
+    entry = st.registry.add(body.spec, body.base_url, body.api_key, body.label,
+                            body.logprobs_kind)
     return {**entry.public(), **reachability(entry)}
 
 

@@ -129,9 +129,11 @@ def _no_model_for(parent: Trace) -> NoModelFor:
     else:
         spec = f"{parent.backend}:{parent.model}"
         where = f"{parent.backend} model {parent.model!r}" + (f" at {shown}" if shown else "")
+    # A server that reported processed logprobs or logits is offered as such again.
+    kind = parent.logprobs_kind if parent.logprobs_kind in ("processed", "logits") else None
     return NoModelFor(f"this trace came from {where}, which this server does not offer: add "
                       "it (with its key, if it needs one) to continue the trace",
-                      spec, shown if parent.backend != "llamacpp" else None)
+                      spec, shown if parent.backend != "llamacpp" else None, kind)
 
 
 @router.post("/score", response_class=EventStreamResponse, responses=SSE)

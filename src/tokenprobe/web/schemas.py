@@ -167,3 +167,5 @@ class ModelIn(Body):
     base_url: Annotated[str, Field(max_length=500)] | None = None
     api_key: Annotated[str, Field(max_length=500, description="kept on the server")] | None = None
     label: Annotated[str, Field(max_length=100)] | None = None
+    # What the server's numbers are (vLLM's --logprobs-mode): as `--logprobs-kind`.
+    logprobs_kind: Literal["raw", "processed", "logits", "unknown"] | None = None

@@ -592,7 +592,9 @@
       Hx: c.Hx || [], rank: c.rank || [], chosen: c.chosen || [],
       topStart: topStart, topTok: c.top_tok || [], topLp: undelta(c.top_lp || [], topStart, n),
       tailN: c.tail_n || new Array(n).fill(0), tailStart: tailStart, tail: undelta(c.tail || [], tailStart, n),
-      forced: c.forced || null, special: c.special || null
+      forced: c.forced || null, special: c.special || null,
+      // A server's logits (logprobs_kind "logits"): shown as logits, never as probabilities.
+      lg: c.lg ? numCol(c.lg, n) : null, topLg: c.top_lg ? numCol(c.top_lg, topStart[n]) : null
     };
     sc.groups = glyphGroups(sc, vocab);
     var G = sc.groups.length - 1;
@@ -1372,6 +1374,7 @@
   App.prototype.stepDetail = function (sc, s, sub) {
     var tr = this.tr, T = this.T, box = el("div", "tp-detail");
     if (sub) box.appendChild(el("div", "tp-detail-sub", ["step " + (s + 1) + ": ", tokenNode(tr.vocab.labels[sc.tok[s]])]));
+    if (sc.lg) { box.appendChild(logitDetail(tr, sc, s)); return box; }
     var lp = sc.lp[s], len = sc.topStart[s + 1] - sc.topStart[s];
     var view = len ? stepAtT(sc, s, T, tr.grid, tr.vocabSize) : null;
     var pT = chosenAtT(sc, s, T, tr.grid, tr.vocabSize);
@@ -1404,10 +1407,39 @@
     return box;
   };
 
+  // A step whose numbers are a server's logits: each value and its distance from the
+  // highest listed one (the log of the two tokens' probability ratio), labelled; no
+  // probability, bar or tail, since the normaliser over the vocabulary was not reported.
+  var LOGIT_NOTE = "Logits as the server reported them: no probabilities (the normaliser over the vocabulary was not reported). A difference of two logits is the log of the two tokens' probability ratio.";
+  function logitDetail(tr, sc, s) {
+    var box = el("div", "tp-logits"), a = sc.topStart[s], b = sc.topStart[s + 1], top = NaN, j;
+    for (j = a; j < b; j++) if (!isNaN(sc.topLg[j]) && !(sc.topLg[j] <= top)) top = sc.topLg[j];
+    var stats = el("dl", "tp-stats");
+    function stat(k, v) { stats.appendChild(el("div", "tp-stat", [el("dt", null, k), el("dd", "num", v)])); }
+    stat("logit", isNaN(sc.lg[s]) ? NR : fmtNum(sc.lg[s], 3));
+    stat("− top logit", isNaN(sc.lg[s]) || isNaN(top) ? NR : fmtNum(sc.lg[s] - top, 3));
+    box.appendChild(stats);
+    if (b > a) {
+      var rows = el("table", "tp-logit-table");
+      rows.appendChild(el("tr", null, [el("th", null, "token"), el("th", null, "logit"), el("th", null, "− top")]));
+      for (j = a; j < b; j++) {
+        var v = sc.topLg[j];
+        rows.appendChild(el("tr", j - a === sc.chosen[s] ? "on" : null, [
+          el("td", null, [tokenNode(tr.vocab.labels[sc.topTok[j]])]),
+          el("td", "num", isNaN(v) ? NR : fmtNum(v, 3)),
+          el("td", "num", isNaN(v) || isNaN(top) ? "" : fmtNum(v - top, 3))]));
+      }
+      box.appendChild(rows);
+    } else box.appendChild(el("p", "tp-none", "Alternatives " + NR + "."));
+    box.appendChild(el("p", "tp-logit-note", LOGIT_NOTE));
+    return box;
+  }
+
   // Why a step has no logprob, where the trace says: a control token the engine added
   // (<bos>), or the first token of a text, which has nothing before it to be predicted from.
   App.prototype.noLogprob = function (sc, s) {
     if (sc.special && sc.special[s]) return "none: a control token the engine added";
+    if (sc.lg) return "none: the server reported logits";
     if (sc === this.tr.prompt && s === 0) return "first token: no context";
     return NR;
   };
@@ -1847,6 +1879,7 @@
     this.distLabel.textContent = dv.label;
     this.distLabel.dataset.dist = this.stepDistShown;
     clear(this.candEl);
+    if (sc.lg) { this.candEl.appendChild(logitDetail(tr, sc, i)); clear(this.chosenEl); return; }
     if (len) this.candEl.appendChild(this.bars(sc, i, dv.view, dv.recorded));
     else this.candEl.appendChild(el("p", "tp-none", "Alternatives " + NR + "."));
     var ch = clear(this.chosenEl), lp = sc.lp[i], why = isNaN(lp) ? this.noLogprob(sc, i) : null;
@@ -2006,6 +2039,14 @@
       for (i = 0; i < n; i++) cols[k].push(given ? given[i] : PER_STEP[k]);
     }
     FLAT.forEach(function (f) { if (c[f]) Array.prototype.push.apply(cols[f], c[f]); });
+    // Logits only where the server reported them (their presence marks a logits trace).
+    if (c.lg || cols.lg) {
+      if (!cols.lg) cols.lg = new Array(cols.n).fill(null);
+      for (i = 0; i < n; i++) cols.lg.push(c.lg ? c.lg[i] : null);
+      var m = (c.top_tok || []).length;
+      if (!cols.top_lg) cols.top_lg = new Array(cols.top_tok.length - m).fill(null);
+      for (i = 0; i < m; i++) cols.top_lg.push(c.top_lg ? c.top_lg[i] : null);
+    }
     cols.n += n;
     if (batch.trace) for (k in batch.trace) doc[k] = batch.trace[k];
     return doc;

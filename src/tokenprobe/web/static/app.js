@@ -124,6 +124,7 @@ function openAddModel(want) {
     $("model-url").value = want.base_url || "";
     $("model-key").value = "";
     $("model-label").value = "";
+    $("model-kind").value = want.logprobs_kind || "";
   }
   (want && want.spec ? $("model-key") : $("model-spec")).focus();
 }
@@ -133,7 +134,7 @@ $("model-cancel").addEventListener("click", closeAddModel);
 $("model-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const body = { spec: $("model-spec").value.trim() };
-  for (const [k, id] of [["base_url", "model-url"], ["api_key", "model-key"], ["label", "model-label"]]) {
+  for (const [k, id] of [["base_url", "model-url"], ["api_key", "model-key"], ["label", "model-label"], ["logprobs_kind", "model-kind"]]) {
     if ($(id).value.trim()) body[k] = $(id).value.trim();
   }
   try {
