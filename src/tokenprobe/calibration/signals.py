@@ -17,6 +17,10 @@ are `total` the option's total logprob (choose's own probabilities at T = 1), `p
 its mean logprob per token, `per_char` its total logprob per character. The prediction is
 the most probable option; the signal is its probability.
 
+A reasoning model's thinking (`Trace.reasoning`) is in no signal: every signal is over the
+answer's steps, and the answer alone is judged (`PART`, recorded in the document as `part`);
+`thinking_of` gives an item's thinking figures beside its signals (ops/parts.py).
+
 It leaves out the figures (metrics.py, report.py) and running the model.
 """
 
@@ -28,6 +32,8 @@ from typing import Any
 
 from tokenprobe.metrics import counts
 from tokenprobe.ops.choose import Choice
+from tokenprobe.ops.parts import PART as ANSWER
+from tokenprobe.ops.parts import thinking_note, thinking_stats
 from tokenprobe.trace import Trace
 
 
@@ -36,6 +42,22 @@ class Signal:
     name: str
     label: str
     probability: bool  # a probability (calibration figures) or only a ranking score
+
+
+# What the document's `part` field says: the signals' part of each answer, and why.
+PART = {"over": ANSWER,
+        "note": "every signal is over the answer's tokens; a reasoning model's thinking is "
+                "in none of them (an item's `thinking` gives its own figures)"}
+
+
+def thinking_of(traces: list[Trace]) -> dict[str, Any] | None:
+    """An item's thinking beside its signals: the line the views print and its figures
+    (`ops.parts.thinking_stats`), or None when no trace of the item has a thinking."""
+    stats = thinking_stats(traces)
+    if stats is None:
+        return None
+    return {"note": thinking_note(traces),
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in stats.items()}}
 
 
 OPEN_SIGNALS = (

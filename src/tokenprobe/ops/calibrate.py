@@ -33,8 +33,10 @@ from tokenprobe.calibration.report import signal_figures
 from tokenprobe.calibration.signals import (
     CHOICE_SIGNALS,
     OPEN_SIGNALS,
+    PART,
     choice_outcome,
     open_signals,
+    thinking_of,
 )
 from tokenprobe.errors import InputError
 from tokenprobe.ops.batch import Item, Progress, run_batch
@@ -174,7 +176,7 @@ def calibrate(
     traces = read_work(work)
     doc: dict[str, Any] = {
         "schema": SCHEMA, "id": uuid.uuid4().hex, "created": _now(), "data": data,
-        "n_items": len(items), "work": str(work),
+        "n_items": len(items), "work": str(work), "part": PART,
         "settings": {"judge": st.judge, "chat": st.chat, "max_tokens": st.max_tokens,
                      "stop": list(st.stop), "alternatives": st.alternatives,
                      "seed": st.seed, "n_bins": st.n_bins, "resamples": st.resamples},
@@ -230,10 +232,14 @@ def _open_record(item: LabelledItem, answer: dict[str, Any], gold: list[dict[str
     trace = Trace.from_dict(answer)
     values = open_signals(trace, [Trace.from_dict(g) for g in gold])
     right = judge(trace.text, item.answers, st.judge)
-    return {"id": item.id, "kind": "open", "prompt": item.prompt, "answers": item.answers,
-            "text": trace.text, "correct": right,
-            "signals": {k: {"confidence": v, "correct": right} for k, v in values.items()},
-            "traces": [answer]}
+    record = {"id": item.id, "kind": "open", "prompt": item.prompt, "answers": item.answers,
+              "text": trace.text, "correct": right,
+              "signals": {k: {"confidence": v, "correct": right} for k, v in values.items()},
+              "traces": [answer]}
+    thinking = thinking_of([trace])
+    if thinking is not None:  # the signals and the judge saw the answer only
+        record["thinking"] = thinking
+    return record
 
 
 def _choice_record(item: LabelledItem, docs: list[dict[str, Any]], run: Run,
@@ -245,8 +251,12 @@ def _choice_record(item: LabelledItem, docs: list[dict[str, Any]], run: Run,
     # the most probable option, is the same at every T > 0).
     outcome = choice_outcome(choice, item.answer_index,
                              run.temperature if run.temperature > 0 else 1.0)
-    return {"id": item.id, "kind": "choice", "prompt": item.prompt, "options": item.options,
-            "answer": item.answer_index, "outcome": outcome,
-            "signals": {k: {"confidence": v["confidence"], "correct": v["correct"]}
-                        for k, v in outcome.items()},
-            "traces": docs}
+    record = {"id": item.id, "kind": "choice", "prompt": item.prompt,
+              "options": item.options, "answer": item.answer_index, "outcome": outcome,
+              "signals": {k: {"confidence": v["confidence"], "correct": v["correct"]}
+                          for k, v in outcome.items()},
+              "traces": docs}
+    thinking = thinking_of([o.trace for o in choice.options])
+    if thinking is not None:
+        record["thinking"] = thinking
+    return record

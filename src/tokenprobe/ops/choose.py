@@ -9,6 +9,8 @@ tokens carry the same numbers in each, so the comparison is of what differs.
 `progress(done, total)`, when given, is called after each option (the web app shows it, and
 stops a choice by raising from it).
 
+A reasoning model's thinking is never in the totals: they are over the option's own tokens
+(the answer's `steps`); `OptionScore.thinking_note` says so where a trace has a thinking.
 It leaves out display (views/).
 """
 
@@ -24,6 +26,7 @@ from tokenprobe.api import build_request
 from tokenprobe.backends import BackendOptions, get_backend
 from tokenprobe.distribution import logsumexp
 from tokenprobe.errors import InputError
+from tokenprobe.ops.parts import PART, thinking_note
 from tokenprobe.trace import Trace, _now
 
 
@@ -34,6 +37,11 @@ class OptionScore:
     n_tokens: int
     probability: float  # normalised across the options
     trace: Trace
+
+    @property
+    def thinking_note(self) -> str | None:
+        """"answer only (the thinking: …)" when the option's trace has a thinking."""
+        return thinking_note([self.trace])
 
 
 @dataclass
@@ -50,7 +58,7 @@ class Choice:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": "tokenprobe/choice@1", "id": self.id, "created": self.created,
-            "prompt": self.prompt, "model": self.model,
+            "prompt": self.prompt, "model": self.model, "part": PART,
             "options": [{"option": o.option, "total_logprob": o.total_logprob,
                          "n_tokens": o.n_tokens, "probability": o.probability,
                          "trace": o.trace.to_dict()} for o in self.options],

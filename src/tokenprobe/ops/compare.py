@@ -15,6 +15,8 @@ Variants are the product of the values given for each dimension; a comparison ne
 least two. `progress(done, total)`, when given, is called after each run (the web app
 shows it, and stops a comparison by raising from it); `get_model`, when given, turns each
 `models` value into a backend (the web app's models each carry their own server and key).
+A reasoning model's thinking is never in the figures: they are over the answer (`steps`);
+`Variant.thinking_note` gives the thinking's own figures beside them (ops/parts.py).
 It leaves out display (views/).
 """
 
@@ -32,6 +34,7 @@ from tokenprobe.api import build_request
 from tokenprobe.backends import Backend, BackendOptions, get_backend
 from tokenprobe.errors import InputError
 from tokenprobe.metrics import summarize
+from tokenprobe.ops.parts import PART, thinking_note
 from tokenprobe.trace import Trace, _now
 
 # Summary fields reported per variant (metrics.Summary names; the page uses them as keys).
@@ -58,6 +61,10 @@ class Variant:
                 out[name] = (statistics.fmean(vals),
                              statistics.stdev(vals) if len(vals) > 1 else 0.0)
         return out
+
+    def thinking_note(self) -> str | None:
+        """"answer only (the thinking: …)" when a sample has a thinking, else None."""
+        return thinking_note(self.traces)
 
 
 @dataclass
@@ -104,7 +111,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": "tokenprobe/comparison@1", "id": self.id, "created": self.created,
-            "answer": self.answer, "samples": self.samples,
+            "answer": self.answer, "samples": self.samples, "part": PART,
             "variants": [{"label": v.label, "settings": v.settings,
                           "traces": [t.to_dict() for t in v.traces]} for v in self.variants],
         }

@@ -11,6 +11,9 @@ library computed (docs/architecture.md, "The HTML viewer", lists every field):
   `answer_group` (`Comparison.token_groups`): Δ is made only between variants of one group,
   which split the answer into the same tokens;
 - `choice`: the options with `OptionScore`'s probability, total logprob and token count;
+- in both, `part` ("answer": a reasoning model's thinking is in no figure) and, per
+  variant or option, `thinking`: the line that says so with the thinking's own figures
+  (`ops/parts.thinking_note`), or null when no trace has a thinking;
 - `sweep`: per temperature the re-normalised candidates (points, or bounds where the base
   has no tail summary), tail and entropy of every step of the greedy base (`SweepColumn`),
   and its fresh sample (a trace index) with the steps at which that sample drew from the
@@ -45,6 +48,7 @@ def _page(traces: list[Trace], title: str | None) -> dict[str, Any]:
 def encode_comparison(c: Comparison, title: str | None = None) -> dict[str, Any]:
     """A page with every trace of the comparison and the `comparison` field."""
     from tokenprobe.ops.compare import METRICS
+    from tokenprobe.ops.parts import PART
 
     traces: list[Trace] = []
     variants = []
@@ -57,6 +61,7 @@ def encode_comparison(c: Comparison, title: str | None = None) -> dict[str, Any]
             "label": v.label, "settings": v.settings,
             "traces": list(range(first, len(traces))),
             "stats": {k: None if stats[k] is None else list(stats[k]) for k in METRICS},  # type: ignore[arg-type]
+            "thinking": v.thinking_note(),
         }
         if groups is not None:
             entry["answer_lp"] = [s.logprob for s in v.traces[0].steps]
@@ -65,17 +70,21 @@ def encode_comparison(c: Comparison, title: str | None = None) -> dict[str, Any]
     page = _page(traces, title)
     page["comparison"] = {"id": c.id, "created": c.created, "answer": c.answer,
                           "samples": c.samples, "metrics": list(METRICS),
-                          "variants": variants}
+                          "variants": variants, "part": PART}
     return page
 
 
 def encode_choice(ch: Choice, title: str | None = None) -> dict[str, Any]:
     """A page with each option's trace and the `choice` field, options in the given order."""
+    from tokenprobe.ops.parts import PART
+
     page = _page([o.trace for o in ch.options], title)
     page["choice"] = {
         "id": ch.id, "created": ch.created, "prompt": ch.prompt, "model": ch.model,
+        "part": PART,
         "options": [{"option": o.option, "probability": o.probability,
-                     "total_logprob": o.total_logprob, "n_tokens": o.n_tokens, "trace": i}
+                     "total_logprob": o.total_logprob, "n_tokens": o.n_tokens, "trace": i,
+                     "thinking": o.thinking_note}
                     for i, o in enumerate(ch.options)],
     }
     return page

@@ -69,6 +69,10 @@ def comparison_view(c: Comparison) -> Group:
         row("probability of the whole answer",
             [sci_prob(summarize(v.traces[0]).total_logprob) for v in c.variants])
     parts.append(table)
+    notes = [(n, v.thinking_note()) for n, v in enumerate(c.variants)]
+    for n, note in notes:  # a reasoning model's thinking is in none of the figures above
+        if note is not None:
+            parts.append(Text(f"{_letter(n)}: {note}", style="dim"))
     if c.answer is not None:
         parts.append(token_delta_table(c))
     else:
@@ -139,9 +143,14 @@ def token_delta_table(c: Comparison) -> Group:
     return Group(heading, t, note)
 
 
-def choice_view(ch: Choice) -> _ChoiceTable:
-    """The options ranked, with their bars and tokens, laid out for the console's width."""
-    return _ChoiceTable(ch)
+def choice_view(ch: Choice) -> _ChoiceTable | Group:
+    """The options ranked, with their bars and tokens, laid out for the console's width;
+    under it, for an option whose trace has a reasoning model's thinking, the line that says
+    the totals are its answer's."""
+    notes = [Text(f"{o.option!r}: {o.thinking_note}", style="dim")
+             for o in sorted(ch.options, key=lambda o: -o.probability)
+             if o.thinking_note is not None]
+    return Group(_ChoiceTable(ch), *notes) if notes else _ChoiceTable(ch)
 
 
 class _ChoiceTable:

@@ -3,7 +3,8 @@
 Traces travel in the viewer's page encoding (`tokenprobe/page@1` traces, views/encode.py),
 the same the HTML export embeds, so the page and an exported file draw the same numbers.
 Comparisons and choices carry the library's own figures (`Variant.stats`,
-`Comparison.token_deltas`, `OptionScore.probability`); nothing is recomputed here.
+`Comparison.token_deltas`, `OptionScore.probability`, and a reasoning model's
+`thinking` note beside figures that are the answer's); nothing is recomputed here.
 
 It leaves out the HTTP layer (routes_*.py) and running the operations (runs.py).
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from tokenprobe.ops.choose import Choice
 from tokenprobe.ops.compare import METRICS, Comparison
+from tokenprobe.ops.parts import PART
 from tokenprobe.store import Record
 from tokenprobe.trace import Trace
 from tokenprobe.views.encode import encode_trace
@@ -34,9 +36,10 @@ def comparison_payload(c: Comparison) -> dict[str, Any]:
             "settings": v.settings,
             "stats": {k: stats[k] for k in METRICS},
             "traces": [encode_trace(t) for t in v.traces],
+            "thinking": v.thinking_note(),
         })
     return {"id": c.id, "created": c.created, "answer": c.answer, "samples": c.samples,
-            "metrics": list(METRICS), "variants": variants,
+            "metrics": list(METRICS), "variants": variants, "part": PART,
             "deltas": c.token_deltas() if c.answer is not None else None}
 
 
@@ -45,7 +48,9 @@ def choice_payload(ch: Choice) -> dict[str, Any]:
             "best": ch.best().option,
             "options": [{"option": o.option, "total_logprob": o.total_logprob,
                          "n_tokens": o.n_tokens, "probability": o.probability,
-                         "trace": encode_trace(o.trace)} for o in ch.options]}
+                         "thinking": o.thinking_note,
+                         "trace": encode_trace(o.trace)} for o in ch.options],
+            "part": PART}
 
 
 def record_payload(r: Record) -> dict[str, Any]:

@@ -49,6 +49,8 @@
         el("span", "ops-choice-p num", F.pct(o.probability)),
         el("span", "ops-choice-lp num", "total logprob " + F.num(o.total_logprob, 3) + " \u00b7 " +
           F.plural(o.n_tokens, "token", "tokens") + (mean === null ? "" : " \u00b7 mean " + F.num(mean, 3)))]);
+      // A reasoning model's thinking is not in the total: the option's own tokens are.
+      if (o.thinking) row.appendChild(el("span", "ops-hint ops-part", o.thinking));
       row.dataset.option = String(i);
       row.dataset.p = String(o.probability);
       row.tabIndex = 0;
@@ -67,6 +69,7 @@
       var box = el("section", "ops-choice-detail", [
         el("div", "ops-choice-head", [Ops.badge(r + 1), el("span", "ops-choice-name", F.tokenNode(o.option)),
           el("span", "ops-choice-sum num", F.pct(o.probability) + " \u00b7 total " + F.num(o.total_logprob, 3))]), host]);
+      if (o.thinking) box.appendChild(el("p", "ops-hint ops-part", o.thinking));
       box.dataset.option = String(i);
       detail.appendChild(box);
       var app = Ops.mountText(host, page.traces[o.trace]);

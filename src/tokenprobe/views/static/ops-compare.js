@@ -130,6 +130,11 @@
     });
     table.appendChild(body);
     box.appendChild(el("div", "ops-scroll", table));
+    // A reasoning model's thinking is in none of these figures: a line per variant that
+    // has one says so, with the thinking's own figures (ops/parts.py wrote it).
+    c.variants.forEach(function (v, i) {
+      if (v.thinking) box.appendChild(el("p", "ops-hint ops-part", [Ops.badge(i + 1), " " + v.thinking]));
+    });
     return box;
   }
 
@@ -298,6 +303,7 @@
     var col = el("section", "ops-col" + (v.traces.length > 1 ? " several" : " single"));
     col.dataset.variant = String(i);
     var head = el("div", "ops-col-head", [el("h2", "ops-col-title", variantName(v, i)), settingsLine(v), metricGrid(c, v)]);
+    if (v.thinking) head.appendChild(el("p", "ops-hint ops-part", v.thinking));
     col.appendChild(head);
     var host = el("div", "ops-viewer"), app = null, current = 0;
     function show(k) {

@@ -132,7 +132,9 @@ export function initCompare() {
       }
       const tr = v.traces[0];
       const text = el("div", "cmp-text");
-      card.append(el("h3", "cmp-title", [el("span", "cmp-n", String(i + 1)), v.label]), dl,
+      // A reasoning model's thinking is in none of these figures (ops/parts.py's line).
+      const part = v.thinking ? el("p", "wa-muted wa-small cmp-part", v.thinking) : "";
+      card.append(el("h3", "cmp-title", [el("span", "cmp-n", String(i + 1)), v.label]), dl, part,
         el("div", "wa-section", c.answer !== null ? "The fixed answer under this variant" :
           "Answer" + (c.samples > 1 ? " (sample 1 of " + c.samples + ")" : "")), text);
       grid.appendChild(card);

@@ -144,7 +144,7 @@ export function drawChoice(host, ch) {
       el("span", "choice-track", bar),
       el("span", "choice-p num", fmt.pct(o.probability)),
       el("span", "choice-lp num", "total logprob " + fmt.num(o.total_logprob, 2) + " \u00b7 " +
-        fmt.plural(o.n_tokens, "token", "tokens")),
+        fmt.plural(o.n_tokens, "token", "tokens") + (o.thinking ? " \u00b7 " + o.thinking : "")),
     ]));
   }
   host.append(list, el("p", "wa-muted wa-small",
