@@ -82,6 +82,11 @@ async def test_runs_resumes_and_lands_in_the_history(client: AsgiClient,
     entry = (await client.get(f"/api/history/{saved}")).json()
     assert entry["kind"] == "calibration"
     assert entry["calibration"]["calibration"]["runs"][0]["signals"] == r["signals"]
+    # Its traces as JSONL: each option's, and the open answer's.
+    exported = await client.get(f"/api/history/{saved}/export?format=jsonl")
+    lines = exported.body.decode().splitlines()
+    assert exported.status == 200 and len(lines) == 2 + 2 + 1
+    assert json.loads(lines[-1])["text"] == r["items"][2]["text"]
 
     # The same request again finds every answer in the work file: nothing is asked again.
     again = await run(client, BODY)

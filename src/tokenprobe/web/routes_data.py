@@ -105,13 +105,15 @@ def _record(st: AppState, ref: str) -> Record:
 
 def _traces_of(st: AppState, rec: Record, doc: dict[str, Any]) -> list[Trace]:
     """The traces an entry holds: a trace's whole branch tree, a comparison's runs, a
-    choice's options."""
+    choice's options, a calibration's items' answers and options."""
     if rec.kind == "trace":
         return st.store.tree(rec.id)
     if rec.kind == "comparison":
         return [Trace.from_dict(t) for v in doc["variants"] for t in v["traces"]]
     if rec.kind == "choice":
         return [Trace.from_dict(o["trace"]) for o in doc["options"]]
+    if rec.kind == "calibration":
+        return [Trace.from_dict(t) for r in doc["runs"] for i in r["items"] for t in i["traces"]]
     return []
 
 
