@@ -1025,6 +1025,7 @@
     if (this.chips.length > 2000 && fromSlider) this.recolourTimer = setTimeout(function () { self.recolour(); }, 150);
     else this.recolour();
     if (!this.pop.hidden && this.popChip >= 0) this.fillPop(this.popChip);
+    else if (!this.pop.hidden && this.popChip === THINK_POP) this.fillThinkPop(this.thinkChip._think);
     if (this.tab === "step") this.renderStep();
   };
 
@@ -1320,7 +1321,7 @@
   App.prototype.showPop = function (k) {
     clearTimeout(this.hideTimer);
     if (this.popChip !== k || this.pop.hidden) {
-      var prev = this.chips[this.popChip];
+      var prev = this.popChip === THINK_POP ? this.thinkChip : this.chips[this.popChip];
       if (prev) prev.classList.remove("shown");
       this.fillPop(k);
       this.chips[k].classList.add("shown");
@@ -1546,7 +1547,7 @@
   };
 
   App.prototype.placePop = function () {
-    var c = this.chips[this.popChip];
+    var c = this.popChip === THINK_POP ? this.thinkChip : this.chips[this.popChip];
     if (!c) return;
     var pop = this.pop, r = c.getBoundingClientRect(), vw = window.innerWidth, vh = window.innerHeight;
     pop.style.maxHeight = "";
@@ -2063,27 +2064,111 @@
     this.thinkWrap = null;
     if (!r || !gen) return;
     var box = el("details", "tp-thinking");
-    // The answer's text listens for hover, focus and keys over its chips; the thinking's
-    // chips have no popover, so their events stop here.
-    ["mouseover", "mouseout", "click", "focusin", "keydown"].forEach(function (t) {
-      box.addEventListener(t, function (e) { e.stopPropagation(); });
-    });
     box.appendChild(el("summary", "tp-thinking-line", thinkingLine(r)));
     var sc = loadScope(r.steps, tr.vocab);
+    this.thinkSc = sc;
     var text = el("div", "tp-text tp-text-thinking");
     if (sc.n) {
       for (var g = 0; g < sc.G; g++) {
         var chip = makeChip(sc, g, -1);
-        chip._k = undefined; // no popover: those are the answer's steps
+        chip._k = undefined; // not one of the answer's chips (keys, step view, chart)
+        chip._think = g;
         text.appendChild(chip);
       }
+      if (sc.G) text.firstChild.tabIndex = 0;
     } else text.appendChild(el("span", "tp-plain", String(r.text || "")));
+    this.bindThinking(box);
     this.thinkWrap = el("div", "tp-textwrap by-" + this.measure, text);
     box.appendChild(this.thinkWrap);
     gen.parentNode.insertBefore(box, gen);
     var label = gen.querySelector(".tp-section-label");
     if (label) label.textContent = "Answer (the summary and chart are its own)";
     else gen.insertBefore(el("div", "tp-section-label", "Answer (the summary and chart are its own)"), gen.firstChild);
+  };
+
+  // The thinking's chips get the answer's popover (its numbers, alternatives and bars, at
+  // the page's temperature), through their own listeners: the answer's text listens for
+  // hover, focus and keys over its chips, numbered for the step view and the chart, which
+  // are the answer's alone, so the thinking's events stop here.
+  var THINK_POP = -2; // popChip while the popover shows a thinking chip
+  App.prototype.bindThinking = function (box) {
+    var self = this;
+    function chipOf(e) { var t = e.target, c = t && t.closest ? t.closest(".t") : null; return c && c._think !== undefined ? c : null; }
+    box.addEventListener("mouseover", function (e) {
+      e.stopPropagation();
+      var c = chipOf(e);
+      if (c && !self.pinned) { clearTimeout(self.hideTimer); self.showThinkPop(c); }
+    });
+    box.addEventListener("mouseout", function (e) {
+      e.stopPropagation();
+      if (self.pinned) return;
+      var to = e.relatedTarget;
+      if (to && to.closest && (to.closest(".t") || to.closest(".tp-pop"))) return;
+      self.scheduleHide();
+    });
+    box.addEventListener("click", function (e) {
+      e.stopPropagation();
+      var c = chipOf(e);
+      if (c) self.pinThink(c);
+    });
+    box.addEventListener("focusin", function (e) {
+      e.stopPropagation();
+      var c = chipOf(e);
+      if (c && !(self.pinned && self.thinkChip === c)) { self.unpin(); self.showThinkPop(c); }
+    });
+    box.addEventListener("keydown", function (e) {
+      e.stopPropagation();
+      var c = chipOf(e);
+      if (!c) return;
+      var next = null;
+      if (e.key === "ArrowRight" || e.key === "ArrowDown") next = c.nextSibling;
+      else if (e.key === "ArrowLeft" || e.key === "ArrowUp") next = c.previousSibling;
+      else if (e.key === "Enter" || e.key === " ") { e.preventDefault(); self.pinThink(c); return; }
+      else return;
+      e.preventDefault();
+      if (!next || next._think === undefined) return;
+      c.removeAttribute("tabindex");
+      next.tabIndex = 0;
+      next.focus();
+    });
+  };
+
+  App.prototype.pinThink = function (c) {
+    if (this.pinned && this.popChip === THINK_POP && this.thinkChip === c) { this.unpin(); return; }
+    this.unpin();
+    this.showThinkPop(c);
+    this.pinned = true;
+    this.pop.classList.add("pinned");
+  };
+
+  App.prototype.showThinkPop = function (c) {
+    clearTimeout(this.hideTimer);
+    var prev = this.popChip === THINK_POP ? this.thinkChip : this.chips[this.popChip];
+    if (prev) prev.classList.remove("shown");
+    this.popChip = THINK_POP;
+    this.thinkChip = c;
+    this.fillThinkPop(c._think);
+    c.classList.add("shown");
+    this.pop.hidden = false;
+    this.placePop();
+  };
+
+  // The popover of thinking group g: as the answer's (fillPop), named as the thinking's.
+  App.prototype.fillThinkPop = function (g) {
+    var self = this, sc = this.thinkSc, pop = clear(this.pop);
+    var a = sc.groups[g], b = sc.groups[g + 1];
+    var close = button("\u00d7", "tp-pop-close", "Close");
+    close.addEventListener("click", function () { self.unpin(); self.hidePop(); });
+    var where = "thinking \u00b7 " + (b - a === 1 ? "step " + (a + 1) : "steps " + (a + 1) + "\u2013" + b) + " of " + sc.n;
+    pop.appendChild(el("div", "tp-pop-head", [el("span", "tp-pop-tok", tokenNode(sc.gText[g])),
+      el("span", "tp-pop-where", where), close]));
+    if (b - a > 1) {
+      pop.appendChild(el("p", "tp-pop-glyph", ["One glyph made of " + (b - a) +
+        " byte-fragment tokens; its probability is the product: ", el("b", "num", fmtPct(Math.exp(sc.gLp[g]))),
+        isNaN(sc.gLp[g]) ? "" : " (logprob " + fmtNum(sc.gLp[g], 3) + ")"]));
+    }
+    for (var s = a; s < b; s++) pop.appendChild(this.stepDetail(sc, s, b - a > 1));
+    pop.setAttribute("aria-label", "Thinking token details");
   };
 
   function thinkingLine(r) {
