@@ -123,7 +123,10 @@ def as_own_model(net: GPT, tok: CharTokenizer, name: str = "char-gpt (吾輩は�
                  ) -> OwnModel:
     """The trained network as tokenprobe sees it: ids in, logits out, its block size as
     the window (a longer context is given as its last `block` characters)."""
-    return OwnModel(net, tok, name=name, window=net.block)
+    # `lens`: the final norm and the head, for the logit lens (--lens); the network's
+    # forward takes `attentions` and `hidden` lists, for --attention and --lens.
+    return OwnModel(net, tok, name=name, window=net.block,
+                    lens=lambda h: net.head(net.ln(h)))
 
 
 def weights_path() -> Path:

@@ -10,7 +10,12 @@ import os
 from collections.abc import Sequence
 
 from tokenprobe.backends import BackendOptions, get_backend
-from tokenprobe.backends.base import TraceStream, validate_alternatives, validate_request
+from tokenprobe.backends.base import (
+    Backend,
+    TraceStream,
+    validate_alternatives,
+    validate_request,
+)
 from tokenprobe.errors import InputError
 from tokenprobe.trace import Request, Trace
 
@@ -27,6 +32,8 @@ def build_request(
     seed: int | None = None,
     alternatives: int = 10,
     stop: Sequence[str] | None = None,
+    attention: bool = False,
+    lens: bool = False,
 ) -> Request:
     messages = None
     if chat:
@@ -46,7 +53,21 @@ def build_request(
         max_tokens=max_tokens,
         alternatives=alternatives,
         stop=list(stop or []),
+        internals=internals_of(attention, lens),
     )
+
+
+def internals_of(attention: bool, lens: bool) -> list[str]:
+    """What to capture inside the model (internals.py), from the two switches."""
+    return [k for k, on in (("attention", attention), ("lens", lens)) if on]
+
+
+def check_capture(backend: Backend, kinds: Sequence[str]) -> None:
+    """Attention and the lens come only from models tokenprobe runs through PyTorch."""
+    if kinds and not getattr(backend, "can_capture", False):
+        raise InputError(f"--{kinds[0]} needs a model tokenprobe runs itself through PyTorch "
+                         f"(hf:PATH or an own model); the {backend.name} backend does not "
+                         "expose its attention or hidden states")
 
 
 def stream(
@@ -59,7 +80,9 @@ def stream(
     """A live generation: iterate it for steps as they are made; `.trace` holds the result."""
     request = build_request(prompt, **settings)  # type: ignore[arg-type]
     validate_request(request)  # before loading a model: bad input fails fast
-    return get_backend(model, options).stream(request)
+    backend = get_backend(model, options)
+    check_capture(backend, request.internals)
+    return backend.stream(request)
 
 
 def generate(
@@ -75,8 +98,13 @@ def generate(
     alternatives: int = 10,
     stop: Sequence[str] | None = None,
     options: BackendOptions | None = None,
+    attention: bool = False,
+    lens: bool = False,
 ) -> Trace:
-    """Generate a continuation (or a chat answer) and record every token's choice."""
+    """Generate a continuation (or a chat answer) and record every token's choice.
+
+    `attention`, `lens`: also record each step's attention weights and its logit lens
+    (the trace's `internals`; hf: and own models only)."""
     return stream(
         prompt,
         model=model,
@@ -90,6 +118,8 @@ def generate(
         seed=seed,
         alternatives=alternatives,
         stop=stop,
+        attention=attention,
+        lens=lens,
     ).run()
 
 
@@ -98,12 +128,21 @@ def score(
     model: str | None = None,
     alternatives: int = 10,
     options: BackendOptions | None = None,
+    attention: bool = False,
+    lens: bool = False,
 ) -> Trace:
-    """Teacher-forced logprobs of every token of `text` (in the trace's `prompt_steps`)."""
+    """Teacher-forced logprobs of every token of `text` (in the trace's `prompt_steps`);
+    `attention`, `lens` as for `generate`."""
     if not text:
         raise InputError("the text to score is empty")
     validate_alternatives(alternatives)
-    return get_backend(model, options).score(text, alternatives=alternatives)
+    backend = get_backend(model, options)
+    kinds = internals_of(attention, lens)
+    check_capture(backend, kinds)
+    if kinds:
+        return backend.score(text, alternatives=alternatives,  # type: ignore[call-arg]
+                             internals=kinds)
+    return backend.score(text, alternatives=alternatives)
 
 
 def load(path: str | os.PathLike[str], format: str = "auto",

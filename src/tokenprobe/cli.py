@@ -21,7 +21,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -182,6 +182,13 @@ def save_record(trace: Trace, store: Store | None = None) -> None:
     err.print(f"saved as {trace.id[:8]} (tokenprobe show {trace.id[:8]})", style="dim")
 
 
+AttentionOpt = Annotated[bool, typer.Option(
+    "--attention", help="record each step's attention over the context, per layer and head "
+    "(hf: and own models)")]
+LensOpt = Annotated[bool, typer.Option(
+    "--lens", help="record the logit lens: each layer's top tokens (hf: and own models)")]
+
+
 def _check_dist(dist: str) -> None:
     if dist not in ("sampled", "raw"):
         raise InputError(f"--dist must be 'sampled' or 'raw' (got {dist!r})")
@@ -210,6 +217,8 @@ def generate(
     extra_body: ExtraBodyOpt = None,
     logprobs_kind: KindOpt = None,
     no_save: NoSaveOpt = False,
+    attention: AttentionOpt = False,
+    lens: LensOpt = False,
 ) -> None:
     """Generate a continuation (or a chat answer) and show every token's choice."""
     try:
@@ -218,9 +227,11 @@ def generate(
         request = api.build_request(
             prompt, chat=chat, system=system, max_tokens=max_tokens, temperature=temperature,
             top_p=top_p, top_k=top_k, seed=seed, alternatives=alternatives, stop=stop,
+            attention=attention, lens=lens,
         )
         validate_request(request)
         backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
+        api.check_capture(backend, request.internals)
         if chat and backend.name == "llama" and not model:
             base_model_note("--chat")
         stream = in_background(lambda: backend.stream(request))
@@ -295,6 +306,8 @@ def score(
     extra_body: ExtraBodyOpt = None,
     logprobs_kind: KindOpt = None,
     no_save: NoSaveOpt = False,
+    attention: AttentionOpt = False,
+    lens: LensOpt = False,
 ) -> None:
     """Score a given text: how likely each of its tokens was to the model."""
     try:
@@ -313,13 +326,17 @@ def score(
         validate_alternatives(alternatives)
         store = open_store_unless(no_save)
         backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
+        kinds = api.internals_of(attention, lens)
+        api.check_capture(backend, kinds)
+        extra: dict[str, Any] = {"internals": kinds} if kinds else {}
         scored = text
         with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task("score", total=None)
             trace = in_background(lambda: backend.score(
                 scored, alternatives=alternatives,
-                progress=lambda done, total: bar.update(task, completed=done, total=total)))
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                **extra))
         if store is not None:
             save_record(trace, store)
     except TokenprobeError as e:

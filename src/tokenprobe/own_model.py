@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tokenprobe.backends.base import BackendOptions
+from tokenprobe.backends.torch_capture import RowInside, pad_front
 from tokenprobe.backends.torch_model import LogitsBackend, as_rows
 from tokenprobe.errors import InputError, ModelError
 from tokenprobe.textbytes import token_label
@@ -94,6 +95,16 @@ class _OwnVocab:
         raise InputError("this model has no chat format: use completion mode (leave out --chat)")
 
 
+def _keywords(fn: Callable[..., Any]) -> set[str]:
+    """Which of the capture keywords (`attentions`, `hidden`) the function or module takes."""
+    target = fn.forward if hasattr(fn, "parameters") and hasattr(fn, "forward") else fn
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return set()
+    return {k for k in ("attentions", "hidden") if k in params}
+
+
 def _call_style(fn: Callable[..., Any]) -> str:
     """"module" (a torch module), "cache" (takes ids and a cache) or "plain" (ids only)."""
     if hasattr(fn, "parameters") and hasattr(fn, "forward"):
@@ -113,6 +124,12 @@ class OwnModel(LogitsBackend):
     given as their last `window` tokens, one position at a time, so every row is the one
     the model computes for that position. `bos`: an id put in front of every prompt and
     scored text; `eos`: ids that end a generation.
+
+    Attention and the logit lens (docs/own-model.md): a function or module that takes the
+    keyword `attentions` is given a list to append each layer's weights to ((1, heads, T,
+    T) or (heads, T, T)); one that takes `hidden` a list to append the state entering each
+    layer to ((1, T, D) or (T, D)); `lens` maps such states (n, D) to logits (n, V) through
+    the final norm and the unembedding.
     """
 
     name = "own"
@@ -121,7 +138,8 @@ class OwnModel(LogitsBackend):
                  name: str = "own-model", vocab_size: int | None = None,
                  window: int | None = None, bos: int | None = None,
                  eos: int | Sequence[int] | None = None,
-                 special: Sequence[int] = ()) -> None:
+                 special: Sequence[int] = (),
+                 lens: Callable[[Any], Any] | None = None) -> None:
         n_vocab = vocab_size or getattr(tokenizer, "vocab_size", None)
         if n_vocab is None and hasattr(tokenizer, "__len__"):
             n_vocab = len(tokenizer)  # type: ignore[arg-type]
@@ -134,6 +152,8 @@ class OwnModel(LogitsBackend):
         self.n_ctx = None
         self._fn = logits
         self._style = _call_style(logits)
+        self._keywords = _keywords(logits)
+        self._lens = lens
         self.forward = self._forward
         self._setup()
 
@@ -165,32 +185,117 @@ class OwnModel(LogitsBackend):
     def source(self) -> dict[str, Any]:
         return {"engine": "own", "window": self.window}
 
-    def _call(self, ids: list[int], cache: Any) -> tuple[Any, Any]:
+    def start_capture(self, kinds: tuple[str, ...]) -> None:
+        if "attention" in kinds and "attentions" not in self._keywords:
+            raise InputError(f"{self.model} returns no attention weights: give it an "
+                             "`attentions` keyword to append them to (docs/own-model.md)")
+        if "lens" in kinds and ("hidden" not in self._keywords or self._lens is None):
+            raise InputError(f"{self.model} has no logit lens: give it a `hidden` keyword "
+                             "and OwnModel(..., lens=final_norm_and_head) (docs/own-model.md)")
+        super().start_capture(kinds)
+
+    def lens_logits(self, hidden: Any) -> np.ndarray:
+        assert self._lens is not None
+        return _as_array(_no_grad(lambda: self._lens(hidden)))  # type: ignore[misc]
+
+    def _call(self, ids: list[int], cache: Any, keep: dict[str, list[Any]] | None = None
+              ) -> tuple[Any, Any]:
+        kw: dict[str, Any] = keep or {}
         if self._style == "module":
             import torch
 
             with torch.inference_mode():
-                out = self._fn(torch.tensor([ids], dtype=torch.long))
+                out = self._fn(torch.tensor([ids], dtype=torch.long), **kw)
             if isinstance(out, tuple):  # (logits, loss) as nanoGPT-style models return
                 out = out[0]
             return out, None
         if self._style == "cache":
-            out = self._fn(ids, cache)
+            out = self._fn(ids, cache, **kw)
             if isinstance(out, tuple) and len(out) == 2:
                 return out[0], out[1]
             return out, None
-        return self._fn(ids), None
+        return self._fn(ids, **kw), None
 
     def _forward(self, ids: list[int], cache: Any, all_rows: bool) -> tuple[np.ndarray, Any]:
         w = self.window
+        keep = self._keep()
         if cache is not None or w is None or len(ids) <= w:
-            out, cache = self._call(ids, cache)
-            return as_rows(out, self.n_vocab), cache
+            out, cache = self._call(ids, cache, keep)
+            rows = as_rows(out, self.n_vocab)
+            if keep is not None:
+                self.inside = self._inside(keep, rows.shape[0], len(ids))
+            return rows, cache
         # Longer than the model's window: each position sees its last `w` tokens.
         first = 0 if all_rows else len(ids) - 1
-        rows = [as_rows(self._call(ids[max(0, p + 1 - w): p + 1], None)[0],
-                        self.n_vocab)[-1] for p in range(first, len(ids))]
+        rows, inside = [], []
+        for p in range(first, len(ids)):
+            keep = self._keep()
+            start = max(0, p + 1 - w)
+            rows.append(as_rows(self._call(ids[start: p + 1], None, keep)[0],
+                                self.n_vocab)[-1])
+            if keep is not None:
+                inside += self._inside(keep, 1, p + 1)
+        if self.capturing:
+            self.inside = inside
         return np.stack(rows), None
+
+    def _keep(self) -> dict[str, list[Any]] | None:
+        if not self.capturing:
+            return None
+        keep: dict[str, list[Any]] = {}
+        if "attention" in self.capturing:
+            keep["attentions"] = []
+        if "lens" in self.capturing:
+            keep["hidden"] = []
+        return keep
+
+    def _inside(self, keep: dict[str, list[Any]], n_rows: int, context: int
+                ) -> list[RowInside]:
+        """The last `n_rows` positions' captures, their attention spread over the
+        `context` positions (a window's earlier positions get weight 0: unseen)."""
+        att = hid = None
+        if "attentions" in keep:
+            layers = [_as_array(a) for a in keep["attentions"]]
+            if not layers:
+                raise ModelError(f"{self.model} appended no attention weights")
+            layers = [a[0] if a.ndim == 4 else a for a in layers]
+            att = np.stack([pad_front(a[:, -n_rows:], context) for a in layers])
+        if "hidden" in keep:
+            states = keep["hidden"]
+            if len(states) < 1:
+                raise ModelError(f"{self.model} appended no hidden states")
+            n_layers = att.shape[0] if att is not None else len(states) - 1 or 1
+            states = [s[0] if s.ndim == 3 else s for s in states[:n_layers]]
+            hid = [[s[-n_rows + r] for s in states] for r in range(n_rows)]
+        # Row r is position context - n_rows + r: the weights up to it (the later ones are
+        # the causal mask's zeros).
+        return [RowInside(attention=None if att is None
+                          else att[:, :, r, : context - n_rows + r + 1],
+                          hidden=None if hid is None else _stack(hid[r]))
+                for r in range(n_rows)]
+
+
+def _as_array(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+def _stack(states: list[Any]) -> Any:
+    if hasattr(states[0], "detach"):
+        import torch
+
+        return torch.stack(states)
+    return np.stack(states)
+
+
+def _no_grad(fn: Callable[[], Any]) -> Any:
+    try:
+        import torch
+    except ImportError:
+        return fn()
+    with torch.inference_mode():
+        return fn()
 
 
 _registered: dict[str, OwnModel] = {}

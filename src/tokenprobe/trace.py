@@ -27,6 +27,7 @@ from tokenprobe.textbytes import TextAssembler, token_label
 
 if TYPE_CHECKING:
     from tokenprobe.distribution import TemperatureView
+    from tokenprobe.internals import Internals
     from tokenprobe.reasoning import Reasoning
 
 SCHEMA = "tokenprobe/trace@1"
@@ -88,9 +89,12 @@ class Candidate:
         return cls(token=token_label(data), logprob=logprob, id=id, bytes=data)
 
     def to_dict(self) -> dict[str, Any]:
+        # Written once per alternative of every token (a batch's hot path): fields read
+        # directly, not through `data`.
         d: dict[str, Any] = {"token": self.token, "id": self.id, "logprob": self.logprob}
-        if self.data != self.token.encode("utf-8"):
-            d["bytes"] = list(self.data)
+        data = self.bytes
+        if data is not None and data != self.token.encode("utf-8"):
+            d["bytes"] = list(data)
         if self.logit is not None:
             d["logit"] = self.logit
         return d
@@ -241,9 +245,12 @@ class Request:
     max_tokens: int | None = None
     alternatives: int | None = 10
     stop: list[str] = field(default_factory=list)
+    # What to capture inside the model (internals.KINDS: "attention", "lens"); JSON only
+    # when asked for.
+    internals: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "mode": self.mode,
             "prompt": self.prompt,
             "messages": self.messages,
@@ -255,6 +262,9 @@ class Request:
             "alternatives": self.alternatives,
             "stop": list(self.stop),
         }
+        if self.internals:
+            d["internals"] = list(self.internals)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Request:
@@ -269,6 +279,7 @@ class Request:
             max_tokens=_opt_int(d.get("max_tokens")),
             alternatives=_opt_int(d.get("alternatives")),
             stop=list(d.get("stop") or []),
+            internals=[str(k) for k in d.get("internals") or []],
         )
 
 
@@ -297,6 +308,9 @@ class Trace:
     # A reasoning model's thinking, apart from the answer (reasoning.py); `steps` and
     # `text` stay the answer's.
     reasoning: Reasoning | None = None
+    # Attention and the logit lens, where asked for and the backend exposes them
+    # (internals.py); absent otherwise.
+    internals: Internals | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: str = field(default_factory=_now)
     schema: str = SCHEMA
@@ -351,6 +365,8 @@ class Trace:
             d["vocab_size"] = self.vocab_size
         if self.reasoning is not None:
             d["reasoning"] = self.reasoning.to_dict()
+        if self.internals is not None:
+            d["internals"] = self.internals.to_dict()
         return d
 
     def to_json(self, indent: int | None = None) -> str:
@@ -391,8 +407,9 @@ class Trace:
                 parent=dict(d["parent"]) if isinstance(d.get("parent"), dict) else None,
                 vocab_size=_opt_vocab(d.get("vocab_size")),
                 reasoning=_reasoning(d.get("reasoning")),
+                internals=_internals(d.get("internals")),
             )
-        except (TypeError, ValueError, AttributeError, OverflowError) as e:
+        except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as e:
             raise FormatError(f"malformed trace: {e}") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -479,6 +496,12 @@ def _reasoning(x: Any) -> Reasoning | None:
     from tokenprobe.reasoning import Reasoning
 
     return Reasoning.from_dict(x)
+
+
+def _internals(x: Any) -> Internals | None:
+    from tokenprobe.internals import Internals
+
+    return Internals.from_dict(x)
 
 
 def _opt_vocab(x: Any) -> int | None:

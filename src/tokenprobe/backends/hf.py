@@ -24,6 +24,7 @@ from tokenprobe.backends.base import BackendOptions
 from tokenprobe.backends.hf_files import import_torch, model_dir, resolve
 from tokenprobe.backends.hf_tokens import HFVocab
 from tokenprobe.backends.llama_threads import ThreadCount
+from tokenprobe.backends.torch_capture import RowInside, pad_front
 from tokenprobe.backends.torch_model import LogitsBackend
 from tokenprobe.errors import ModelError
 
@@ -77,16 +78,94 @@ class HFBackend(LogitsBackend):
     def close(self) -> None:
         self.hf = None
 
+    # --- attention and the logit lens (torch_capture.py) -------------------------------
+
+    def start_capture(self, kinds: tuple[str, ...]) -> None:
+        # Only the eager attention returns its weights (SDPA and the fused kernels do
+        # not): switched on for this run, and back afterwards.
+        self._attn_before = getattr(self.hf.config, "_attn_implementation", None)
+        if "attention" in kinds and self._attn_before != "eager":
+            self.hf.set_attn_implementation("eager")
+        super().start_capture(kinds)
+
+    def end_capture(self) -> None:
+        before = getattr(self, "_attn_before", None)
+        if before is not None and self.hf is not None and \
+                self.hf.config._attn_implementation != before:
+            self.hf.set_attn_implementation(before)
+        super().end_capture()
+
+    def lens_logits(self, hidden: Any) -> np.ndarray:
+        """The final norm, the unembedding and any final soft-capping, as the model's own
+        head applies them, over the states entering each layer (layers, D)."""
+        torch = self._torch
+        with torch.inference_mode():
+            x = self._final_norm(hidden)
+            logits = self.hf.get_output_embeddings()(x).float()
+            cap = getattr(self.hf.config, "final_logit_softcapping", None)
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            return logits.numpy()
+
+    def _final_norm(self, hidden: Any) -> Any:
+        base = self.hf.base_model
+        for name in ("norm", "ln_f", "final_layernorm", "final_layer_norm"):
+            norm = getattr(base, name, None)
+            if norm is not None:
+                return norm(hidden)
+        raise ModelError(f"tokenprobe does not know where {type(self.hf).__name__} keeps its "
+                         "final norm, so it cannot apply the logit lens")
+
     def _forward(self, ids: list[int], cache: Any, all_rows: bool) -> tuple[np.ndarray, Any]:
         torch = self._torch
         n = self._threads.current()
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
+        kinds = self.capturing
+        extra: dict[str, Any] = {}
+        if kinds:
+            extra = {"output_attentions": "attention" in kinds,
+                     "output_hidden_states": "lens" in kinds}
         with torch.inference_mode():
             out = self.hf(input_ids=torch.tensor([ids], dtype=torch.long),
                           use_cache=True, logits_to_keep=0 if all_rows else 1,
-                          **{self._cache_kw: cache})
+                          **{self._cache_kw: cache}, **extra)
             cache = getattr(out, "cache", None)
             if cache is None:
                 cache = getattr(out, "past_key_values", None)
-            return out.logits[0].float().numpy(), cache
+            rows = out.logits[0].float().numpy()
+            if kinds:
+                self.inside = self._inside(out, rows.shape[0])
+            return rows, cache
+
+    def _inside(self, out: Any, n_rows: int) -> list[RowInside]:
+        """Each returned row's attention over the whole context and its hidden states."""
+        att = hid = None
+        total = 0
+        if "attention" in self.capturing:
+            layers = out.attentions
+            if not layers or layers[0] is None:
+                raise ModelError("transformers returned no attention weights for this model")
+            total = max(a.shape[-1] for a in layers)
+            # (layers, heads, rows, context); a sliding layer's cache may hold fewer keys.
+            att = np.stack([pad_front(a[0, :, -n_rows:].float().numpy(), total)
+                            for a in layers])
+        if "lens" in self.capturing:
+            states = out.hidden_states
+            n_layers = self.hf.config.num_hidden_layers
+            if not states or len(states) < n_layers:
+                raise ModelError("transformers returned no hidden states for this model")
+            # The states entering each layer; the last layer's output is the row itself.
+            hid = torch_stack([s[0, -n_rows:] for s in states[:n_layers]])
+        # Row r is position context - n_rows + r: the weights up to it (the later ones are
+        # the causal mask's zeros).
+        return [RowInside(attention=None if att is None
+                          else att[:, :, r, : total - n_rows + r + 1],
+                          hidden=None if hid is None else hid[:, r])
+                for r in range(n_rows)]
+
+
+def torch_stack(tensors: list[Any]) -> Any:
+    import torch
+
+    return torch.stack(tensors)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tokenprobe.backends.base import Backend, Progress
+from tokenprobe.backends.torch_capture import Capture, RowInside, check_kinds
 from tokenprobe.distribution import (
     TAIL_TEMPERATURES,
     Processed,
@@ -112,7 +113,12 @@ class LogitsBackend(Backend):
 
     logprobs_kind = "raw"
     can_score = True
+    can_capture = True  # attention and the logit lens, where the model gives them
     forward: Forward
+    # What the forward is asked to capture now ("attention", "lens"), and what it left for
+    # each row it returned last (torch_capture.RowInside).
+    capturing: tuple[str, ...] = ()
+    inside: list[RowInside]
     vocab: Vocab
     n_ctx: int | None = None
 
@@ -123,6 +129,7 @@ class LogitsBackend(Backend):
         self._analyzer = RowAnalyzer(self.n_vocab)
         self._pieces: dict[int, tuple[str, bytes]] = {}
         self._lock = threading.Lock()
+        self.inside = []
 
     # --- tokens ---------------------------------------------------------------------
 
@@ -164,6 +171,30 @@ class LogitsBackend(Backend):
     def prepare(self, request: Request) -> None:
         max_tokens = request.max_tokens if request.max_tokens is not None else 64
         self._check_room(len(self.prompt_tokens(request)), max_tokens)
+        check_kinds(request.internals)
+
+    # --- capture ----------------------------------------------------------------------
+
+    def start_capture(self, kinds: tuple[str, ...]) -> None:
+        """Make the forward capture `kinds` from now on (subclasses check they can)."""
+        self.capturing = kinds
+
+    def end_capture(self) -> None:
+        self.capturing = ()
+        self.inside = []
+
+    def lens_logits(self, hidden: Any) -> np.ndarray:
+        """Each layer's hidden state (layers, D) through the final norm and unembedding."""
+        raise InputError(f"the {self.name} backend has no logit lens")
+
+    def _capture(self, kinds: list[str], context: list[int]) -> Capture | None:
+        if not kinds:
+            return None
+        kinds = check_kinds(kinds)
+        self.start_capture(tuple(kinds))
+        return Capture(kinds, [self.piece(t)[0] for t in context],
+                       self.lens_logits if "lens" in kinds else None,
+                       lambda i: self.piece(i)[0])
 
     # --- generation -----------------------------------------------------------------
 
@@ -178,7 +209,8 @@ class LogitsBackend(Backend):
                forced: list[int]) -> Generator[Step, None, str | None]:
         """Steps after prompt + `after_prompt`: first the `forced` tokens (recorded with the
         probability the model gave them), then sampled ones, up to `max_tokens` in all."""
-        tokens = self.prompt_tokens(request) + after_prompt
+        prompt = self.prompt_tokens(request)
+        tokens = prompt + after_prompt
         if not tokens:
             raise InputError("the prompt has no tokens")
         max_tokens = request.max_tokens if request.max_tokens is not None else 64
@@ -196,46 +228,52 @@ class LogitsBackend(Backend):
         longest_stop = max((len(s) for s in stops), default=0)
         recent = b""
         with self._lock:
-            ctx = self._context()
-            row = ctx.feed(tokens, all_rows=False)[-1]
-            for i in range(n_new):
-                stats = self._analyzer.analyze(row, n_alt)
-                tail = stats.tail_logsumexp
-                sample_lp: float | None
-                if i < len(forced):
-                    chosen, sample_lp = forced[i], None
-                    if extra_t:
+            cap = self._capture(request.internals, prompt)
+            try:
+                ctx = self._context()
+                row = ctx.feed(tokens, all_rows=False)[-1]
+                for i in range(n_new):
+                    stats = self._analyzer.analyze(row, n_alt)
+                    tail = stats.tail_logsumexp
+                    sample_lp: float | None
+                    if i < len(forced):
+                        chosen, sample_lp = forced[i], None
+                        if extra_t:
+                            dist = process(row, temperature, top_k, top_p,
+                                           exclude=stats.top_ids)
+                            tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                    elif temperature == 0.0:
+                        chosen = int(stats.top_ids[0]) if n_alt > 0 else int(np.argmax(row))
+                        sample_lp = 0.0
+                    else:
                         dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
-                        tail = [*tail, _tail_at(dist, stats.lse, temperature)]
-                elif temperature == 0.0:
-                    chosen = int(stats.top_ids[0]) if n_alt > 0 else int(np.argmax(row))
-                    sample_lp = 0.0
-                else:
-                    dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
-                    chosen = sampler.sample(dist)
-                    sample_lp = dist.logprob_of(chosen)
-                    if extra_t:
-                        tail = [*tail, _tail_at(dist, stats.lse, temperature)]
-                step = self._step(row, chosen, stats, tail, sample_lp, forced=i < len(forced))
-                self._annotate(step, ctx, len(ctx.ids) - 1)
-                yield step
-                if i >= len(forced) - 1:
-                    if self.vocab.is_eog(chosen):
-                        return "stop"
-                    if stops:
-                        recent = (recent + step.data)[-(longest_stop + len(step.data)):]
-                        if any(s in recent for s in stops):
+                        chosen = sampler.sample(dist)
+                        sample_lp = dist.logprob_of(chosen)
+                        if extra_t:
+                            tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                    step = self._step(row, chosen, stats, tail, sample_lp,
+                                      forced=i < len(forced))
+                    if cap is not None:
+                        cap.record(len(after_prompt) + i, self.inside[-1], chosen, row)
+                        trace.internals = cap.block
+                    yield step
+                    if i >= len(forced) - 1:
+                        if self.vocab.is_eog(chosen):
                             return "stop"
-                if i == n_new - 1:
-                    break
-                row = ctx.feed([chosen], all_rows=False)[-1]
+                        if stops:
+                            recent = (recent + step.data)[-(longest_stop + len(step.data)):]
+                            if any(s in recent for s in stops):
+                                return "stop"
+                    if i == n_new - 1:
+                        break
+                    row = ctx.feed([chosen], all_rows=False)[-1]
+            finally:
+                if cap is not None:
+                    self.end_capture()
         return "length"
 
     def _context(self) -> _Context:
         return _Context(self.forward, self.n_vocab)
-
-    def _annotate(self, step: Step, ctx: _Context, position: int) -> None:
-        """Add per-step data the model exposes (attention, logit lens); none by default."""
 
     def _step(self, row: np.ndarray, chosen: int, stats: RowStats, tail: list[float],
               sample_lp: float | None = None, forced: bool = False) -> Step:
@@ -253,9 +291,11 @@ class LogitsBackend(Backend):
 
     # --- scoring --------------------------------------------------------------------
 
-    def _rows(self, tokens: Sequence[int], first: int) -> Generator[tuple[int, np.ndarray]]:
-        """(p, the row at p: the distribution of token p + 1) for p from `first` to the
-        next-to-last position, the text evaluated in chunks of CHUNK positions."""
+    def _rows(self, tokens: Sequence[int], first: int
+              ) -> Generator[tuple[int, np.ndarray, RowInside | None]]:
+        """(p, the row at p: the distribution of token p + 1, what position p captured or
+        None) for p from `first` to the next-to-last position, the text evaluated in chunks
+        of CHUNK positions."""
         ctx = self._context()
         pos = 0
         n = len(tokens)
@@ -266,9 +306,12 @@ class LogitsBackend(Backend):
                 pos = end
                 continue
             rows = ctx.feed(list(tokens[pos:end]), all_rows=True)
+            # A model without a cache may capture every position of the context: the
+            # chunk's are the last ones.
+            inside = self.inside[len(self.inside) - (end - pos):] if self.capturing else []
             for j in range(end - pos):
                 if pos + j >= first:
-                    yield pos + j, rows[j]
+                    yield pos + j, rows[j], inside[j] if inside else None
             pos = end
 
     def score_continuation(self, request: Request, answer: str, alternatives: int = 10
@@ -289,24 +332,40 @@ class LogitsBackend(Backend):
         tokens = prompt + ids
         assembler = TextAssembler()
         with self._lock:
-            for p, row in self._rows(tokens, len(prompt) - 1):
-                stats = self._analyzer.analyze(row, alternatives)
-                tail = stats.tail_logsumexp
-                if extra_t:
-                    dist = process(row, temperature, req.top_k or 0,
-                                   req.top_p if req.top_p is not None else 1.0,
-                                   exclude=stats.top_ids)
-                    tail = [*tail, _tail_at(dist, stats.lse, temperature)]
-                step = self._step(row, tokens[p + 1], stats, tail, forced=True)
-                step.offset = assembler.add(step.data)
-                trace.steps.append(step)
+            cap = self._capture(req.internals, prompt)
+            try:
+                self._score_answer(trace, tokens, len(prompt), req, extra_t, assembler, cap)
+            finally:
+                if cap is not None:
+                    self.end_capture()
         trace.text = assembler.finish()
         trace.finish_reason = "length"
         trace.complete = True
         return trace
 
-    def score(self, text: str, alternatives: int = 10, progress: Progress | None = None
-              ) -> Trace:
+    def _score_answer(self, trace: Trace, tokens: list[int], n_prompt: int, req: Request,
+                      extra_t: bool, assembler: TextAssembler, cap: Capture | None) -> None:
+        alternatives = req.alternatives if req.alternatives is not None else 10
+        temperature = req.temperature if req.temperature is not None else 1.0
+        for p, row, inside in self._rows(tokens, n_prompt - 1):
+            stats = self._analyzer.analyze(row, alternatives)
+            tail = stats.tail_logsumexp
+            if extra_t:
+                dist = process(row, temperature, req.top_k or 0,
+                               req.top_p if req.top_p is not None else 1.0,
+                               exclude=stats.top_ids)
+                tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+            step = self._step(row, tokens[p + 1], stats, tail, forced=True)
+            step.offset = assembler.add(step.data)
+            trace.steps.append(step)
+            if cap is not None and inside is not None:
+                cap.record(p + 1 - n_prompt, inside, tokens[p + 1], row)
+                trace.internals = cap.block
+
+    def score(self, text: str, alternatives: int = 10, progress: Progress | None = None,
+              internals: Sequence[str] = ()) -> Trace:
+        """Every token of `text` teacher-forced; `internals`: what to capture inside the
+        model at every position ("attention", "lens")."""
         tokens = self.vocab.encode(text, add_bos=True)
         if not tokens:
             raise InputError("the text has no tokens")
@@ -314,7 +373,8 @@ class LogitsBackend(Backend):
             raise InputError(f"the text is {len(tokens)} tokens, longer than the model's "
                              f"context of {self.n_ctx} tokens")
         request = Request(mode="score", prompt=text, temperature=None, top_p=None,
-                          top_k=None, max_tokens=None, alternatives=alternatives)
+                          top_k=None, max_tokens=None, alternatives=alternatives,
+                          internals=check_kinds(list(internals)))
         trace = Trace(backend=self.name, model=self.model, request=request,
                       logprobs_kind=self.logprobs_kind, source=self.source(),
                       vocab_size=self.n_vocab)
@@ -325,11 +385,20 @@ class LogitsBackend(Backend):
                       special=self.bos is not None and tokens[0] == self.bos)]
         n = len(tokens) - 1
         with self._lock:
-            for p, row in self._rows(tokens, 0):
-                stats = self._analyzer.analyze(row, alternatives)
-                steps.append(self._step(row, tokens[p + 1], stats, stats.tail_logsumexp))
-                if progress is not None and (p % CHUNK == CHUNK - 1 or p == n - 1):
-                    progress(p + 1, n)
+            cap = self._capture(request.internals, [])
+            try:
+                for p, row, inside in self._rows(tokens, 0):
+                    stats = self._analyzer.analyze(row, alternatives)
+                    steps.append(self._step(row, tokens[p + 1], stats, stats.tail_logsumexp))
+                    if cap is not None and inside is not None:
+                        cap.record(p + 1, inside, tokens[p + 1], row)
+                    if progress is not None and (p % CHUNK == CHUNK - 1 or p == n - 1):
+                        progress(p + 1, n)
+            finally:
+                if cap is not None:
+                    self.end_capture()
+        if cap is not None:
+            trace.internals = cap.block
         assembler = TextAssembler()
         for s in steps:
             s.offset = assembler.add(s.data)
