@@ -89,6 +89,21 @@ def test_ece_bootstrap_interval_is_seeded_and_holds_the_estimate() -> None:
     assert a == pytest.approx(tuple(np.quantile(vals, [0.025, 0.975])), abs=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 7, 120])
+def test_ece_bootstrap_with_equal_mass_bins_is_each_resamples_own(n: int) -> None:
+    """Each resample gets its own quantile edges: the interval is the one the plain loop
+    gives over the same draws (ties included, so that bins merge)."""
+    p, y = _data(11, n=n, ties=True)
+    got = m.ece_bootstrap(p, y, 10, "mass", resamples=400, seed=3)
+    rng = np.random.default_rng(3)
+    vals = []
+    for _ in range(400):
+        pick = rng.integers(0, len(p), len(p))
+        edges = list(np.percentile(p[pick], np.linspace(0, 100, 11)))
+        vals.append(_ece_by_hand(p[pick], y[pick], edges)[0])
+    assert got == pytest.approx(tuple(np.quantile(vals, [0.025, 0.975])), abs=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("ties", [False, True])
 def test_brier_auroc_average_precision_match_sklearn(seed: int, ties: bool) -> None:
