@@ -9,7 +9,10 @@ that reads them is about the answer.
 `split_point` says how many of a run of tokens belong to the thinking, given the thinking's
 and the answer's texts (a whole response, or a stream chunk that carries both);
 `PartRouter` routes a stream's chunks to one part or the other; `split_inline` splits a
-trace whose text holds the thinking inline between think tags.
+trace whose text holds the thinking inline between think tags, and `InlineSplitter` splits a
+live stream's tokens by the same rule as they come. `ThinkingSteps` is what a backend's step
+generator yields for thinking tokens as they arrive (backends/base.TraceStream passes them
+on to the consumers that ask for them).
 
 It leaves out reading any server's shapes (formats/, backends/) and all arithmetic over the
 numbers (metrics.py).
@@ -218,3 +221,138 @@ def split_inline(datas: list[bytes]) -> tuple[int, int, int] | None:
             close_end += 1
         return open_end, close_start, close_end
     return None
+
+
+# The note a trace split at inline think tags carries in `source["note"]`.
+INLINE_NOTE = ("the thinking was inline between think tags: it is kept apart from the answer, "
+               "split at the tags' tokens")
+
+
+@dataclass
+class ThinkingSteps:
+    """Thinking tokens as they arrive in a stream (already in `Trace.reasoning`), for a
+    consumer that shows them live. `reset`: the tokens shown as thinking so far were not
+    (inline tags that do not fall on token boundaries): they follow as the answer's."""
+
+    steps: list[Step]
+    reset: bool = False
+
+
+@dataclass
+class Routed:
+    """What one step (or the end of the stream) gave each part."""
+
+    thinking: list[Step] = field(default_factory=list)
+    answer: list[Step] = field(default_factory=list)
+    undo: bool = False  # the steps given to the thinking so far are the answer's after all
+
+
+class InlineSplitter:
+    """A live stream's steps into the thinking and the answer by inline think tags, with the
+    very result `split_inline` gives the whole list: steps are held while the text's start
+    could still be an opening tag; after one (on token boundaries) they are the thinking's
+    up to the closing tag's tokens and the whitespace tokens after it; the rest is the
+    answer. A closing tag that does not fall on token boundaries undoes the split."""
+
+    def __init__(self) -> None:
+        self.state = "start"  # start | thinking | after | answer
+        self.held: list[Step] = []
+        self.thinking: list[Step] = []
+        self.data = bytearray()
+        self.bounds: list[int] = [0]
+        self.close = b""
+        self.open_end = 0
+        self.close_start: int | None = None
+
+    def add(self, step: Step) -> Routed:
+        if self.state == "answer":
+            return Routed(answer=[step])
+        if self.state == "after":
+            if step.data and not step.data.strip():
+                self.thinking.append(step)
+                return Routed(thinking=[step])
+            self.state = "answer"
+            return Routed(answer=[step])
+        if self.state == "thinking":
+            return self._think(step)
+        self.held.append(step)
+        return self._open()
+
+    def _open(self) -> Routed:
+        datas = [s.data for s in self.held]
+        whole = b"".join(datas)
+        rest = whole.lstrip()
+        lead = len(whole) - len(rest)
+        bounds = _bounds(datas)
+        for open_tag, close_tag in zip(OPEN_TAGS, CLOSE_TAGS):
+            o = open_tag.encode()
+            if rest.startswith(o):
+                if lead + len(o) not in bounds:
+                    break  # a tag not on token boundaries: the text is all answer
+                self.state, self.close = "thinking", close_tag.encode()
+                self.open_end = bounds.index(lead + len(o))
+                held, self.held = self.held, []
+                self.thinking, self.data, self.bounds = [], bytearray(), [0]
+                for s in held:
+                    self._grow(s)
+                return self._closed(Routed(thinking=held), lead + len(o))
+            if not rest or o.startswith(rest):
+                return Routed()  # it may still become an opening tag
+        self.state = "answer"
+        held, self.held = self.held, []
+        return Routed(answer=held)
+
+    def _grow(self, step: Step) -> None:
+        self.thinking.append(step)
+        self.data += step.data
+        self.bounds.append(len(self.data))
+
+    def _think(self, step: Step) -> Routed:
+        before = len(self.data)
+        self._grow(step)
+        return self._closed(Routed(thinking=[step]),
+                            max(self.bounds[self.open_end], before - len(self.close) + 1))
+
+    def _closed(self, routed: Routed, search_from: int) -> Routed:
+        """Whether the closing tag is now in the thinking's bytes, and on token bounds."""
+        pos = bytes(self.data).find(self.close, search_from)
+        if pos < 0:
+            return routed
+        end = pos + len(self.close)
+        if pos not in self.bounds or end not in self.bounds:
+            self.state = "answer"
+            steps, self.thinking = self.thinking, []
+            return Routed(answer=steps, undo=True)
+        self.close_start = self.bounds.index(pos)
+        self.state = "after"
+        # Whitespace-only tokens already here after the tag close the thinking too; a
+        # token after them is the answer's (split_inline's rule).
+        k = self.bounds.index(end)
+        while k < len(self.thinking) and self.thinking[k].data and \
+                not self.thinking[k].data.strip():
+            k += 1
+        if k < len(self.thinking):
+            self.state = "answer"
+            rest = self.thinking[k:]
+            self.thinking = self.thinking[:k]
+            routed.thinking = [s for s in routed.thinking if not any(s is r for r in rest)]
+            routed.answer = rest
+        return routed
+
+    def finish(self) -> Routed:
+        """At the end: steps still held are the answer's (no opening tag was completed)."""
+        held, self.held = self.held, []
+        if self.state == "start":
+            self.state = "answer"
+        return Routed(answer=held)
+
+    def reasoning(self) -> Reasoning | None:
+        """The thinking's block (text between the tags, its steps), or None when the text
+        had no thinking block."""
+        if not self.thinking:
+            return None
+        end = self.close_start if self.close_start is not None else len(self.thinking)
+        inside = TextAssembler()
+        for s in self.thinking[self.open_end:end]:
+            inside.add(s.data)
+        return Reasoning(text=inside.finish(), steps=list(self.thinking), source="think_tags")

@@ -5,6 +5,13 @@ A backend knows one engine or server. It validates a request against what it can
 it appends steps, keeps `text` and offsets exact, and records how the generation ended
 (complete, stopped by the user, or broken by an error) so that no received token is lost.
 
+A reasoning model's thinking: a backend that reads it apart (the server's own fields) keeps
+its tokens in `trace.reasoning` and yields `reasoning.ThinkingSteps` with them as they come;
+for a server that leaves the thinking inline in the text (`Backend.inline_thinking`), the
+stream splits the tokens at the think tags as they come (`reasoning.InlineSplitter`, the
+importers' rule). Iterating a stream gives the answer's steps; `events()` gives the
+thinking's batches between them too, for views that show the thinking live.
+
 It leaves out choosing a backend from a model name (backends/__init__.py) and any display.
 """
 
@@ -17,6 +24,7 @@ from typing import Any, ClassVar
 
 from tokenprobe.backends.faults import public_url
 from tokenprobe.errors import InputError, ModelError, TokenprobeError
+from tokenprobe.reasoning import INLINE_NOTE, InlineSplitter, ThinkingSteps, settle_reasoning
 from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import Request, Step, Trace
 
@@ -112,6 +120,11 @@ class Backend(ABC):
     def close(self) -> None:
         """Free the model or connection (a no-op for most backends)."""
 
+    def inline_thinking(self, request: Request) -> bool:
+        """Whether a text that opens with a think tag is split there (the server parses no
+        reasoning out of it): the server backends say so where their importer does."""
+        return False
+
     def prepare(self, request: Request) -> None:
         """Checks that need the model (prompt length against the context, templates), run
         before the stream starts so that a bad request fails before any output."""
@@ -174,25 +187,36 @@ class TraceStream:
             vocab_size=backend.vocab_size,
         )
         self._assembler = TextAssembler()
-        self._gen: Generator[Step, None, str | None] | None = None
+        self._gen: Generator[Step | ThinkingSteps, None, str | None] | None = None
+        self._inline: InlineSplitter | None = None
         self.done = False
 
     def __iter__(self) -> Iterator[Step]:
+        for item in self.events():
+            if isinstance(item, Step):
+                yield item
+
+    def events(self) -> Iterator[Step | ThinkingSteps]:
+        """The answer's steps as they are made, and the thinking's as `ThinkingSteps`."""
         trace = self.trace
-        self._gen = self._source(trace)
+        self._gen = self._source(trace)  # type: ignore[assignment]
+        if self.backend.inline_thinking(trace.request):
+            self._inline = InlineSplitter()
+        assert self._gen is not None
         try:
             while True:
                 try:
-                    step = next(self._gen)
+                    item = next(self._gen)
                 except StopIteration as stop:
+                    yield from self._answer(self._end_inline())
                     trace.finish_reason = stop.value
                     trace.complete = True
                     self._end(error=None, finish_reason=None)
                     break
-                step.offset = self._assembler.add(step.data)
-                trace.steps.append(step)
-                trace.text = self._assembler.text
-                yield step
+                if isinstance(item, ThinkingSteps):
+                    yield item
+                    continue
+                yield from self._route(item)
         except KeyboardInterrupt:
             self._end(error="interrupted by the user", finish_reason=None)
             raise
@@ -207,9 +231,56 @@ class TraceStream:
             if not self.done:
                 self._end(error=_CLOSED_EARLY, finish_reason=None)
 
+    def _route(self, step: Step) -> Iterator[Step | ThinkingSteps]:
+        """One step from the backend: the answer's, or split at inline think tags."""
+        splitter, trace = self._inline, self.trace
+        if splitter is not None and splitter.state == "start" and trace.reasoning is not None:
+            splitter = self._inline = None  # the server gave the thinking apart itself
+        if splitter is None:
+            yield from self._answer([step])
+            return
+        routed = splitter.add(step)
+        if routed.undo:
+            trace.reasoning = None
+            yield ThinkingSteps([], reset=True)
+        if routed.thinking:
+            if trace.reasoning is None:
+                trace.reasoning = splitter.reasoning()  # its text is settled at the end
+            else:
+                trace.reasoning.steps += routed.thinking
+            yield ThinkingSteps(routed.thinking)
+        yield from self._answer(routed.answer)
+
+    def _answer(self, steps: list[Step]) -> Iterator[Step]:
+        trace = self.trace
+        for step in steps:
+            step.offset = self._assembler.add(step.data)
+            trace.steps.append(step)
+            trace.text = self._assembler.text
+            yield step
+
+    def _end_inline(self) -> list[Step]:
+        """The inline splitter's last word: the steps it still held (the answer's), and
+        the thinking's block settled as the importers settle it."""
+        splitter, self._inline = self._inline, None
+        if splitter is None:
+            return []
+        held = splitter.finish().answer
+        found = splitter.reasoning()
+        if found is not None:
+            self.trace.reasoning = found
+            old = self.trace.source.get("note")
+            self.trace.source["note"] = f"{old}; {INLINE_NOTE}" if old else INLINE_NOTE
+        return held
+
     def _end(self, error: str | None, finish_reason: str | None) -> None:
         if self.done:
             return
+        if self._inline is not None:  # ended early: steps held back are kept all the same
+            for _ in self._answer(self._end_inline()):
+                pass
+        if self.trace.reasoning is not None and self.trace.reasoning.source == "think_tags":
+            settle_reasoning(self.trace.reasoning, self.trace.steps)
         self.done = True
         self.trace.text = self._assembler.finish()
         if error is not None:

@@ -156,6 +156,11 @@ class LlamaCppBackend(Backend):
 
     # --- generation -------------------------------------------------------------------
 
+    def inline_thinking(self, request: Request) -> bool:
+        # /completion parses no reasoning: as the importer (formats/llamacpp.py), a text
+        # that opens with a think tag is split at the tags' tokens.
+        return True
+
     def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
         return (yield from self._run(request, trace, self._body(request, self._prompt(request))))
 

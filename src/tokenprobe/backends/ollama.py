@@ -53,7 +53,7 @@ from tokenprobe.backends.nativehttp import NativeHttp
 from tokenprobe.errors import FormatError, ModelError, TokenprobeError
 from tokenprobe.formats import ollama as fmt
 from tokenprobe.formats._values import finish_error, finish_reason
-from tokenprobe.reasoning import PartRouter, Reasoning, settle_reasoning
+from tokenprobe.reasoning import PartRouter, Reasoning, ThinkingSteps, settle_reasoning
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -156,6 +156,11 @@ class OllamaBackend(Backend):
 
     # --- generation -------------------------------------------------------------------
 
+    def inline_thinking(self, request: Request) -> bool:
+        # As the importer (formats/ollama.py): a text that opens with a think tag (a model
+        # without `think` support, or `think` off) is split at the tags' tokens.
+        return True
+
     def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:
         if request.mode == "chat":
             return (yield from self._run(request, trace, "/api/chat",
@@ -204,7 +209,10 @@ class OllamaBackend(Backend):
                                       f"{self.http.scrub(str(e))}") from None
                 seen = seen or doc.get("logprobs") is not None
                 think, said = router.route(pieces, steps, thought, answer)
-                self._think(trace, thinker, think.pieces, think.steps, think.text, request)
+                thought_steps = self._think(trace, thinker, think.pieces, think.steps,
+                                            think.text, request)
+                if thought_steps:  # shown as they come by views that ask (TraceStream.events)
+                    yield ThinkingSteps(thought_steps)  # type: ignore[misc]
                 for step in fitter.add(said.pieces, said.steps, said.text):
                     yield self._finish(step, request)
                 if not seen and fitter.chunks_with_text >= NO_LOGPROBS_AFTER:
@@ -230,26 +238,31 @@ class OllamaBackend(Backend):
         return finish_reason(reason)
 
     def _think(self, trace: Trace, thinker: LiveFitter, pieces: list[Any], steps: list[Step],
-               text: str, request: Request) -> None:
-        """The thinking's text and tokens, kept in `trace.reasoning` as they arrive."""
+               text: str, request: Request) -> list[Step]:
+        """The thinking's text and tokens, kept in `trace.reasoning` as they arrive; returns
+        the tokens added."""
         if not (text or steps):
-            return
+            return []
         if trace.reasoning is None:
             trace.reasoning = Reasoning(source="thinking")
         trace.reasoning.text += text
-        trace.reasoning.steps += [self._finish(s, request)
-                                  for s in thinker.add(pieces, steps, text)]
+        added = [self._finish(s, request) for s in thinker.add(pieces, steps, text)]
+        trace.reasoning.steps += added
+        return added
 
     def _flush(self, trace: Trace, router: PartRouter, thinker: LiveFitter,
                fitter: LiveFitter, request: Request, broken: bool) -> Iterator[Step]:
         """At the end: the tokens the router held go to their part, every fitter empties."""
         think, said = router.flush()
-        self._think(trace, thinker, think.pieces, think.steps, think.text, request)
+        added = self._think(trace, thinker, think.pieces, think.steps, think.text, request)
         for step in fitter.add(said.pieces, said.steps, said.text) + fitter.finish(broken):
             yield self._finish(step, request)
         if trace.reasoning is not None:
-            trace.reasoning.steps += [self._finish(s, request) for s in thinker.finish(broken)]
+            last = [self._finish(s, request) for s in thinker.finish(broken)]
+            trace.reasoning.steps += last
             settle_reasoning(trace.reasoning, trace.steps)
+            if added + last:
+                yield ThinkingSteps(added + last)  # type: ignore[misc]
 
     def _finish(self, step: Step, request: Request) -> Step:
         if request.temperature == 0 and step.logprob is not None:

@@ -309,6 +309,10 @@ class OpenAIBackend(Backend):
             params = self._completion_params(request, request.prompt or "")
         return (yield from self._run(request, params, trace))
 
+    def inline_thinking(self, request: Request) -> bool:
+        # As the chat importer (formats/openai_chat.py) splits a text opening with a tag.
+        return request.mode == "chat"
+
     def _streams(self) -> bool:
         # vLLM refuses prompt_logprobs on a stream: a request for them is sent whole.
         return self.use_stream and "prompt_logprobs" not in self.extra_body
@@ -329,6 +333,7 @@ class OpenAIBackend(Backend):
                     steps = reader.feed(doc)
                     if trace is not None:
                         reader.settle_trace(trace)
+                        yield from reader.take_thinking()
                     yield from steps
             except Exception:
                 # The stream broke: tokens held back for more text (hidden bytes) were
@@ -339,6 +344,7 @@ class OpenAIBackend(Backend):
             finish = reader.end(state["done"])
             if trace is not None:
                 reader.attach_prompt(trace)
+                yield from reader.take_thinking()
         return finish
 
     # --- asynchronous generation (batch) ------------------------------------------------

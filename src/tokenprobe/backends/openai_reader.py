@@ -36,7 +36,7 @@ from tokenprobe.formats import openai_completions, vllm
 from tokenprobe.formats._settle import settle_prompt
 from tokenprobe.formats._tokens import fit_to_text, name_hidden_chosen
 from tokenprobe.formats._values import finish_error, finish_reason
-from tokenprobe.reasoning import Part, PartRouter, Reasoning, settle_reasoning
+from tokenprobe.reasoning import Part, PartRouter, Reasoning, ThinkingSteps, settle_reasoning
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Request, Step, Trace
 
@@ -84,6 +84,7 @@ class AnswerReader:
         self.router = PartRouter()
         self.thinking = LiveFitter(request.alternatives)
         self.reasoning: Reasoning | None = None
+        self.thinking_taken = 0  # the thinking's steps a stream has passed on (take_thinking)
         self.ended = False
         # vLLM's reading is OpenAI's plus token ids (`return_tokens_as_token_ids`) and its
         # order of alternatives; on other servers it reads exactly as openai_chat does.
@@ -142,6 +143,14 @@ class AnswerReader:
                     self.reasoning = Reasoning(source=name)
                 return value
         return ""
+
+    def take_thinking(self) -> list[ThinkingSteps]:
+        """The thinking's steps read since the last call, for a stream that shows them."""
+        if self.reasoning is None or len(self.reasoning.steps) <= self.thinking_taken:
+            return []
+        new = self.reasoning.steps[self.thinking_taken:]
+        self.thinking_taken = len(self.reasoning.steps)
+        return [ThinkingSteps(new)]
 
     def _think(self, part: Part) -> None:
         if not (part.text or part.steps):

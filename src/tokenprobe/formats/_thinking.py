@@ -16,7 +16,13 @@ from typing import Any
 
 from tokenprobe.formats._settle import add_note
 from tokenprobe.formats._tokens import Piece, fit_to_text, name_hidden_chosen
-from tokenprobe.reasoning import PartRouter, Reasoning, settle_reasoning, split_inline
+from tokenprobe.reasoning import (
+    INLINE_NOTE,
+    PartRouter,
+    Reasoning,
+    settle_reasoning,
+    split_inline,
+)
 from tokenprobe.textbytes import TextAssembler, token_label
 from tokenprobe.trace import Step, Trace
 
@@ -74,6 +80,5 @@ def split_thinking(trace: Trace) -> Trace:
     trace.steps = trace.steps[close_end:]
     trace.rebuild_text()
     settle_reasoning(trace.reasoning, trace.steps)
-    add_note(trace, "the thinking was inline between think tags: it is kept apart from the "
-                    "answer, split at the tags' tokens")
+    add_note(trace, INLINE_NOTE)
     return trace
