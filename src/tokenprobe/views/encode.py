@@ -241,6 +241,8 @@ def encode_trace(trace: Trace, n_least: int = 10) -> dict[str, Any]:
     doc["steps"] = _columns(trace.steps, vocab)
     if trace.reasoning is not None:  # a reasoning model's thinking, in the same columns
         doc["reasoning"] = _thinking(trace, vocab)
+    if trace.internals is not None:  # attention and the logit lens, as the trace has them
+        doc["internals"] = trace.internals.to_dict()
     doc["vocab"] = vocab.labels
     doc["vocab_bytes"] = vocab.bytes
     doc["summary"] = _summary(trace, n_least)

@@ -1,10 +1,11 @@
 """The interactive viewer as one self-contained HTML page, and inline in Jupyter.
 
 `render_html` fills the page shell (static/viewer.html) with the stylesheets (viewer.css,
-ops.css), the scripts (viewer.js, then the page views of operations, ops*.js), each in its
-own `<script>` element, and the traces in the compact page encoding (encode.py), embedded
-as JSON in a `<script type="application/json">` element. `render_comparison`,
-`render_choice` and `render_sweep` do the same for an operation's page (encode_ops.py);
+ops.css), the scripts (viewer.js, its Inside-the-model tab viewer-lens.js, then the page
+views of operations, ops*.js), each in its own `<script>` element, and the traces in the
+compact page encoding (encode.py), embedded as JSON in a `<script type="application/json">`
+element. `render_comparison`, `render_choice` and `render_sweep` do the same for an
+operation's page (encode_ops.py);
 `render_document` picks the page for a history record. The page loads nothing from
 anywhere: a Content-Security-Policy allows only the page's own scripts (by their hashes),
 so even a mistake that let model text become markup could not run it or reach the network.
@@ -38,8 +39,8 @@ _STATIC = Path(__file__).parent / "static"
 _MARKER = re.compile(r"\{\{(CSP|TITLE|CSS|DATA|SCRIPTS)\}\}")
 # In this order: the viewer first (the page views build on it), its boot runs once the
 # document is parsed, after every one of them has registered.
-SCRIPTS = ("viewer.js", "ops.js", "ops-compare.js", "ops-tree.js", "ops-sweep.js",
-           "ops-choice.js", "ops-calibrate.js")
+SCRIPTS = ("viewer.js", "viewer-lens.js", "ops.js", "ops-compare.js", "ops-tree.js",
+           "ops-sweep.js", "ops-choice.js", "ops-calibrate.js")
 STYLES = ("viewer.css", "ops.css")
 
 

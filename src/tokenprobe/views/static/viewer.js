@@ -1928,6 +1928,7 @@
     if (this.active < 0 && this.chips.length) { this.active = 0; this.chips[0].tabIndex = 0; }
     if (this.popChip >= base + from) { this.unpin(); this.hidePop(); }
     if (this.T !== 1) this.recolour();
+    this.updateThinking(tr);
     if (this.stepRange) {
       if (sc.n && !osc.n) this.buildStepView();
       else this.stepRange.max = String(Math.max(0, sc.n - 1));
@@ -2053,6 +2054,24 @@
     return doc;
   };
   LiveDoc.prototype.setSummary = function (summary) { this.doc.summary = summary; return this.doc; };
+  // A reasoning model's thinking tokens as they arrive (the `thinking` event: the same
+  // encoding and vocabulary as the answer's), appended to `reasoning.steps` by `add`
+  // itself; `reset` drops what was shown as thinking (it follows as the answer's).
+  LiveDoc.prototype.addThinking = function (batch) {
+    var doc = this.doc;
+    if (batch.reset) doc.reasoning = null;
+    if (!doc.reasoning) {
+      var cols = { n: 0 };
+      Object.keys(PER_STEP).concat(FLAT).forEach(function (c) { cols[c] = []; });
+      doc.reasoning = { text: "", source: batch.source || null, logprobs_for: [], text_steps: null,
+        steps: cols, summary: null, live: true };
+    }
+    var answer = doc.steps;
+    doc.steps = doc.reasoning.steps;
+    try { this.add({ vocab: batch.vocab, steps: batch.steps, trace: batch.trace }); } finally { doc.steps = answer; }
+    if (!doc.reasoning.steps.n && batch.reset) doc.reasoning = null;
+    return doc;
+  };
 
   // ------------------------------------------------------------------------------------
   // A reasoning model's thinking (the page's `reasoning`: encode.py): folded above the
@@ -2171,7 +2190,35 @@
     pop.setAttribute("aria-label", "Thinking token details");
   };
 
+  // A live trace's thinking grows: its fold is opened while it streams, and the chips from
+  // the last glyph group on (whose bytes may have grown) are made again.
+  App.prototype.updateThinking = function (tr) {
+    var r = tr.doc.reasoning, box = this.textWrap.querySelector("details.tp-thinking");
+    if (!r) { if (box) box.parentNode.removeChild(box); this.thinkWrap = null; return; }
+    if (!box) {
+      this.placeThinking(tr);
+      box = this.textWrap.querySelector("details.tp-thinking");
+      if (box && r.live) box.open = true;
+      return;
+    }
+    var old = this.thinkSc, sc = loadScope(r.steps, tr.vocab), text = box.querySelector(".tp-text-thinking");
+    var from = old && old.n ? Math.max(0, old.G - 1) : 0;
+    if (!old || !old.n) clear(text);
+    else while (text.childNodes.length > from) text.removeChild(text.lastChild);
+    for (var g = from; g < sc.G; g++) {
+      var chip = makeChip(sc, g, -1);
+      chip._k = undefined;
+      chip._think = g;
+      text.appendChild(chip);
+    }
+    if (!text.querySelector("[tabindex]") && text.firstChild) text.firstChild.tabIndex = 0;
+    this.thinkSc = sc;
+    box.querySelector("summary").textContent = thinkingLine(r);
+    if (this.popChip === THINK_POP && !this.thinkChip.isConnected) { this.unpin(); this.hidePop(); }
+  };
+
   function thinkingLine(r) {
+    if (r.live) return "Thinking\u2026 \u00b7 " + plural(r.steps.n, "token", "tokens") + " so far";
     var s = r.summary, line = "Thinking";
     if (r.source === "responses_summary") line += " (the server\u2019s summary of it)";
     if (s && s.reported) {
@@ -2219,7 +2266,9 @@
     // The trace model (columns as typed arrays, glyph groups) for page views that draw
     // numbers of a trace outside a mounted viewer.
     loadTrace: loadTrace,
-    pageViews: pageViews
+    pageViews: pageViews,
+    // The viewer itself, for files that add a view to it (viewer-lens.js).
+    App: App
   };
 
   // ------------------------------------------------------------------------------------
