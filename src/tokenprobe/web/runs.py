@@ -1,7 +1,9 @@
 """What a job does in its worker thread: run one library operation and tell the page.
 
 - `stream_trace`: a generation or a branch (a `TraceStream`): every step goes out as it is
-  made (`steps`, in the page encoding, LiveEncoder), with the summary every quarter second;
+  made (`steps`, in the page encoding, LiveEncoder), a reasoning model's thinking tokens
+  as they come (`thinking`, the same encoding and vocabulary), with the summary every
+  quarter second;
   when the page asks to stop, the stream is interrupted and the trace (marked incomplete)
   is kept; a server that fails part-way leaves the tokens received. Every trace is saved to
   the history, whole or not.
@@ -23,6 +25,7 @@ from tokenprobe.backends import Backend, GenerationError, TraceStream
 from tokenprobe.errors import TokenprobeError
 from tokenprobe.ops.choose import choose
 from tokenprobe.ops.compare import compare
+from tokenprobe.reasoning import ThinkingSteps
 from tokenprobe.store import Store
 from tokenprobe.trace import Trace
 from tokenprobe.views.encode import LiveEncoder, summary_of
@@ -68,17 +71,28 @@ def stream_trace(job: Job, open_stream: Callable[[], TraceStream], store: Store 
     n = 0
     last_summary = time.perf_counter()
     failure: str | None = None
+    described = False
     try:
-        for step in stream:
+        for item in stream.events():
             t_last = time.perf_counter()
-            batch = encoder.encode([step])
-            if n == 0:
-                t_first = t_last
+            batch = encoder.encode(item.steps if isinstance(item, ThinkingSteps) else [item])
+            if not described:
+                described = True
                 # Known only once the backend has started (the tail grid, a server's model,
                 # the vocabulary size that bounds values at other temperatures).
                 batch["trace"] = {"tail_temperatures": trace.tail_temperatures,
                                   "logprobs_kind": trace.logprobs_kind, "model": trace.model,
                                   "source": trace.source, "vocab_size": trace.vocab_size}
+            if isinstance(item, ThinkingSteps):  # a reasoning model's thinking, live
+                batch["reset"] = item.reset
+                batch["source"] = trace.reasoning.source if trace.reasoning else None
+                job.emit("thinking", batch)
+                if job.stop_reason is not None:
+                    stream.interrupt(job.stop_reason)
+                    break
+                continue
+            if n == 0:
+                t_first = t_last
             n += 1
             job.emit("steps", batch)
             if t_last - last_summary >= SUMMARY_EVERY:

@@ -2083,6 +2083,7 @@
     this.thinkWrap = null;
     if (!r || !gen) return;
     var box = el("details", "tp-thinking");
+    if (r.live) box.open = true; // streaming: shown as it grows
     box.appendChild(el("summary", "tp-thinking-line", thinkingLine(r)));
     var sc = loadScope(r.steps, tr.vocab);
     this.thinkSc = sc;

@@ -138,6 +138,8 @@ export class TraceBox {
         box.root.classList.add("streaming");
       },
       steps(d) { live.add(d); box.draw(live.doc); },
+      // A reasoning model's thinking, token by token while it streams (folded again at the end).
+      thinking(d) { live.addThinking(d); box.draw(live.doc); },
       summary(d) { box.app.setSummary(d.summary); },
       done(d) {
         if (d.trace.steps.n || d.trace.complete) box.finish(d, null);
