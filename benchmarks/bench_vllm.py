@@ -10,7 +10,9 @@
    top of the server's own time.
 2. Against a stub that answers at once with a vLLM-shaped completion of 64 tokens (5 or 20
    alternatives each): tokenprobe batch's tokens/s at concurrency 16 (the client's ceiling:
-   nothing waits on a server), beside `json.loads` of the same answers alone.
+   nothing waits on a server), beside `json.loads` of the same answers alone, and the
+   tokens/s one process reads alone (an answer's body to its batch line, as each of the
+   batch's worker processes does: the ceiling per core).
 
 All figures are ratios measured in one run on one machine (other work on the machine moves
 the absolute numbers). Run: python benchmarks/bench_vllm.py [--base-url URL] [--quick]
@@ -24,6 +26,7 @@ import asyncio
 import json
 import math
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,6 +187,26 @@ def wait_for(port: int) -> None:
     raise RuntimeError("the stub did not start")
 
 
+def per_core(alternatives: int, rounds: int = 5, n: int = 40) -> float:
+    """Tokens/s one process reads: an answer's body to its batch line (parse, trace, JSON
+    line), as a batch's worker process does, without the HTTP exchange; median of rounds."""
+    from tokenprobe.api import build_request
+    from tokenprobe.backends import BackendOptions
+    from tokenprobe.backends.openai import OpenAIBackend
+    from tokenprobe.ops.batch import trace_line
+
+    body = completion_body(alternatives).decode()
+    backend = OpenAIBackend.from_spec("gemma", BackendOptions(base_url="http://127.0.0.1:9/v1"))
+    req = build_request("question", max_tokens=STUB_TOKENS, alternatives=alternatives)
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            trace_line(backend.read_whole(req, body))
+        times.append(time.perf_counter() - t0)
+    return n * STUB_TOKENS / statistics.median(times)
+
+
 def ceiling(quick: bool) -> None:
     print(f"\nstub answering at once: {STUB_TOKENS} tokens per answer, tokens/s at "
           "concurrency 16")
@@ -218,7 +241,8 @@ def ceiling(quick: bool) -> None:
                 json.loads(body)
             loads_rate = n * STUB_TOKENS / (time.perf_counter() - t0)
             print(f"{alternatives:>12}  {n:>7}  {ours_rate:>10.0f}  {loads_rate:>10.0f}  "
-                  f"{ours_rate / loads_rate:>6.3f}")
+                  f"{ours_rate / loads_rate:>6.3f}  (one core, reading alone: "
+                  f"{per_core(alternatives):.0f})")
         finally:
             proc.terminate()
             proc.wait()

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tokenprobe.errors import ModelError
+
 # Re-normalising recorded steps lives in its own modules; its names are offered here too,
 # where callers have always found them.
 from tokenprobe.renormalise import (  # noqa: F401
@@ -99,6 +101,11 @@ class RowAnalyzer:
     def analyze(self, row: Float32Array, n_top: int) -> RowStats:
         d, e, r, q = self._buf
         m = float(row.max())
+        if not math.isfinite(m):
+            # A NaN or +inf logit (a broken model or file; numpy's max passes NaN on):
+            # every number of the row would be NaN, and none may reach a trace.
+            raise ModelError("the model gave a logit that is not a finite number (NaN or "
+                             "infinity): its weights or its file may be damaged")
         np.subtract(row, np.float32(m), out=d)  # d = x - m <= 0
         np.exp(d, out=e)
         s = float(e.sum(dtype=np.float64))

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 from tokenprobe.errors import InputError, TokenprobeError
+from tokenprobe.fastjson import loads
 
 # Waiting longer than this for one retry is worse than telling the user at once.
 MAX_RETRY_WAIT = 30.0
@@ -218,8 +219,8 @@ def check_cover(emitted: bytes, text: str, where: str) -> None:
 def parse_json(text: str, where: str) -> Any:
     """A body as JSON, or the one-line error for a body that is not JSON."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return loads(text)
+    except ValueError:  # orjson's JSONDecodeError is one too
         snippet = " ".join(text.split())[:80]
         raise ServerError(f"{where} sent a body that is not JSON (it begins {snippet!r}); "
                           "the answer may have been cut off") from None

@@ -64,6 +64,7 @@ from tokenprobe.api import build_request
 from tokenprobe.backends import Backend
 from tokenprobe.backends.base import GenerationError, validate_request
 from tokenprobe.errors import FormatError, InputError, TokenprobeError
+from tokenprobe.fastjson import dumps_line
 from tokenprobe.trace import Request, Trace
 
 SETTINGS = ("system", "chat", "max_tokens", "temperature", "top_p", "top_k", "seed",
@@ -289,8 +290,7 @@ class _Appender:
 
 
 def trace_line(trace: Trace) -> bytes:
-    return (json.dumps(trace.to_dict(), ensure_ascii=False, separators=(",", ":"),
-                       allow_nan=False) + "\n").encode("utf-8")
+    return dumps_line(trace.to_dict())
 
 
 # (item, error or None) after each prompt, in the order they finish.
