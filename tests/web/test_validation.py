@@ -124,7 +124,8 @@ async def test_validation_lists_every_field_and_never_echoes_values(
 
 @pytest.mark.parametrize(("path", "status", "message"), [
     ("/api/history?limit=0", 422, "limit: must be at least 1"),
-    ("/api/history?kind=poem", 422, "kind: must be 'trace', 'comparison' or 'choice'"),
+    ("/api/history?kind=poem", 422,
+     "kind: must be 'trace', 'comparison', 'choice', 'sweep' or 'calibration'"),
     ("/api/history/abcdef12", 404, "no history entry with id 'abcdef12'"),
     ("/api/history/abc", 422, "record_id: is too short (at least 4 characters)"),
     ("/api/history/abcdef12/export?format=pdf", 422, "format: must be 'json', 'jsonl' or "
