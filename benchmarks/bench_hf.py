@@ -6,6 +6,8 @@ side by side in one run (ratios; the machine's load moves both alike).
 2. hf: scoring a text vs one forward pass over it (logits only): goal >= 0.8x.
 3. An own model (the char_gpt example's network) through tokenprobe vs a bare PyTorch
    sampling loop over the same network (softmax, torch.multinomial): goal >= 0.9x.
+4. Attention and logit-lens capture on hf: (--attention, --lens): the trace's size per
+   token with and without them, and the generation speed beside a run without.
 
     python benchmarks/bench_hf.py [--tokens 32] [--repeat 3]
 
@@ -83,6 +85,25 @@ def bench_hf(tokens: int, repeat: int) -> None:
           "(goal >= 0.8x)")
 
 
+def bench_capture(tokens: int, repeat: int) -> None:
+    b = get_backend("hf:embedded")
+    runs = {"plain": {}, "attention": {"attention": True}, "lens": {"lens": True},
+            "both": {"attention": True, "lens": True}}
+    sizes: dict[str, float] = {}
+
+    def run(kw: dict[str, bool], name: str) -> Callable[[], int]:
+        def go() -> int:
+            tr = tokenprobe.generate(PROMPT, model=b, max_tokens=tokens, temperature=0, **kw)
+            sizes[name] = len(tr.to_json().encode("utf-8")) / len(tr.steps)
+            return len(tr.steps)
+        return go
+
+    r = best({k: run(kw, k) for k, kw in runs.items()}, repeat)
+    for k in runs:
+        print(f"hf: capture {k}: {sizes[k] / 1024:.1f} KiB of trace per token, "
+              f"{r[k]:.1f} tok/s: {r[k] / r['plain']:.2f}x the speed without")
+
+
 def bench_own(tokens: int, repeat: int) -> None:
     ex = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "char_gpt"
                             / "char_gpt.py"))
@@ -120,6 +141,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     bench_hf(args.tokens, args.repeat)
+    bench_capture(args.tokens, args.repeat)
     bench_own(args.tokens * 4, args.repeat)
 
 

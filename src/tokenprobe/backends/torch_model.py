@@ -35,8 +35,15 @@ from tokenprobe.errors import InputError, ModelError
 from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
-# Positions per forward call when scoring: 64 rows of a 262,144-token vocabulary are 64 MB.
+# Positions per forward call when scoring: as many as keep a chunk's logits within
+# ROWS_BYTES (256 rows of a 262,144-token vocabulary; a short text in one pass, which
+# spares the per-call overhead of the model), at least CHUNK.
 CHUNK = 64
+ROWS_BYTES = 256 << 20
+
+
+def chunk_rows(n_vocab: int) -> int:
+    return max(CHUNK, min(4096, ROWS_BYTES // (4 * max(n_vocab, 1))))
 
 # (new ids, the cache from the last call or None, whether every position needs its row)
 # -> (rows: (n, V) float32, one per new position, or the last one only; the next cache)
@@ -295,12 +302,13 @@ class LogitsBackend(Backend):
               ) -> Generator[tuple[int, np.ndarray, RowInside | None]]:
         """(p, the row at p: the distribution of token p + 1, what position p captured or
         None) for p from `first` to the next-to-last position, the text evaluated in chunks
-        of CHUNK positions."""
+        of chunk_rows(V) positions."""
+        chunk = chunk_rows(self.n_vocab)
         ctx = self._context()
         pos = 0
         n = len(tokens)
         while pos < n - 1:
-            end = min(pos + CHUNK, n - 1)
+            end = min(pos + chunk, n - 1)
             if end <= first:  # nothing asked for here: one chunk without rows kept
                 ctx.feed(list(tokens[pos:end]), all_rows=False)
                 pos = end
