@@ -136,7 +136,11 @@ export function initCalibrate() {
   }
 
   return {
-    open(entry) { drawModels(); draw(entry.calibration); },
+    open(entry) {
+      if (!entry.calibration) throw new Error("it is a " + entry.kind + ", not a calibration");
+      drawModels();
+      draw(entry.calibration);
+    },
     focus() { drawModels(); },
   };
 }
