@@ -51,3 +51,33 @@ def test_command_line(cli) -> None:  # type: ignore[no-untyped-def]
     assert r.code != 0 and "unknown tokenizer" in r.stderr and "Traceback" not in r.stderr
     with pytest.raises(InputError):
         split("char", "")
+
+
+def test_html_page(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--html: a self-contained page, no script, every piece of model text escaped."""
+    from html.parser import HTMLParser
+
+    evil = "<script>alert(1)</script> 吾輩は猫 &amp;"
+    page = tmp_path / "split.html"
+    r = cli(["tokenize", evil, "-k", "char", "-k", "o200k", "--html", str(page)])
+    assert r.code == 0, r.stderr
+    doc = page.read_text("utf-8")
+    tags: list[str] = []
+    texts: list[str] = []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            tags.append(tag)
+
+        def handle_data(self, data: str) -> None:
+            texts.append(data)
+
+    Reader().feed(doc)
+    assert "script" not in tags and "img" not in tags
+    assert "default-src 'none'" in doc
+    shown = "".join(texts)
+    # The char tokenizer's line spells the text back, spaces drawn as middle dots.
+    assert evil.replace(" ", "\u00b7") in shown
+    assert f"{len(evil)} tokens" in shown and "o200k" in shown
+    r = cli(["tokenize", "x", "-k", "char", "--html", str(tmp_path / "no" / "dir" / "f")])
+    assert r.code == 0  # its folder is made
