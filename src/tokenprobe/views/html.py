@@ -37,9 +37,19 @@ if TYPE_CHECKING:
 # Package data next to this module; a plain path works for wheels and editable installs.
 _STATIC = Path(__file__).parent / "static"
 _MARKER = re.compile(r"\{\{(CSP|TITLE|CSS|DATA|SCRIPTS)\}\}")
-# In this order: the viewer first (the page views build on it), its boot runs once the
-# document is parsed, after every one of them has registered.
-SCRIPTS = ("viewer.js", "viewer-lens.js", "ops.js", "ops-compare.js", "ops-tree.js",
+# The viewer's files in load order: the DOM-free parts first (number formats, the
+# temperature math, bytes and glyphs, the trace model: they also run in node), then the DOM
+# helpers, the viewer (App) and its views, each adding its methods, and viewer.js, the public
+# API and the boot.
+VIEWER_SCRIPTS = ("viewer-format.js", "viewer-math.js", "viewer-bytes.js", "viewer-trace.js",
+                  "viewer-dom.js", "viewer-app.js", "viewer-toolbar.js", "viewer-read.js",
+                  "viewer-popover.js", "viewer-chart.js", "viewer-step.js", "viewer-live.js",
+                  "viewer-thinking.js", "viewer.js")
+# Every script of a page, in this order: the viewer first (the page views build on it), then
+# its Inside-the-model tab and the pages of operations. The boot runs once the document is
+# parsed, after every one of them has registered. The HTML export, Jupyter and the web app
+# (web/app.py) all load this list.
+SCRIPTS = (*VIEWER_SCRIPTS, "viewer-lens.js", "ops.js", "ops-compare.js", "ops-tree.js",
            "ops-sweep.js", "ops-choice.js", "ops-calibrate.js")
 STYLES = ("viewer.css", "ops.css")
 

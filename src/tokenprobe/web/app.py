@@ -2,9 +2,11 @@
 
 `create_app(config)` builds the FastAPI app: routes (routes_run.py, routes_data.py), error
 answers (errors.py), the security guard (security.py), and the front end served from files
-inside the package: the page (web/static/) and the viewer it shares with the HTML export
-(views/static/viewer.js and viewer.css, the very same files). The OpenAPI schema is at
-/api/openapi.json; the interactive docs are off (they load scripts from the network).
+inside the package: the page (web/static/index.html, given the viewer's stylesheets and
+scripts from views/html.py's STYLES and SCRIPTS, the export's one list) and the files it
+shares with the HTML export (views/static/, the very same files, served under /viewer/).
+The OpenAPI schema is at /api/openapi.json; the interactive docs are off (they load
+scripts from the network).
 
 It leaves out the command line (cli_serve.py) and everything the routes do.
 """
@@ -16,11 +18,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import tokenprobe
 from tokenprobe.store import Store
+from tokenprobe.views.html import SCRIPTS, STYLES
 from tokenprobe.web import errors, routes_calibrate, routes_data, routes_run
 from tokenprobe.web.config import ServerConfig
 from tokenprobe.web.jobs import Scheduler
@@ -31,6 +34,16 @@ from tokenprobe.web.state import AppState
 STATIC = Path(__file__).parent / "static"
 STOPPING = "the server stopped"
 VIEWER = Path(__file__).parent.parent / "views" / "static"
+
+
+def _page() -> str:
+    """index.html with the viewer's stylesheets and scripts in the export's order (the one
+    list in views/html.py), so that the app and the export never load different files."""
+    text = (STATIC / "index.html").read_text("utf-8")
+    styles = "\n".join(f'<link rel="stylesheet" href="/viewer/{n}">' for n in STYLES)
+    scripts = "\n".join(f'<script src="/viewer/{n}"></script>' for n in SCRIPTS)
+    return (text.replace("<!--tp:viewer-styles-->", styles)
+            .replace("<!--tp:viewer-scripts-->", scripts))
 
 
 def create_app(config: ServerConfig | None = None) -> Guard:
@@ -62,13 +75,16 @@ def create_app(config: ServerConfig | None = None) -> Guard:
     app.include_router(routes_data.router)
     app.include_router(routes_calibrate.router)
 
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    page_text = _page()
 
-    for name in ("viewer.js", "viewer.css", "ops.js", "ops.css", "ops-calibrate.js"):
+    @app.get("/", include_in_schema=False)
+    @app.get("/static/index.html", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(page_text, headers={"Cache-Control": "no-cache"})
+
+    for name in (*SCRIPTS, *STYLES):
         # The export's own files, served as they are (no copy that could drift): the
-        # viewer, and the calibration page's drawing with the page pieces it builds on.
+        # viewer's files, its Inside-the-model tab and the pages of operations.
         def viewer_file(path: Path = VIEWER / name) -> FileResponse:
             return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
