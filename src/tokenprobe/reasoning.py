@@ -141,7 +141,7 @@ def split_point(datas: list[bytes], answer: str) -> int | None:
 
 @dataclass
 class Part:
-    """What a chunk gave one part: its pieces (formats/_tokens.Piece), steps and text."""
+    """What a chunk gave one part: its pieces (formats/wire_tokens.Piece), steps and text."""
 
     pieces: list[Any] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)

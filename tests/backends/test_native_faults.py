@@ -24,9 +24,9 @@ from tests.servers.faultserver import (
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import Backend, BackendOptions, GenerationError
-from tokenprobe.backends.faults import ServerError
 from tokenprobe.backends.llamacpp import LlamaCppBackend
 from tokenprobe.backends.ollama import OllamaBackend
+from tokenprobe.backends.server_errors import ServerError
 from tokenprobe.errors import ModelError
 from tokenprobe.trace import Trace
 

@@ -13,11 +13,12 @@ import pytest
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import BackendOptions, GenerationError
-from tokenprobe.backends.faults import ServerError, public_url, scrub
 from tokenprobe.backends.llamacpp import LlamaCppBackend
 from tokenprobe.backends.nativehttp import byte_lines
 from tokenprobe.backends.ollama import OllamaBackend
 from tokenprobe.backends.openai import OpenAIBackend
+from tokenprobe.backends.server_errors import ServerError, scrub
+from tokenprobe.backends.urls import public_url
 from tokenprobe.errors import InputError
 
 SECRET = "SECRETsecret0123456789"

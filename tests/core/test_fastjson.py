@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenprobe.backends.faults import ServerError, parse_json
+from tokenprobe.backends.server_errors import ServerError, parse_json
 from tokenprobe.fastjson import dumps_line, loads
 
 VALUES = st.recursive(
@@ -36,7 +36,7 @@ def test_nan_and_infinity_that_python_servers_write_are_read() -> None:
 
 
 def test_escapes_are_read_and_a_huge_integer_is_never_another_integer() -> None:
-    from tokenprobe.formats._values import opt_int
+    from tokenprobe.formats.wire_values import opt_int
 
     text = '{"s": "\\ud83d\\ude00 <\\u2028>", "id": 123456789012345678901234567890}'
     doc = loads(text)

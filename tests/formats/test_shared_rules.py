@@ -14,7 +14,7 @@ from tests.helpers import run_cli
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats import llamacpp, load_all, parse_document, read_documents, sglang, vllm
-from tokenprobe.formats._tokens import drop_extra_chosen, make_step, token_piece
+from tokenprobe.formats.wire_tokens import drop_extra_chosen, make_step, token_piece
 from tokenprobe.trace import Candidate, Step, Trace
 
 SEPARATORS = "a\u2028b\u2029c\x85d"

@@ -10,8 +10,8 @@ from tests.servers.faultserver import fault_server, status
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import BackendOptions
-from tokenprobe.backends.faults import ServerError
 from tokenprobe.backends.openai import OpenAIBackend
+from tokenprobe.backends.server_errors import ServerError
 
 REFUSAL = {"error": {"message": "You are not allowed to request logprobs from this model",
                      "type": "invalid_request_error", "param": None, "code": None}}

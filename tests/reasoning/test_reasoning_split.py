@@ -3,7 +3,7 @@ hand-made token runs: each case says which tokens must land where."""
 
 from __future__ import annotations
 
-from tokenprobe.formats._tokens import Piece
+from tokenprobe.formats.wire_tokens import Piece
 from tokenprobe.reasoning import PartRouter, split_inline, split_point, text_span
 from tokenprobe.trace import Step
 

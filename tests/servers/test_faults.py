@@ -23,14 +23,14 @@ from tests.servers.faultserver import (
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import BackendOptions, GenerationError
-from tokenprobe.backends.faults import (
+from tokenprobe.backends.openai import OpenAIBackend
+from tokenprobe.backends.server_errors import (
     MAX_RETRY_WAIT,
     ServerError,
     logprobs_cap,
     retry_delay,
     scrub,
 )
-from tokenprobe.backends.openai import OpenAIBackend
 from tokenprobe.errors import InputError
 from tokenprobe.trace import Trace
 

@@ -20,9 +20,9 @@ import pytest
 from tests.helpers import run_cli
 
 from tokenprobe.backends import BackendOptions, get_backend
-from tokenprobe.backends.faults import ServerError
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.backends.openai import OpenAIBackend
+from tokenprobe.backends.server_errors import ServerError
 from tokenprobe.trace import Step, Trace
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from tokenprobe.backends.base import replay_steps
-from tokenprobe.backends.faults import ServerError
 from tokenprobe.backends.openai import OpenAIBackend
 from tokenprobe.backends.openai_reader import AnswerReader, sse_line
+from tokenprobe.backends.server_errors import ServerError
 from tokenprobe.errors import FormatError, InputError
 from tokenprobe.formats import load_all, vllm
 from tokenprobe.formats.vllm_values import ValueJudge, logits_proof, raw_value

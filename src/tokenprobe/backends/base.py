@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from tokenprobe.backends.faults import public_url
+from tokenprobe.backends.urls import public_url
 from tokenprobe.errors import InputError, ModelError, TokenprobeError
 from tokenprobe.reasoning import INLINE_NOTE, InlineSplitter, ThinkingSteps, settle_reasoning
 from tokenprobe.textbytes import TextAssembler

@@ -4,7 +4,7 @@ A server's stream gives, per chunk, some text and the logprob entries of some to
 tokens carry their own bytes (a label, a `bytes` list, a byte spelling) and go out at once.
 Some hide them (llama-cpp-python writes an empty string for a byte-fallback token, vLLM
 U+FFFD): those wait, with the tokens after them, until the text received so far can be laid
-over them (formats/_tokens.fit_to_text), which gives their bytes. At the end whatever waits
+over them (formats/wire_tokens.fit_to_text), which gives their bytes. At the end whatever waits
 is fitted once more or released with the bytes its label shows.
 
 It also keeps count of what the server said in text and in tokens, so that a backend can
@@ -15,7 +15,7 @@ It leaves out reading a chunk's format (formats/openai_chat.py and friends).
 
 from __future__ import annotations
 
-from tokenprobe.formats._tokens import Piece, fit_to_text, name_hidden_chosen
+from tokenprobe.formats.wire_tokens import Piece, fit_to_text, name_hidden_chosen
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Step
 

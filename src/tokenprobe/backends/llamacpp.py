@@ -42,16 +42,16 @@ from typing import Any
 import httpx
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
-from tokenprobe.backends.faults import (
+from tokenprobe.backends.nativehttp import NativeHttp
+from tokenprobe.backends.server_errors import (
     NO_LOGPROBS_AFTER,
     ServerError,
     body_message,
     check_cover,
     no_logprobs,
     parse_json,
-    public_url,
 )
-from tokenprobe.backends.nativehttp import NativeHttp
+from tokenprobe.backends.urls import public_url
 from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.formats import llamacpp as fmt
 from tokenprobe.trace import Request, Step, Trace

@@ -3,7 +3,7 @@
 `NativeHttp.lines(path, body)` sends one JSON POST and yields the body's lines as they
 arrive (SSE `data:` lines or NDJSON). Before the body starts it retries what a retry can
 mend (429, 408, 500, 502, 503, 504, a refused or dropped connection), waiting as the
-server's `retry-after` says (faults.retry_delay, bounded) at most `max_retries` times.
+server's `retry-after` says (server_errors.retry_delay, bounded) at most `max_retries` times.
 Every failure becomes a one-line ServerError, with the API key scrubbed out; a failure
 while the body streams says the connection broke part-way (the backend's TraceStream keeps
 the tokens already received). The transport is injectable (httpx), so tests replay
@@ -14,7 +14,7 @@ too): JSON written with `ensure_ascii=False` holds U+2028, U+2029 and U+0085 raw
 its strings, and httpx's `iter_lines`, like `str.splitlines`, would cut a chunk there.
 
 It leaves out reading the lines (formats/llamacpp.py, formats/ollama.py) and the checks on
-a whole answer (faults.check_cover).
+a whole answer (server_errors.check_cover).
 """
 
 from __future__ import annotations
@@ -25,19 +25,17 @@ from typing import Any
 
 import httpx
 
-from tokenprobe.backends.faults import (
+from tokenprobe.backends.server_errors import (
     RETRY_STATUSES,
     ServerError,
     body_message,
-    check_url,
     parse_json,
-    public_url,
     reason,
     retry_delay,
     scrub,
     status_error,
-    url_secrets,
 )
+from tokenprobe.backends.urls import check_url, public_url, url_secrets
 
 DEFAULT_TIMEOUT = 120.0
 CONNECT_TIMEOUT = 10.0

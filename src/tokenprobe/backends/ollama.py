@@ -38,21 +38,20 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
-from tokenprobe.backends.faults import (
+from tokenprobe.backends.livefit import LiveFitter
+from tokenprobe.backends.nativehttp import NativeHttp
+from tokenprobe.backends.server_errors import (
     NO_LOGPROBS_AFTER,
     ServerError,
     body_message,
     check_cover,
-    check_url,
     no_logprobs,
     parse_json,
-    public_url,
 )
-from tokenprobe.backends.livefit import LiveFitter
-from tokenprobe.backends.nativehttp import NativeHttp
+from tokenprobe.backends.urls import check_url, public_url
 from tokenprobe.errors import FormatError, ModelError, TokenprobeError
 from tokenprobe.formats import ollama as fmt
-from tokenprobe.formats._values import finish_error, finish_reason
+from tokenprobe.formats.wire_values import finish_error, finish_reason
 from tokenprobe.reasoning import PartRouter, Reasoning, ThinkingSteps, settle_reasoning
 from tokenprobe.trace import Request, Step, Trace
 

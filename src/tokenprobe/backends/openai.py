@@ -10,7 +10,7 @@ a live answer and a saved one give the same trace, and fields the SDK does not k
 Retries are this backend's own, not the SDK's (it is built with `max_retries=0`): the same
 rule as the native backends' (408, 429, 500, 502, 503, 504 and a refused or dropped
 connection, before the body starts; not a timeout), waiting as `retry-after` /
-`retry-after-ms` say but never more than `faults.MAX_RETRY_WAIT` (30 s) a wait, at most
+`retry-after-ms` say but never more than `server_errors.MAX_RETRY_WAIT` (30 s) a wait, at most
 `max_retries` (2) times. The SDK would wait up to its own bound (two minutes in current
 versions), and an error after its retries could not say how many tries were made; counted
 here, "after N tries" is said only when there were N.
@@ -47,22 +47,20 @@ from typing import Any, TypeVar
 
 from tokenprobe.backends import openai_score
 from tokenprobe.backends.base import Backend, BackendOptions, replay_steps
-from tokenprobe.backends.faults import (
+from tokenprobe.backends.nativehttp import abyte_lines, byte_lines
+from tokenprobe.backends.openai_reader import AnswerReader, sse_line
+from tokenprobe.backends.server_errors import (
     RETRY_STATUSES,
     ServerError,
     body_message,
-    check_url,
     is_transport_error,
     parse_json,
-    public_url,
     reason,
     retry_delay,
     scrub,
     status_error,
-    url_secrets,
 )
-from tokenprobe.backends.nativehttp import abyte_lines, byte_lines
-from tokenprobe.backends.openai_reader import AnswerReader, sse_line
+from tokenprobe.backends.urls import check_url, public_url, url_secrets
 from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.formats.vllm_values import KINDS
 from tokenprobe.trace import Request, Step, Trace

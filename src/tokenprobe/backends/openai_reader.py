@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokenprobe.backends.faults import (
+from tokenprobe.backends.livefit import LiveFitter
+from tokenprobe.backends.server_errors import (
     NO_LOGPROBS_AFTER,
     ServerError,
     body_message,
@@ -31,11 +32,10 @@ from tokenprobe.backends.faults import (
     parse_json,
     scrub,
 )
-from tokenprobe.backends.livefit import LiveFitter
 from tokenprobe.formats import openai_completions, vllm
-from tokenprobe.formats._settle import settle_prompt
-from tokenprobe.formats._tokens import fit_to_text, name_hidden_chosen
-from tokenprobe.formats._values import finish_error, finish_reason
+from tokenprobe.formats.trace_finish import settle_prompt
+from tokenprobe.formats.wire_tokens import fit_to_text, name_hidden_chosen
+from tokenprobe.formats.wire_values import finish_error, finish_reason
 from tokenprobe.reasoning import Part, PartRouter, Reasoning, ThinkingSteps, settle_reasoning
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Request, Step, Trace

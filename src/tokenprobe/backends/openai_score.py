@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tokenprobe.backends.faults import ServerError, body_message, parse_json, scrub
 from tokenprobe.backends.livefit import trim_top
+from tokenprobe.backends.server_errors import ServerError, body_message, parse_json, scrub
 from tokenprobe.errors import ModelError
 from tokenprobe.formats import openai_chat, openai_completions, vllm
-from tokenprobe.formats._settle import add_note
-from tokenprobe.formats._tokens import Piece, fit_to_text, token_piece
+from tokenprobe.formats.trace_finish import add_note
+from tokenprobe.formats.wire_tokens import Piece, fit_to_text, token_piece
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Request, Step, Trace
 

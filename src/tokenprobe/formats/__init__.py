@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._values import clean_text
+from tokenprobe.formats.wire_values import clean_text
 from tokenprobe.trace import Trace
 
 # Detection order: tokenprobe's own traces, then the shapes with a distinctive field, then
@@ -210,7 +210,7 @@ def load_all(path: str | os.PathLike[str], format: str = "auto",
     with _gc_paused():
         traces = parse_document(read_documents(text, str(p)), format, file=p.name)
     if vocab_size is not None:
-        from tokenprobe.formats._vocab import set_vocab_size
+        from tokenprobe.formats.vocab_check import set_vocab_size
 
         set_vocab_size(traces, vocab_size, str(p))
     return traces

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tokenprobe.formats._settle import add_note
-from tokenprobe.formats._tokens import Piece, fit_to_text, name_hidden_chosen
+from tokenprobe.formats.trace_finish import add_note
+from tokenprobe.formats.wire_tokens import Piece, fit_to_text, name_hidden_chosen
 from tokenprobe.reasoning import (
     INLINE_NOTE,
     PartRouter,

@@ -36,9 +36,9 @@ from __future__ import annotations
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._settle import add_note, new_trace, set_finish, settle
-from tokenprobe.formats._tokens import Piece, candidate, make_step, token_piece
-from tokenprobe.formats._values import documents, logprob, need_dict, opt_int, opt_list, opt_str
+from tokenprobe.formats.trace_finish import add_note, new_trace, set_finish, settle
+from tokenprobe.formats.wire_tokens import Piece, candidate, make_step, token_piece
+from tokenprobe.formats.wire_values import documents, logprob, need_dict, opt_int, opt_list, opt_str
 from tokenprobe.trace import Step, Trace
 
 NAME = "gemini"

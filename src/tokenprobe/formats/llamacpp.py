@@ -58,10 +58,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._settle import new_trace, settle
 from tokenprobe.formats._thinking import split_thinking
-from tokenprobe.formats._tokens import Piece, candidate, entropy_bound, make_step, token_piece
-from tokenprobe.formats._values import (
+from tokenprobe.formats.trace_finish import new_trace, settle
+from tokenprobe.formats.wire_tokens import Piece, candidate, entropy_bound, make_step, token_piece
+from tokenprobe.formats.wire_values import (
     from_prob,
     logprob,
     need_dict,

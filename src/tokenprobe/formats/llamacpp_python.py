@@ -14,7 +14,7 @@ responses in tests/fixtures/llama-cpp-python/). Its dialect:
   a fit that the text alone leaves open.
 - `top_logprobs` always has the chosen token added (`top_logprob.update(...)`), at the end
   when it was not in the top N: N+1 entries, the extra one dropped
-  (`_tokens.drop_extra_chosen`), in chat as in completions.
+  (`wire_tokens.drop_extra_chosen`), in chat as in completions.
 - With echo the BOS token is left out of the echoed tokens but counted in `usage`, and the
   first echoed token has logprob null.
 - With `logprobs: 0` each list is the chosen token alone (the one added); when every list
@@ -36,7 +36,7 @@ import re
 from typing import Any
 
 from tokenprobe.formats import openai_chat, openai_completions
-from tokenprobe.formats._tokens import Piece, drop_extra_chosen
+from tokenprobe.formats.wire_tokens import Piece, drop_extra_chosen
 from tokenprobe.trace import Step, Trace
 
 NAME = "llama-cpp-python"

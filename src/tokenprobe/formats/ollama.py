@@ -39,10 +39,10 @@ from __future__ import annotations
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._settle import new_trace, set_finish, settle
 from tokenprobe.formats._thinking import keep_thinking, split_thinking
-from tokenprobe.formats._tokens import Piece, candidate, make_step, token_piece
-from tokenprobe.formats._values import logprob, need_dict, need_str, opt_list, opt_str
+from tokenprobe.formats.trace_finish import new_trace, set_finish, settle
+from tokenprobe.formats.wire_tokens import Piece, candidate, make_step, token_piece
+from tokenprobe.formats.wire_values import logprob, need_dict, need_str, opt_list, opt_str
 from tokenprobe.trace import Step, Trace
 
 NAME = "ollama"

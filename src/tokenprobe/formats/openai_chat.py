@@ -20,7 +20,7 @@ holds the tokens of that chunk (zero, one or several). SSE text (`data: {...}` l
 in `data: [DONE]`) is split into chunks by formats/__init__.py.
 
 Values: logprob -9999.0 is OpenAI's documented "not in the top 20" sentinel; exactly -100.0
-is read as a clamp too (see `_values.openai_logprob`). Tokens that are part of a character
+is read as a clamp too (see `wire_values.openai_logprob`). Tokens that are part of a character
 come as `bytes:\\xe6\\x9b` with the true `bytes`; vLLM writes U+FFFD with the replacement's
 bytes, and llama-cpp-python an empty string with `bytes: null`: both are fitted to the
 message text. The logprobs are raw (softmax of the logits, before temperature), as OpenAI's
@@ -48,9 +48,9 @@ from __future__ import annotations
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._settle import new_trace, set_finish, settle
 from tokenprobe.formats._thinking import keep_thinking, split_thinking
-from tokenprobe.formats._tokens import (
+from tokenprobe.formats.trace_finish import new_trace, set_finish, settle
+from tokenprobe.formats.wire_tokens import (
     ItemsReader,
     Piece,
     chat_alternatives,
@@ -58,7 +58,7 @@ from tokenprobe.formats._tokens import (
     token_piece,
     unknown_token_ids,
 )
-from tokenprobe.formats._values import (
+from tokenprobe.formats.wire_values import (
     choices,
     documents,
     need_dict,

@@ -20,7 +20,7 @@ vLLM, llama-cpp-python and llama.cpp server's `/v1/completions`)::
 - `top_logprobs` maps token text to logprob, so a token can appear once only; the server
   always adds the chosen token, which makes N+1 entries when it was not among the top N
   (OpenAI: "there may be up to logprobs+1 elements"); that extra entry is dropped
-  (`_tokens.drop_extra_chosen`, which takes N from the request when it is known, else from
+  (`wire_tokens.drop_extra_chosen`, which takes N from the request when it is known, else from
   the lists that do not end with their chosen token).
 - With echo, vLLM's first token is the control token its tokenizer added (`<bos>`, logprob
   null), which `text` leaves out while `text_offset` counts its characters. A first echoed
@@ -34,7 +34,7 @@ vLLM, llama-cpp-python and llama.cpp server's `/v1/completions`)::
   hiding their bytes (llama-cpp-python's empty strings) is followed by a known token that
   the text holds more than once, its offset (made relative to the first token's) says
   which occurrence is that token's, so the hidden run takes the right bytes
-  (`Piece.at`, `_tokens.fit_to_text`).
+  (`Piece.at`, `wire_tokens.fit_to_text`).
 
 The logprobs are raw (softmax of the logits, before temperature).
 
@@ -48,8 +48,8 @@ import re
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._settle import new_trace, set_finish, settle
-from tokenprobe.formats._tokens import (
+from tokenprobe.formats.trace_finish import new_trace, set_finish, settle
+from tokenprobe.formats.wire_tokens import (
     ItemsReader,
     Piece,
     alt_candidate,
@@ -58,7 +58,7 @@ from tokenprobe.formats._tokens import (
     token_piece,
     unknown_token_ids,
 )
-from tokenprobe.formats._values import (
+from tokenprobe.formats.wire_values import (
     choices,
     documents,
     need_dict,

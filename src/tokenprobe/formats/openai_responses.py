@@ -39,9 +39,9 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats import openai_chat
-from tokenprobe.formats._settle import add_note, new_trace, set_finish, settle
-from tokenprobe.formats._tokens import Piece
-from tokenprobe.formats._values import clean_text, finish_reason, need_dict, opt_list, opt_str
+from tokenprobe.formats.trace_finish import add_note, new_trace, set_finish, settle
+from tokenprobe.formats.wire_tokens import Piece
+from tokenprobe.formats.wire_values import clean_text, finish_reason, need_dict, opt_list, opt_str
 from tokenprobe.reasoning import Reasoning, settle_reasoning
 from tokenprobe.trace import Step, Trace
 

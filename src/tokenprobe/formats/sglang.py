@@ -36,9 +36,9 @@ import itertools
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._settle import add_note, new_trace, set_finish, settle
-from tokenprobe.formats._tokens import Piece, candidate, make_step, token_piece
-from tokenprobe.formats._values import (
+from tokenprobe.formats.trace_finish import add_note, new_trace, set_finish, settle
+from tokenprobe.formats.wire_tokens import Piece, candidate, make_step, token_piece
+from tokenprobe.formats.wire_values import (
     clean_text,
     logprob,
     need_dict,

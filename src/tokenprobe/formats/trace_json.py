@@ -29,8 +29,8 @@ import math
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._tokens import entropy_bound, sort_top
-from tokenprobe.formats._vocab import check_vocab_size
+from tokenprobe.formats.vocab_check import check_vocab_size
+from tokenprobe.formats.wire_tokens import entropy_bound, sort_top
 from tokenprobe.textbytes import TextAssembler
 from tokenprobe.trace import SCHEMA_PREFIX, Trace
 
@@ -136,7 +136,7 @@ FINISH_REASONS = ("stop", "length", "error", None)
 
 def _check_vocab_size(d: dict[str, Any], where: str) -> None:
     """`vocab_size`, where given, must be a positive whole number (what the trace holds is
-    checked against it once it is read: _vocab.check_vocab_size)."""
+    checked against it once it is read: vocab_check.check_vocab_size)."""
     v = d.get("vocab_size")
     if v is None:
         return

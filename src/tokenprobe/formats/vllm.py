@@ -44,8 +44,9 @@ from typing import Any
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats import openai_chat, openai_completions
-from tokenprobe.formats._settle import add_note, settle_prompt
-from tokenprobe.formats._tokens import (
+from tokenprobe.formats.trace_finish import add_note, settle_prompt
+from tokenprobe.formats.vllm_values import ValueJudge, raw_value
+from tokenprobe.formats.wire_tokens import (
     REPLACEMENT,
     UNKNOWN_LABEL,
     Piece,
@@ -57,14 +58,13 @@ from tokenprobe.formats._tokens import (
     sort_top,
     token_piece,
 )
-from tokenprobe.formats._values import (
+from tokenprobe.formats.wire_values import (
     need_dict,
     need_list,
     need_str,
     opt_int,
     opt_list,
 )
-from tokenprobe.formats.vllm_values import ValueJudge, raw_value
 from tokenprobe.textbytes import token_label
 from tokenprobe.trace import Candidate, Step, Trace
 

@@ -28,8 +28,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._tokens import entropy_bound
-from tokenprobe.formats._values import openai_logprob
+from tokenprobe.formats.wire_tokens import entropy_bound
+from tokenprobe.formats.wire_values import openai_logprob
 from tokenprobe.trace import SENTINEL_FLOOR, Candidate, Step
 
 KINDS = ("raw", "processed", "unknown", "logits")

@@ -21,7 +21,7 @@ from collections.abc import Generator
 from urllib.parse import urlsplit
 
 from tokenprobe.backends import Backend, BackendOptions, TraceStream, get_backend
-from tokenprobe.backends.faults import public_url
+from tokenprobe.backends.urls import public_url
 from tokenprobe.errors import InputError
 from tokenprobe.trace import Request, Step, Trace
 

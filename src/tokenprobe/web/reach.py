@@ -20,7 +20,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from tokenprobe.backends.faults import public_url
+from tokenprobe.backends.urls import public_url
 from tokenprobe.web.registry import ModelEntry
 
 PROBE_TIMEOUT = 2.0  # seconds a probe may take, name lookup included

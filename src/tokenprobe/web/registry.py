@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from tokenprobe.backends import Backend, BackendOptions, evict, get_backend, parse_model_spec
-from tokenprobe.backends.faults import check_url, public_url, scrub
 from tokenprobe.backends.llama import EMBEDDED_NAME
+from tokenprobe.backends.server_errors import scrub
+from tokenprobe.backends.urls import check_url, public_url
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace
 from tokenprobe.web.config import ModelConfig

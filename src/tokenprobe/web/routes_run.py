@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
 from tokenprobe.backends import TraceStream, validate_request
-from tokenprobe.backends.faults import public_url
+from tokenprobe.backends.urls import public_url
 from tokenprobe.errors import InputError
 from tokenprobe.ops.branch import branch_stream
 from tokenprobe.trace import Request, Trace

@@ -8,7 +8,7 @@ alternatives sorted and de-duplicated, and hidden bytes fitted to the response's
 - `make_step()` sorts and de-duplicates the alternatives and sets the entropy's lower bound
   over them; `drop_extra_chosen()` removes the chosen token a server appended to a full list.
 
-It leaves out reading values (_values.py) and finishing a trace (_settle.py).
+It leaves out reading values (wire_values.py) and finishing a trace (trace_finish.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from tokenprobe.formats._values import clean_text, need_dict, need_str, openai_logprob
+from tokenprobe.formats.wire_values import clean_text, need_dict, need_str, openai_logprob
 from tokenprobe.textbytes import parse_byte_spelling, token_label
 from tokenprobe.trace import Candidate, Step
 

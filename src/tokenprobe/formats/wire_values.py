@@ -2,7 +2,7 @@
 None, never a number), required and optional fields (a one-line FormatError naming what is
 wrong), a response's documents and choices, and finish reasons in the trace's words.
 
-It leaves out a token's bytes and steps (_tokens.py) and finishing a trace (_settle.py).
+It leaves out a token's bytes and steps (wire_tokens.py) and finishing a trace (trace_finish.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 response's text), `text` and offsets are rebuilt from them and checked against the server's
 text, and the finish reason says whether the answer is whole.
 
-It leaves out reading values (_values.py) and a token's bytes and steps (_tokens.py).
+It leaves out reading values (wire_values.py) and a token's bytes and steps (wire_tokens.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from tokenprobe.errors import FormatError
-from tokenprobe.formats._tokens import Piece, fit_to_text, name_hidden_chosen
-from tokenprobe.formats._values import clean_text, finish_error, finish_reason
+from tokenprobe.formats.wire_tokens import Piece, fit_to_text, name_hidden_chosen
+from tokenprobe.formats.wire_values import clean_text, finish_error, finish_reason
 from tokenprobe.textbytes import TextAssembler, token_label
 from tokenprobe.trace import Request, Trace
 

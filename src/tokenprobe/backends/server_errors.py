@@ -7,8 +7,9 @@ a `top_logprobs` above the server's cap) and never contains an API key or a URL'
 values. `retry_delay` reads `retry-after` for every server backend's retries (the openai
 backend does its own, as the native ones do, so that the bound MAX_RETRY_WAIT holds for all).
 
-It leaves out keeping the tokens already received: `TraceStream` does that for any
-TokenprobeError raised part-way (backends/base.py).
+It leaves out URLs (checking them, showing them without secrets: urls.py) and keeping
+the tokens already received (`TraceStream` does that for any TokenprobeError raised
+part-way: backends/base.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
-from tokenprobe.errors import InputError, TokenprobeError
+from tokenprobe.errors import TokenprobeError
 from tokenprobe.fastjson import loads
 
 # Waiting longer than this for one retry is worse than telling the user at once.
@@ -55,51 +55,6 @@ _URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s?#'\"]*\?)([^\s#'\"]
 _QUERY_VALUE = re.compile(r"=[^&;]*")
 
 
-def url_secrets(url: str) -> list[str]:
-    """The values in a URL's query and its password: what `scrub` must hide."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return []
-    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=False)]
-    return values + ([parts.password] if parts.password else [])
-
-
-def public_url(url: str) -> str:
-    """A URL without user:password, query or fragment, safe to record in a trace's `source`
-    and to name in a message (a query may carry a key). It never fails: a URL too broken to
-    parse loses everything after `?` or `#` and before `@`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        head = re.split(r"[?#]", url, maxsplit=1)[0]
-        scheme, sep, rest = head.partition("://")
-        return scheme + sep + rest.rpartition("@")[2] if sep else head.rpartition("@")[2]
-    netloc = parts.netloc.rpartition("@")[2]  # host[:port] as written
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def check_url(url: str, what: str = "the server's URL") -> None:
-    """An InputError (one line) for a URL a request cannot go to: no http(s) scheme, no
-    host, or a port that is not a number from 0 to 65535."""
-    shown = public_url(url)
-    try:
-        parts = urlsplit(url)
-    except ValueError as e:  # an unclosed [ of an IPv6 address
-        raise InputError(f"{what} {shown!r} is not a valid URL ({e})") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise InputError(f"{what} {shown!r} must start with http:// or https://")
-    if not parts.hostname:
-        raise InputError(f"{what} {shown!r} names no host")
-    try:
-        _port(parts)
-    except ValueError:
-        raise InputError(f"{what} {shown!r} has a port that is not a number from 0 to "
-                         "65535") from None
-
-
-def _port(parts: SplitResult) -> int | None:
-    return parts.port  # raises ValueError when out of range or not a number
 
 
 def body_message(body: Any) -> str:
