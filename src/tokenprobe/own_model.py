@@ -226,7 +226,12 @@ class OwnModel(LogitsBackend):
                 self.inside = self._inside(keep, rows.shape[0], len(ids))
             return rows, cache
         # Longer than the model's window: each position sees its last `w` tokens.
-        first = 0 if all_rows else len(ids) - 1
+        if not all_rows:  # the next token's row only: one call, no stacking
+            out = self._call(ids[len(ids) - w:], None, keep)[0]
+            if keep is not None:
+                self.inside = self._inside(keep, 1, len(ids))
+            return as_rows(out, self.n_vocab)[-1:], None
+        first = 0
         rows, inside = [], []
         for p in range(first, len(ids)):
             keep = self._keep()

@@ -289,8 +289,9 @@ class LogitsBackend(Backend):
             token=label, id=chosen, bytes=data,
             logprob=float(row[chosen]) - stats.lse,
             sample_logprob=sample_lp,
-            top=[self.candidate(int(t), float(lp))
-                 for t, lp in zip(stats.top_ids, stats.top_logprobs)],
+            # tolist(): Python ints and floats in one call each (the same values).
+            top=[self.candidate(t, lp)
+                 for t, lp in zip(stats.top_ids.tolist(), stats.top_logprobs.tolist())],
             entropy=stats.entropy, entropy_exact=True,
             tail_logsumexp=[round(v, 5) for v in tail],
             forced=forced,
