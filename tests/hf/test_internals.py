@@ -1,6 +1,7 @@
 """Attention and the logit lens (the trace's `internals`), checked against the models' own
 computation in one independent forward pass over the whole text: transformers' eager
-attention and hidden states for hf:, the example network's own lists for an own model;
+attention and hidden states for hf: (a tiny GPT-2, and the embedded Gemma with its final
+RMSNorm written out in float64), the example network's own lists for an own model;
 the lens recomputed in float64 through the final norm and head; the JSON round trip, the
 size, a trace without the block unchanged, and the one-line refusals."""
 
@@ -133,6 +134,42 @@ def test_without_the_option_the_trace_is_unchanged(tiny_hf) -> None:  # type: ig
     assert json.dumps(d) == json.dumps(with_block)
     assert tiny_hf.hf.config._attn_implementation != "eager"  # put back after capturing
 
+
+
+def rms_norm64(h: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """Gemma's final RMSNorm in float64, written out here (scale by 1 + weight)."""
+    x = h.detach().double()
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * (1.0 + weight.double())
+
+
+def test_gemma_attention_and_lens_match_an_eager_pass(gemma_hf) -> None:  # type: ignore[no-untyped-def]
+    hf = gemma_hf.hf
+    tr = tokenprobe.generate("The capital of France is", model=gemma_hf, max_tokens=3,
+                             temperature=0, attention=True, lens=True)
+    internals = tr.internals
+    assert internals is not None and internals.kinds == ["attention", "lens"]
+    prompt = gemma_hf.prompt_tokens(tr.request)
+    att, states = full_pass(hf, prompt + [s.id for s in tr.steps])
+    assert (internals.layers, internals.heads) == att.shape[:2] == (18, 4)
+    cfg = hf.config
+    cap = getattr(cfg, "final_logit_softcapping", None)
+    head = hf.lm_head.weight.detach()
+    for i, step in enumerate(tr.steps):
+        q = len(prompt) + i - 1
+        check_attention(internals, i, att, q)
+        with torch.no_grad():
+            normed = rms_norm64(torch.stack([states[li][q] for li in range(internals.layers)]),
+                                hf.model.norm.weight, cfg.rms_norm_eps)
+            logits = normed.float() @ head.T
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+        rows = [log_softmax64(r) for r in logits]
+        rows.append(log_softmax64(states[-1][q]))
+        check_lens(internals, i, rows, step.id)  # type: ignore[arg-type]
+        assert float(internals.lens[i].chosen_logprob[-1]) == pytest.approx(  # type: ignore[union-attr]
+            step.logprob, rel=F16, abs=F16)
+        # Greedy: the output layer ranks the chosen token first.
+        assert int(internals.lens[i].chosen_rank[-1]) == 1  # type: ignore[union-attr]
 
 @pytest.fixture(scope="module")
 def char() -> tuple[Any, Any]:
