@@ -6,7 +6,7 @@ views, metrics).
 
 The names are imported on first use (`__getattr__`), so importing the package imports
 nothing else: the command line, which imports it first, installs its Ctrl-C handling
-before anything slow is loaded (cli_interrupt.py).
+before anything slow is loaded (cli/interrupt.py).
 """
 
 from __future__ import annotations

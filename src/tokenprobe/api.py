@@ -64,7 +64,7 @@ def internals_of(attention: bool, lens: bool) -> list[str]:
 
 def check_capture(backend: Backend, kinds: Sequence[str]) -> None:
     """Attention and the lens come only from models tokenprobe runs through PyTorch."""
-    if kinds and not getattr(backend, "can_capture", False):
+    if kinds and not backend.can_capture:
         raise InputError(f"--{kinds[0]} needs a model tokenprobe runs itself through PyTorch "
                          f"(hf:PATH or an own model); the {backend.name} backend does not "
                          "expose its attention or hidden states")

@@ -310,7 +310,7 @@ def serve(*models: OwnModel, host: str = "127.0.0.1", port: int = 8000,
           **settings: Any) -> None:
     """`tokenprobe serve` offering these models (the first is the default) besides the
     embedded one; other keywords as the command's options (token, quiet, ...)."""
-    from tokenprobe.cli_serve import serve as serve_command
+    from tokenprobe.cli.serve import serve as serve_command
 
     specs = []
     for m in models:

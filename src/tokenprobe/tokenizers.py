@@ -13,7 +13,7 @@ Names (`tokenprobe tokenize --tokenizer NAME`):
 
 A split is the list of each token's exact bytes; `split.groups` are the glyph groups
 (textbytes.glyph_groups): runs of tokens that only make whole characters together.
-It leaves out display (cli_tokenize.py).
+It leaves out display (cli/tokens.py).
 """
 
 from __future__ import annotations

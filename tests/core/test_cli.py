@@ -197,7 +197,7 @@ main()
 
 
 @pytest.mark.parametrize("trigger", ["tokenprobe.trace", "tokenprobe.api", "typer",
-                                     "rich.progress", "tokenprobe.cli_ops"])
+                                     "rich.progress", "tokenprobe.cli.ops"])
 def test_ctrl_c_while_the_command_line_imports(trigger: str, tmp_path: Path) -> None:
     env = {**os.environ, "TOKENPROBE_HOME": str(tmp_path)}
     env.pop("TOKENPROBE_DEBUG", None)

@@ -15,10 +15,11 @@ from tests.servers.faultserver import fault_server, status
 
 import tokenprobe
 from tokenprobe.backends import BackendOptions
+from tokenprobe.backends import options_for_trace as trace_options
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.distribution import TAIL_TEMPERATURES, entropy_at_temperature
 from tokenprobe.errors import InputError
-from tokenprobe.ops.branch import branch, trace_options
+from tokenprobe.ops.branch import branch
 from tokenprobe.ops.choose import choose
 from tokenprobe.ops.compare import Comparison, Variant, compare
 from tokenprobe.ops.sweep import sweep

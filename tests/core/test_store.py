@@ -263,7 +263,7 @@ def _record_store(tmp_path: Path) -> tuple[Store, list[str]]:
 
 
 def test_history_list_names_kinds_and_tells_prompts_apart(tmp_path: Path) -> None:
-    from tokenprobe.cli_history import history_lines
+    from tokenprobe.cli.history import history_lines
 
     store, ids = _record_store(tmp_path)
     records = store.list()

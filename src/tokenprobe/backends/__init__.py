@@ -7,6 +7,10 @@ entry-point group "tokenprobe.backends" (name = prefix, value = "module:Class").
 
 Loaded backends are kept for the life of the process, so a notebook or the web app pays for
 loading a model once; `evict` closes and forgets one (the web app, when a model is removed).
+What the rest of tokenprobe asks about a model without loading it goes through its class
+(`backend_class`): whether it runs here, how a spec is checked and shown, which spec and
+options reach a trace's model again (`spec_for_trace`, `options_for_trace`).
+
 It leaves out what each backend does (one module each).
 """
 
@@ -25,6 +29,7 @@ from tokenprobe.backends.base import (
     validate_request,
 )
 from tokenprobe.errors import InputError, ModelError
+from tokenprobe.trace import Trace
 
 __all__ = [
     "BUILTIN",
@@ -32,9 +37,14 @@ __all__ = [
     "BackendOptions",
     "GenerationError",
     "TraceStream",
+    "backend_class",
+    "check_base_url",
+    "check_spec",
     "evict",
     "get_backend",
+    "options_for_trace",
     "parse_model_spec",
+    "spec_for_trace",
     "validate_request",
 ]
 
@@ -82,7 +92,70 @@ def _load_class(target: str) -> type[Backend]:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ModelError(f"backend {module_name} cannot be loaded: {e}") from None
-    return getattr(module, cls_name)  # type: ignore[no-any-return]
+    cls = getattr(module, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise ModelError(f"backend {target} is not a tokenprobe Backend class")
+    return cls
+
+
+def backend_class(spec_or_prefix: str | None, *, prefix: bool = False) -> type[Backend]:
+    """The class behind a `--model` value (or, with `prefix=True`, a registered prefix
+    such as a trace's `backend`); imported, not loaded."""
+    name = spec_or_prefix if prefix else parse_model_spec(spec_or_prefix)[0]
+    target = _registry().get(name or "")
+    if target is None:
+        raise InputError(f"no backend is registered as {name!r}")
+    return _load_class(target)
+
+
+def _trace_class(trace: Trace) -> type[Backend]:
+    """The class of the backend a trace names; the base class's rules for a name that is
+    not registered (a trace from elsewhere)."""
+    if trace.backend in ("import", ""):
+        raise InputError("an imported trace has no model to continue with; give --model")
+    try:
+        return backend_class(trace.backend, prefix=True)
+    except (InputError, ModelError):
+        return Backend
+
+
+def spec_for_trace(trace: Trace) -> str | None:
+    """The `--model` value that reaches the model a trace came from."""
+    return _trace_class(trace).spec_for_trace(trace)
+
+
+def options_for_trace(trace: Trace) -> tuple[BackendOptions, str | None]:
+    """How to reach the server a trace came from (the user's key only for the user's own
+    server), and a note when no key goes there."""
+    if trace.backend in ("import", "") or not trace.source.get("base_url"):
+        return BackendOptions(), None
+    return _trace_class(trace).options_for_trace(trace)
+
+
+def check_base_url(model: str | None, base_url: str | None) -> None:
+    """--base-url says where a server is: refused for a model that runs here, which would
+    silently ignore it."""
+    if base_url is None or not backend_class(model).local:
+        return
+    servers = ", ".join(f"{p}:NAME" for p in _registry()
+                        if not _quiet_class(p).local)
+    prefix = parse_model_spec(model)[0]
+    what = (f"the local model {model}" if model and model.startswith(f"{prefix}:") else
+            f"the local model file {model}" if model else "the embedded model")
+    raise InputError(f"--base-url applies to server models only ({servers}), not to {what}")
+
+
+def _quiet_class(prefix: str) -> type[Backend]:
+    try:
+        return backend_class(prefix, prefix=True)
+    except (InputError, ModelError):
+        return Backend  # one that cannot be imported here is listed as a server
+
+
+def check_spec(spec: str | None, options: BackendOptions) -> None:
+    """Whether a model can be kept (its form, its file, its URLs), without loading it."""
+    prefix, rest = parse_model_spec(spec)
+    backend_class(prefix, prefix=True).check_spec(rest, options)
 
 
 def _key(model: str | None, options: BackendOptions | None
@@ -104,7 +177,7 @@ def get_backend(model: str | Backend | None = None, options: BackendOptions | No
         backend = _cache.get(key)
         if backend is None:
             cls = _load_class(_registry()[prefix])
-            backend = cls.from_spec(rest, opts)  # type: ignore[attr-defined]
+            backend = cls.from_spec(rest, opts)
             _cache[key] = backend
         return backend
 

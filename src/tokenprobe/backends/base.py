@@ -12,17 +12,25 @@ stream splits the tokens at the think tags as they come (`reasoning.InlineSplitt
 importers' rule). Iterating a stream gives the answer's steps; `events()` gives the
 thinking's batches between them too, for views that show the thinking live.
 
+The contract: everything the rest of tokenprobe reads about a backend is declared on
+`Backend` (construction from a `--model` value, the flags `local`, `can_score`,
+`can_score_answer`, `can_capture` and `branches`, and the classmethods that say how a
+spec is checked and shown and how a trace's model is reached again); optional abilities
+are the runtime-checkable protocols of abilities.py. Code outside backends/ never names a
+backend: a backend that arrives through the entry point behaves like a built-in one.
+
 It leaves out choosing a backend from a model name (backends/__init__.py) and any display.
 """
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from tokenprobe.backends.urls import public_url
+from tokenprobe.backends.urls import check_url, public_url, same_server
 from tokenprobe.errors import InputError, ModelError, TokenprobeError
 from tokenprobe.reasoning import INLINE_NOTE, InlineSplitter, ThinkingSteps, settle_reasoning
 from tokenprobe.textbytes import TextAssembler
@@ -79,11 +87,110 @@ class GenerationError(TokenprobeError):
 class Backend(ABC):
     """One engine or server behind tokenprobe's operations."""
 
-    name: ClassVar[str]  # the trace's `backend` field: llama | openai | ...
+    name: ClassVar[str]  # the trace's `backend` field and the spec's prefix
     model: str  # the trace's `model` field
     logprobs_kind: str = "raw"
-    can_score: bool = False
     vocab_size: int | None = None  # V, where known: it bounds re-normalisation of top-N lists
+    # Runs in this process (no server: a --base-url or a logprobs kind means nothing to it).
+    local: ClassVar[bool] = False
+    can_score: ClassVar[bool] = False  # `score(text)`: teacher-forced logprobs of a text
+    can_score_answer: ClassVar[bool] = False  # `score_continuation`: a fixed answer
+    can_capture: ClassVar[bool] = False  # attention and the logit lens (internals.py)
+    # How a branch is made: "ids" (forced_ids, continue_steps: a token id in place),
+    # "text" (abilities.TextBranching: the text re-sent to a server), "none".
+    branches: ClassVar[Literal["ids", "text", "none"]] = "none"
+    # The variable holding the key for the user's own server (`own_server`).
+    key_variable: ClassVar[str] = "OPENAI_API_KEY"
+
+    @classmethod
+    def from_spec(cls, rest: str, options: BackendOptions) -> Backend:
+        """The backend for a `--model` value `PREFIX:REST` (REST given), loaded."""
+        raise ModelError(f"the {cls.name} backend cannot be made from a --model value")
+
+    @classmethod
+    def check_spec(cls, rest: str, options: BackendOptions) -> None:
+        """Refuse (InputError, one line) a spec that cannot be kept, before it is kept or
+        loaded: its file, its URLs. Cheap: no model is loaded, no server asked."""
+        if options.base_url is not None:
+            check_url(options.base_url, "the base URL")
+
+    @classmethod
+    def server_url(cls, rest: str, options: BackendOptions) -> str | None:
+        """Where the spec's requests go, as given (credentials and all); None: local."""
+        return None if cls.local else options.base_url
+
+    @classmethod
+    def target_url(cls, rest: str, options: BackendOptions) -> str | None:
+        """`server_url`, or the URL the backend falls back on when none is given."""
+        return cls.server_url(rest, options)
+
+    @classmethod
+    def public_spec(cls, rest: str) -> str:
+        """REST as it may be shown (a URL in it without user:password)."""
+        return rest
+
+    @classmethod
+    def label(cls, rest: str) -> str | None:
+        """A short name for the model (None: the public spec)."""
+        return None
+
+    @classmethod
+    def own_server(cls) -> str | None:
+        """The server the user's environment sends this backend's requests (and key,
+        `key_variable`) to; None where there is none."""
+        return None if cls.local else os.environ.get("OPENAI_BASE_URL")
+
+    @classmethod
+    def same_server(cls, a: str, b: str) -> bool:
+        """Whether two URLs reach the same endpoint of this kind of server."""
+        return same_server(a, b)
+
+    @classmethod
+    def spec_for_trace(cls, trace: Trace) -> str | None:
+        """The `--model` value that reaches the model `trace` came from (None: the
+        embedded default)."""
+        return f"{trace.backend}:{trace.model}"
+
+    @classmethod
+    def options_for_trace(cls, trace: Trace) -> tuple[BackendOptions, str | None]:
+        """How to reach the server `trace` came from, and a note when no key goes there.
+
+        The trace's `source.base_url` gets the user's key only when it is the user's own
+        server (`own_server`); any other URL gets no key at all, and the note says so."""
+        url = trace.source.get("base_url")
+        if cls.local or not url:
+            return BackendOptions(), None
+        url = str(url)
+        # What the server's numbers are carries over: a branch of a processed-logprobs or
+        # logits trace reads its server's numbers as the same kind (the parent's forced
+        # token keeps its recorded value, so the two must agree).
+        kind = trace.logprobs_kind if trace.logprobs_kind in ("processed", "logits") else None
+        own = cls.own_server()
+        if own and cls.same_server(url, own):
+            return BackendOptions(base_url=own, api_key=os.environ.get(cls.key_variable),
+                                  logprobs_kind=kind), None
+        shown = public_url(url)
+        note = (f"note: sending no API key to {shown}, the server the trace names (not your "
+                f"own); give --base-url to continue on your server with your key")
+        # "" (not None): no key, rather than the backend's default from the environment.
+        return BackendOptions(base_url=url, api_key="", logprobs_kind=kind), note
+
+    @classmethod
+    def made(cls, trace: Trace, rest: str, options: BackendOptions) -> bool:
+        """Whether the model this spec reaches is the one `trace` came from."""
+        url, base = cls.server_url(rest, options), trace.source.get("base_url")
+        shown = public_url(url).rstrip("/") if url else None
+        return rest == trace.model and (base is None or shown is None
+                                        or shown == str(base).rstrip("/"))
+
+    @classmethod
+    def missing(cls, trace: Trace) -> tuple[str | None, str, str | None]:
+        """For a trace whose model is not offered: the spec to add, the model in words,
+        and the base URL to add it with (shown without credentials)."""
+        url = trace.source.get("base_url")
+        shown = public_url(str(url)) if url else None
+        where = f"{trace.backend} model {trace.model!r}" + (f" at {shown}" if shown else "")
+        return f"{trace.backend}:{trace.model}", where, shown
 
     @abstractmethod
     def generate_steps(self, request: Request, trace: Trace) -> Generator[Step, None, str | None]:

@@ -65,7 +65,10 @@ class LlamaBackend(Backend):
 
     name = "llama"
     logprobs_kind = "raw"
+    local = True
     can_score = True
+    can_score_answer = True
+    branches = "ids"
 
     def __init__(
         self, path: Path, model_name: str, n_ctx: int | None = None, n_threads: int | None = None
@@ -121,6 +124,37 @@ class LlamaBackend(Backend):
         else:
             path, name = embedded_model_path(), EMBEDDED_NAME
         return cls(path, name, n_ctx=options.n_ctx, n_threads=options.n_threads)
+
+    @classmethod
+    def check_spec(cls, rest: str, options: BackendOptions) -> None:
+        if rest:  # in a thread of its own with a time limit: a FIFO or hung mount cannot stall
+            from tokenprobe.web.filecheck import check_model_file
+
+            check_model_file(Path(rest).expanduser())
+        super().check_spec(rest, options)
+
+    @classmethod
+    def label(cls, rest: str) -> str | None:
+        return Path(rest).stem if rest else None
+
+    @classmethod
+    def spec_for_trace(cls, trace: Trace) -> str | None:
+        path = trace.source.get("path")
+        return None if trace.model == EMBEDDED_NAME or not path else str(path)
+
+    @classmethod
+    def made(cls, trace: Trace, rest: str, options: BackendOptions) -> bool:
+        path = trace.source.get("path")
+        if not rest:
+            return trace.model == EMBEDDED_NAME
+        return bool(path) and (Path(rest).expanduser().resolve()
+                               == Path(str(path)).expanduser().resolve())
+
+    @classmethod
+    def missing(cls, trace: Trace) -> tuple[str | None, str, str | None]:
+        path = trace.source.get("path")
+        where = f"the GGUF file {path}" if path else f"the model {trace.model!r}"
+        return (str(path) if path else None), where, None
 
     def source(self) -> dict[str, Any]:
         return {"path": str(self.path), "n_ctx": self.n_ctx, "engine": "llama-cpp-python"}

@@ -51,7 +51,7 @@ from tokenprobe.backends.server_errors import (
     no_logprobs,
     parse_json,
 )
-from tokenprobe.backends.urls import public_url
+from tokenprobe.backends.urls import check_url, public_url, same_server, with_scheme
 from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.formats import llamacpp as fmt
 from tokenprobe.trace import Request, Step, Trace
@@ -69,9 +69,52 @@ def server_root(url: str) -> str:
     return url
 
 
+def names_server(rest: str) -> bool:
+    """Whether a `llamacpp:` value names its server (a URL, host:port, or either with
+    user:password@); anything else is a model name on the --base-url server."""
+    return "://" in rest or "@" in rest or bool(_HOST_PORT.match(rest))
+
+
 class LlamaCppBackend(Backend):
     name = "llamacpp"
-    can_score = False
+    branches = "text"
+
+    @classmethod
+    def check_spec(cls, rest: str, options: BackendOptions) -> None:
+        if names_server(rest):
+            check_url(with_scheme(rest), "the server's URL")
+        super().check_spec(rest, options)
+
+    @classmethod
+    def server_url(cls, rest: str, options: BackendOptions) -> str | None:
+        # host:port as from_spec reads it
+        return with_scheme(rest) if names_server(rest) else options.base_url
+
+    @classmethod
+    def public_spec(cls, rest: str) -> str:
+        if not names_server(rest):
+            return rest
+        shown = public_url(with_scheme(rest))
+        return shown if "://" in rest else shown.split("://", 1)[1]
+
+    @classmethod
+    def same_server(cls, a: str, b: str) -> bool:
+        return same_server(a, b, drop_v1=True)  # the native endpoints live beside /v1
+
+    @classmethod
+    def made(cls, trace: Trace, rest: str, options: BackendOptions) -> bool:
+        # One server, one model: the trace names the server's root.
+        url, base = cls.server_url(rest, options), trace.source.get("base_url")
+        shown = public_url(url).rstrip("/") if url else None
+        return bool(shown and base and server_root(shown) == server_root(str(base)))
+
+    @classmethod
+    def missing(cls, trace: Trace) -> tuple[str | None, str, str | None]:
+        url = trace.source.get("base_url")
+        if not url:
+            return super().missing(trace)  # no server named: no base URL either
+        shown = public_url(str(url))
+        return f"llamacpp:{shown}", f"the llama.cpp server at {shown}", None
 
     def __init__(self, base_url: str, api_key: str | None = None,
                  extra_body: dict[str, Any] | None = None, timeout: float | None = None,

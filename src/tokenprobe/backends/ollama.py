@@ -49,7 +49,7 @@ from tokenprobe.backends.server_errors import (
     parse_json,
 )
 from tokenprobe.backends.urls import check_url, public_url
-from tokenprobe.errors import FormatError, ModelError, TokenprobeError
+from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.formats import ollama as fmt
 from tokenprobe.formats.wire_values import finish_error, finish_reason
 from tokenprobe.reasoning import PartRouter, Reasoning, ThinkingSteps, settle_reasoning
@@ -88,7 +88,28 @@ def ollama_url(host: str) -> str:
 class OllamaBackend(Backend):
     name = "ollama"
     logprobs_kind = "raw"
-    can_score = False
+    branches = "text"
+    key_variable = "OLLAMA_API_KEY"
+
+    @classmethod
+    def own_server(cls) -> str | None:
+        return os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
+
+    @classmethod
+    def target_url(cls, rest: str, options: BackendOptions) -> str | None:
+        return ollama_url(options.base_url or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST)
+
+    @classmethod
+    def options_for_trace(cls, trace: Trace) -> tuple[BackendOptions, str | None]:
+        # The backend reads OLLAMA_API_KEY by itself whenever it is given none, so a trace
+        # naming another server is refused while that variable is set.
+        options, note = super().options_for_trace(trace)
+        if note is not None and os.environ.get(cls.key_variable):
+            shown = public_url(str(trace.source.get("base_url")))
+            raise InputError(f"the trace names the Ollama server {shown}, not your OLLAMA_HOST, "
+                             f"and {cls.key_variable} is set: give --base-url to say where to "
+                             "continue (the key goes only to your own server)")
+        return options, note
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None,
                  extra_body: dict[str, Any] | None = None, timeout: float | None = None,

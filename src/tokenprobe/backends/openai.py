@@ -77,6 +77,16 @@ _asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 class OpenAIBackend(Backend):
     name = "openai"
     can_score = True
+    can_score_answer = True
+    branches = "text"
+
+    @classmethod
+    def own_server(cls) -> str | None:
+        return os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+
+    @classmethod
+    def target_url(cls, rest: str, options: BackendOptions) -> str | None:
+        return cls.server_url(rest, options) or cls.own_server()
 
     def __init__(self, model: str, base_url: str, api_key: str | None,
                  extra_body: dict[str, Any] | None = None, timeout: float | None = None,

@@ -119,7 +119,10 @@ class LogitsBackend(Backend):
     `vocab`, `model`, `n_ctx` (None: no limit) and `source()`."""
 
     logprobs_kind = "raw"
+    local = True
     can_score = True
+    can_score_answer = True
+    branches = "ids"
     can_capture = True  # attention and the logit lens, where the model gives them
     forward: Forward
     # What the forward is asked to capture now ("attention", "lens"), and what it left for

@@ -20,13 +20,14 @@ trace is written with one `write` on a file opened for appending, so a killed ru
 whole lines (at most the last one cut short, which the next run drops); the file is synced
 to disk when the run ends.
 
-Concurrency: server backends with an asynchronous path (`agenerate`, the openai backend) run
-N requests at once on one event loop; other backends (the local engine, which serves one
-generation at a time) run in worker threads, N at once. When whole answers are asked for and
-the machine has a core to spare, reading the answers (parsing, building the trace, writing
-its JSON line) runs in worker processes (`read_whole`, rebuilt there from `worker_spec`),
-so that the event loop only talks to the server: on two cores reading a 64-token answer
-with 5 alternatives costs about as much as the HTTP exchange itself.
+Concurrency: server backends with an asynchronous path (`abilities.AsyncRequests`: the
+openai backend) run N requests at once on one event loop; other backends (the local engine,
+which serves one generation at a time) run in worker threads, N at once. When whole answers
+are asked for and the machine has a core to spare, reading the answers (parsing, building
+the trace, writing its JSON line) runs in worker processes (`read_whole`, rebuilt there from
+`worker_spec`: `abilities.WorkerReading`), so that the event loop only talks to the server:
+on two cores reading a 64-token answer with 5 alternatives costs about as much as the HTTP
+exchange itself.
 
 If the run itself fails (it is interrupted, or the progress callback raises), the answers
 still running are cancelled and awaited before the output is closed, so that nothing is
@@ -42,7 +43,7 @@ loop, like answers; the same resuming rules apply. An item with a fixed `answer`
 after its prompt (`Backend.score_continuation`, in a worker thread) and written as that
 trace, under the same rules.
 
-It leaves out the command line and its progress bar (cli_batch.py).
+It leaves out the command line and its progress bar (cli/batch.py).
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ from typing import Any
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import Backend
+from tokenprobe.backends.abilities import AsyncRequests, AsyncScoring, WorkerReading
 from tokenprobe.backends.base import GenerationError, validate_request
-from tokenprobe.errors import FormatError, InputError, TokenprobeError
+from tokenprobe.errors import FormatError, InputError, ModelError, TokenprobeError
 from tokenprobe.fastjson import dumps_line
 from tokenprobe.trace import Request, Trace
 
@@ -342,14 +344,14 @@ def _read_in_worker(request: Request, body: str, batch_id: str) -> _Outcome:
 
 def _reader_pool(backend: Backend, todo: int, stream: bool) -> ProcessPoolExecutor | None:
     """Worker processes for reading whole answers, when they pay for themselves."""
-    spec = getattr(backend, "worker_spec", None)
-    if stream or spec is None or _cores() < 2 or todo < POOL_MIN_PROMPTS:
+    if stream or not isinstance(backend, WorkerReading) or _cores() < 2 \
+            or todo < POOL_MIN_PROMPTS:
         return None
     # forkserver: the workers do not inherit the event loop's threads and sockets.
     ctx = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     return ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx,
-                               initializer=_start_worker, initargs=(spec(),))
+                               initializer=_start_worker, initargs=(backend.worker_spec(),))
 
 
 def _cores() -> int:
@@ -365,10 +367,16 @@ def _workers() -> int:
 
 async def _score_one(backend: Backend, request: Request, client: Any) -> Trace:
     text, n = request.prompt or "", request.alternatives or 0
-    if client is not None and hasattr(backend, "afetch_score"):
+    if client is not None and isinstance(backend, AsyncScoring):
         body = await backend.afetch_score(text, n, client)
-        return backend.read_score(text, n, body)  # type: ignore[attr-defined,no-any-return]
+        return backend.read_score(text, n, body)
     return await asyncio.to_thread(backend.score, text, n)
+
+
+async def _fetch_score(backend: Backend, request: Request, client: Any) -> str:
+    if not isinstance(backend, AsyncScoring):
+        raise ModelError(f"the {backend.name} backend cannot score a batch's texts here")
+    return await backend.afetch_score(request.prompt or "", request.alternatives or 0, client)
 
 
 async def run_batch(backend: Backend, items: list[Item], output: Path, concurrency: int = 8,
@@ -385,9 +393,9 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
     result.skipped = len(items) - len(todo)
     appender = _Appender(output)
     limit = asyncio.Semaphore(concurrency)
-    agenerate = getattr(backend, "agenerate", None)
-    client = backend.async_client() if agenerate is not None else None  # type: ignore[attr-defined]
-    pool = _reader_pool(backend, len(todo), stream) if agenerate is not None else None
+    server = backend if isinstance(backend, AsyncRequests) else None
+    client = server.async_client() if server is not None else None
+    pool = _reader_pool(backend, len(todo), stream) if server is not None else None
     loop = asyncio.get_running_loop()
     workers = _workers()
     if pool is not None:
@@ -404,18 +412,17 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
                 trace = await asyncio.to_thread(backend.score_continuation, item.request,
                                                 item.answer, item.request.alternatives or 0)
             return _outcome(trace, item.id)
-        if pool is not None:
+        if pool is not None and server is not None:
             async with limit:
-                body = await (backend.afetch_score(  # type: ignore[attr-defined]
-                    item.request.prompt, item.request.alternatives or 0, client) if scoring
-                    else backend.afetch(item.request, client))  # type: ignore[attr-defined]
+                body = await (_fetch_score(backend, item.request, client) if scoring
+                              else server.afetch(item.request, client))
             return await loop.run_in_executor(pool, _read_in_worker, item.request, body,
                                               item.id)
         async with limit:
             if scoring:
                 trace = await _score_one(backend, item.request, client)
-            elif agenerate is not None:
-                trace = await agenerate(item.request, client, stream=stream)
+            elif server is not None:
+                trace = await server.agenerate(item.request, client, stream=stream)
             else:
                 trace = await asyncio.to_thread(_generate, backend, item.request)
         return _outcome(trace, item.id)

@@ -6,7 +6,7 @@ probabilities, and lists name such a fragment by its character (`曇 (token 1 of
 no byte that is known is ever drawn as U+FFFD. Control tokens the engine added (`<bos>`)
 are not part of the text and are not shown. The step view is views/step_view.py.
 
-It leaves out the arithmetic (metrics.py, distribution.py) and the command line (cli.py).
+It leaves out the arithmetic (metrics.py, distribution.py) and the command line (cli/).
 """
 
 from __future__ import annotations

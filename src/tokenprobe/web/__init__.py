@@ -5,7 +5,7 @@ config (settings, binding rule), registry (models, keys kept here), jobs (the en
 queue), runs (library operations in worker threads), sse (the event stream), schemas
 (validated bodies), errors (one-line answers), security (host, origin, token, bodies),
 routes_run / routes_data (the endpoints), payloads (what the page receives), state.
-The contract is written in docs/web.md. It leaves out the command line (cli_serve.py).
+The contract is written in docs/web.md. It leaves out the command line (cli/serve.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ shares with the HTML export (views/static/, the very same files, served under /v
 The OpenAPI schema is at /api/openapi.json; the interactive docs are off (they load
 scripts from the network).
 
-It leaves out the command line (cli_serve.py) and everything the routes do.
+It leaves out the command line (cli/serve.py) and everything the routes do.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 import tokenprobe
 from tokenprobe.store import Store
 from tokenprobe.views.html import SCRIPTS, STYLES
-from tokenprobe.web import errors, routes_calibrate, routes_data, routes_run
+from tokenprobe.web import errors, routes_calibrate, routes_data, routes_run, routes_tokenize
 from tokenprobe.web.config import ServerConfig
 from tokenprobe.web.jobs import Scheduler
 from tokenprobe.web.registry import Registry
@@ -74,6 +74,7 @@ def create_app(config: ServerConfig | None = None) -> Guard:
     app.include_router(routes_run.router)
     app.include_router(routes_data.router)
     app.include_router(routes_calibrate.router)
+    app.include_router(routes_tokenize.router)
 
     page_text = _page()
 

@@ -1,6 +1,6 @@
 """The web app's settings: where it listens, who may call it, how long its queues may grow.
 
-`ServerConfig` is filled by `tokenprobe serve` (cli_serve.py) or by a test, and read by the
+`ServerConfig` is filled by `tokenprobe serve` (cli/serve.py) or by a test, and read by the
 app factory. `check_binding` is the rule for addresses: a loopback address is served as it
 is; any other address is refused unless a bearer token is set, because the API runs models
 and reads the history for whoever can reach it (`tokenprobe serve` makes one with
@@ -42,6 +42,7 @@ BODY_LIMITS = {
     "/api/calibrate": MAX_BODY,  # a labelled set's JSONL text (1M characters), settings
     "/api/branch": 16_000,
     "/api/models": 16_000,
+    "/api/tokenize": 200_000,  # 20,000 characters, 8 tokenizer ids
 }
 SMALL_BODY = 4_000
 

@@ -14,12 +14,12 @@ It leaves out local models (no server), and whether what answers is the server n
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+from tokenprobe.backends import parse_model_spec
 from tokenprobe.backends.urls import public_url
 from tokenprobe.web.registry import ModelEntry
 
@@ -31,19 +31,7 @@ _pending = threading.BoundedSemaphore(MAX_PENDING)
 def target(entry: ModelEntry) -> str | None:
     """The URL an entry's requests go to (credentials and all; never shown as it is), or
     None for a local model. Without a base URL, the one its backend falls back on."""
-    if entry.local:
-        return None
-    if entry.prefix == "ollama":
-        from tokenprobe.backends.ollama import DEFAULT_HOST, ollama_url
-
-        return ollama_url(entry.options.base_url or os.environ.get("OLLAMA_HOST")
-                          or DEFAULT_HOST)
-    url = entry.server_url
-    if url is None and entry.prefix == "openai":
-        from tokenprobe.backends.openai import DEFAULT_BASE_URL
-
-        url = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-    return url
+    return entry.backend_class.target_url(parse_model_spec(entry.spec)[1], entry.options)
 
 
 def _reason(e: OSError, host: str, timeout: float) -> str:

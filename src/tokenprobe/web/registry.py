@@ -22,21 +22,25 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tokenprobe.backends import Backend, BackendOptions, evict, get_backend, parse_model_spec
-from tokenprobe.backends.llama import EMBEDDED_NAME
+from tokenprobe.backends import (
+    Backend,
+    BackendOptions,
+    backend_class,
+    check_spec,
+    evict,
+    get_backend,
+    parse_model_spec,
+)
 from tokenprobe.backends.server_errors import scrub
-from tokenprobe.backends.urls import check_url, public_url
+from tokenprobe.backends.urls import public_url
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace
 from tokenprobe.web.config import ModelConfig
-from tokenprobe.web.filecheck import check_model_file
 
 EMBEDDED_ID = "embedded"
 LOCAL_LANE = "local"  # every local model shares it; no entry takes this id
-REMOTE = ("openai", "llamacpp", "ollama")
 EMBEDDED_NOTE = ("a base model (not instruction-tuned): it continues text well and chats "
                  "poorly; Complete mode shows what it does best")
 
@@ -55,8 +59,12 @@ class ModelEntry:
         return parse_model_spec(self.spec)[0]
 
     @property
+    def backend_class(self) -> type[Backend]:
+        return backend_class(self.prefix, prefix=True)
+
+    @property
     def local(self) -> bool:
-        return self.prefix == "llama"
+        return self.backend_class.local
 
     @property
     def lane(self) -> str:
@@ -68,12 +76,7 @@ class ModelEntry:
     @property
     def server_url(self) -> str | None:
         """Where a server model's requests go, as given (credentials and all)."""
-        if self.local:
-            return None
-        rest = parse_model_spec(self.spec)[1]
-        if self.prefix == "llamacpp" and _looks_like_url(rest):
-            return _with_scheme(rest)  # host:port as the llamacpp backend reads it
-        return self.options.base_url
+        return self.backend_class.server_url(parse_model_spec(self.spec)[1], self.options)
 
     def public(self) -> dict[str, Any]:
         base = self.server_url
@@ -95,28 +98,14 @@ def _slug(text: str) -> str:
     return s[:40] or "model"
 
 
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d+(/.*)?$|^\[[0-9A-Fa-f:]+\]:\d+(/.*)?$")
-
-
-def _looks_like_url(rest: str) -> bool:
-    """A `llamacpp:` value that names its server (a URL, host:port, or either with
-    user:password@), as the llamacpp backend reads it; anything else is a model name."""
-    return "://" in rest or "@" in rest or bool(_HOST_PORT.match(rest))
-
-
-def _with_scheme(url: str) -> str:
-    return url if "://" in url else "http://" + url
-
-
 def public_spec(spec: str | None) -> str | None:
     """The `--model` value as it may be shown: a server URL in it without user:password."""
     if spec is None:
         return None
     prefix, rest = parse_model_spec(spec)
-    if prefix != "llamacpp" or not _looks_like_url(rest):
-        return spec
-    shown = public_url(_with_scheme(rest))
-    return f"{prefix}:{shown if '://' in rest else shown.split('://', 1)[1]}"
+    if not spec.startswith(f"{prefix}:"):
+        return spec  # a file path
+    return f"{prefix}:{backend_class(prefix, prefix=True).public_spec(rest)}"
 
 
 def _secrets(spec: str | None, options: BackendOptions) -> list[str]:
@@ -163,13 +152,7 @@ class Registry:
         runs in a thread of its own with a time limit (filecheck.py): call this without
         holding the lock, which the event loop takes."""
         try:
-            prefix, rest = parse_model_spec(spec)  # InputError for an unknown form
-            if prefix == "llama" and rest:
-                check_model_file(Path(rest).expanduser())
-            if prefix == "llamacpp" and _looks_like_url(rest):
-                check_url(_with_scheme(rest), "the server's URL")
-            if options.base_url is not None:
-                check_url(options.base_url, "the base URL")
+            check_spec(spec, options)  # InputError for an unknown form
         except TokenprobeError as e:  # the spec or URL may be in the message
             raise _scrubbed(e, _secrets(spec, options)) from None
 
@@ -180,7 +163,8 @@ class Registry:
         if spec is None:
             mid, text, note = EMBEDDED_ID, "Gemma 3 270M (embedded)", EMBEDDED_NOTE
         else:
-            text = label or (Path(rest).stem if prefix == "llama" else public_spec(spec) or "")
+            text = (label or backend_class(prefix, prefix=True).label(rest)
+                    or public_spec(spec) or "")
             mid, note = _slug(text), None
             n = 2
             while mid in self._entries or mid == LOCAL_LANE:
@@ -206,7 +190,7 @@ class Registry:
         if not spec:
             raise InputError("the model is empty: give a GGUF path, openai:NAME, "
                              "llamacpp:URL or ollama:NAME")
-        if logprobs_kind is not None and parse_model_spec(spec)[0] in ("llama", "hf", "own"):
+        if logprobs_kind is not None and backend_class(spec).local:
             raise InputError("what the numbers are (logprobs kind) is for server models; a "
                              "model that runs here reports raw logprobs")
         options = BackendOptions(base_url=base_url or None, api_key=api_key or None,
@@ -264,32 +248,9 @@ class Registry:
 
     def for_trace(self, trace: Trace) -> ModelEntry | None:
         """The offered model a saved trace came from, if it is still offered."""
-        base = trace.source.get("base_url")
         for e in self.list():
-            if e.local and trace.backend == "llama":
-                path = trace.source.get("path")
-                if e.spec is None and trace.model == EMBEDDED_NAME:
-                    return e
-                if e.spec and path and (Path(e.spec).expanduser().resolve()
-                                        == Path(path).expanduser().resolve()):
-                    return e
-            elif not e.local and e.prefix == trace.backend:
-                url = e.server_url
-                shown = public_url(url).rstrip("/") if url else None
-                if e.prefix == "llamacpp":
-                    # One server, one model: the trace names the server's root.
-                    if shown and base and _root(shown) == _root(str(base)):
-                        return e
-                    continue
-                name = parse_model_spec(e.spec)[1]
-                if name == trace.model and (base is None or shown is None
-                                            or shown == str(base).rstrip("/")):
-                    return e
+            cls = e.backend_class
+            if cls.name == trace.backend and cls.made(trace, parse_model_spec(e.spec)[1],
+                                                      e.options):
+                return e
         return None
-
-
-def _root(url: str) -> str:
-    """A llama.cpp server's root as its backend records it (scheme added, /v1 dropped)."""
-    from tokenprobe.backends.llamacpp import server_root
-
-    return server_root(url)

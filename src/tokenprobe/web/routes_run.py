@@ -15,9 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
-from tokenprobe.backends import TraceStream, validate_request
-from tokenprobe.backends.urls import public_url
-from tokenprobe.errors import InputError
+from tokenprobe.backends import Backend, TraceStream, backend_class, validate_request
+from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.ops.branch import branch_stream
 from tokenprobe.trace import Request, Trace
 from tokenprobe.web.errors import NoModelFor
@@ -86,7 +85,7 @@ async def branch(body: BranchIn, st: State) -> EventStreamResponse:
     entry = await run_in_threadpool(st.registry.for_trace, parent)  # it resolves paths
     if entry is None:
         raise _no_model_for(parent)
-    local = entry.local
+    by_id = entry.backend_class.branches == "ids"
     token, token_id = body.token, None
     if body.candidate is not None:
         top = parent.steps[body.step].top
@@ -94,7 +93,7 @@ async def branch(body: BranchIn, st: State) -> EventStreamResponse:
             raise InputError(f"step {body.step} lists {len(top)} alternatives; there is no "
                              f"alternative {body.candidate}")
         cand = top[body.candidate]
-        if local and cand.id is not None:
+        if by_id and cand.id is not None:
             token = None
             token_id = cand.id
         else:
@@ -115,25 +114,19 @@ async def branch(body: BranchIn, st: State) -> EventStreamResponse:
 
 def _no_model_for(parent: Trace) -> NoModelFor:
     """The 422 for a trace whose model is not offered, with the model to add."""
-    url = parent.source.get("base_url")
-    shown = public_url(str(url)) if url else None
     if parent.backend in ("import", ""):
         return NoModelFor("this trace was imported without the model that made it: there "
                           "is no model to continue it with", None, None)
-    if parent.backend == "llama":
-        spec = parent.source.get("path")
-        where = f"the GGUF file {spec}" if spec else f"the model {parent.model!r}"
-        spec = str(spec) if spec else None
-    elif parent.backend == "llamacpp" and shown:
-        spec, where = f"llamacpp:{shown}", f"the llama.cpp server at {shown}"
-    else:
-        spec = f"{parent.backend}:{parent.model}"
-        where = f"{parent.backend} model {parent.model!r}" + (f" at {shown}" if shown else "")
+    try:
+        cls = backend_class(parent.backend, prefix=True)
+    except TokenprobeError:
+        cls = Backend  # a backend not registered here: its spec as the trace names it
+    spec, where, shown = cls.missing(parent)
     # A server that reported processed logprobs or logits is offered as such again.
     kind = parent.logprobs_kind if parent.logprobs_kind in ("processed", "logits") else None
     return NoModelFor(f"this trace came from {where}, which this server does not offer: add "
                       "it (with its key, if it needs one) to continue the trace",
-                      spec, shown if parent.backend != "llamacpp" else None, kind)
+                      spec, shown, kind)
 
 
 @router.post("/score", response_class=EventStreamResponse, responses=SSE)

@@ -16,7 +16,7 @@
   paths) gets a Content-Security-Policy that allows only its own scripts, styles and API
   (nothing from the network).
 
-It leaves out what the routes check (schemas.py) and binding (config.py, cli_serve.py).
+It leaves out what the routes check (schemas.py) and binding (config.py, cli/serve.py).
 """
 
 from __future__ import annotations

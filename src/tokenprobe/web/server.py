@@ -17,7 +17,7 @@ on connections.
 - `uvicorn_config` is the one place these settings are put together (`tokenprobe serve`
   and the tests use it).
 
-It leaves out the app (app.py) and the command (cli_serve.py).
+It leaves out the app (app.py) and the command (cli/serve.py).
 """
 
 from __future__ import annotations

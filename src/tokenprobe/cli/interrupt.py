@@ -14,7 +14,7 @@ once with 130 and one line, instead of a traceback.
 llama.cpp mutes file descriptor 2 while it loads a model; `keep_stderr` gives the CLI's
 console its own copy of stderr first, so progress and "interrupted" stay visible.
 
-It leaves out what the commands do with a partial result (cli.py, cli_ops.py).
+It leaves out what the commands do with a partial result (run.py, ops.py).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _exit_at_once(signum: int, frame: FrameType | None) -> None:
         os._exit(INTERRUPTED)
 
 
-# cli.py imports this module before anything else and releases the guard once it has
+# cli/__init__.py imports this module before anything else and releases the guard once it has
 # imported its commands: until then Ctrl-C ends the process at once.
 IMPORT_GUARD = ImportGuard()
 

@@ -21,7 +21,12 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from tokenprobe.cli import app, err, fail, out
+from tokenprobe.cli.app import (
+    app,
+    err,
+    fail,
+    out,
+)
 from tokenprobe.errors import TokenprobeError
 from tokenprobe.textbytes import token_label
 from tokenprobe.tokenizers import Split, split

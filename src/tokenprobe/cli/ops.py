@@ -1,9 +1,9 @@
 """Command-line commands for the operations: compare, choose, branch, sweep. A thin layer
 over tokenprobe.ops, registered on cli.app; each is saved in the history unless --no-save.
-The operations run on a worker thread (cli_interrupt.in_background), so Ctrl-C stops them
+The operations run on a worker thread (interrupt.in_background), so Ctrl-C stops them
 at once.
 
-It leaves out the computations (ops/), the history's commands (cli_history.py), storage
+It leaves out the computations (ops/), the history's commands (history.py), storage
 (store.py) and the drawing (views/).
 """
 
@@ -16,9 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
-from tokenprobe.backends import parse_model_spec
-from tokenprobe.cli import (
-    LOCAL_KINDS,
+from tokenprobe.backends import backend_class, check_base_url
+from tokenprobe.cli.app import (
     AltOpt,
     BaseUrlOpt,
     ExtraBodyOpt,
@@ -29,17 +28,16 @@ from tokenprobe.cli import (
     NoSaveOpt,
     OutOpt,
     app,
+    backend_options,
     base_model_note,
-    check_base_url,
     err,
     fail,
     interrupted,
     open_store_unless,
     out,
 )
-from tokenprobe.cli import _options as backend_options
-from tokenprobe.cli_interrupt import in_background
-from tokenprobe.cli_show import resolve_trace
+from tokenprobe.cli.interrupt import in_background
+from tokenprobe.cli.show import resolve_trace
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import write_atomic
 from tokenprobe.views.terminal import print_trace
@@ -48,7 +46,7 @@ StopOpt = Annotated[list[str] | None, typer.Option(
     "--stop", help="stop string (repeatable): ends each generated answer there")]
 
 
-def _write_doc(doc: dict[str, Any], output: Path | None, as_json: bool) -> None:
+def write_doc(doc: dict[str, Any], output: Path | None, as_json: bool) -> None:
     text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
     if output is not None:
         write_atomic(output, text + "\n")
@@ -57,7 +55,7 @@ def _write_doc(doc: dict[str, Any], output: Path | None, as_json: bool) -> None:
         sys.stdout.write(text + "\n")
 
 
-def _write_page(page: str, html: Path) -> None:
+def write_page(page: str, html: Path) -> None:
     from tokenprobe.views.html import write_page
 
     write_page(page, html)
@@ -96,7 +94,7 @@ def compare(
 
     try:
         models = list(model) if model else [None]
-        if base_url is not None and all(parse_model_spec(m)[0] in LOCAL_KINDS for m in models):
+        if base_url is not None and all(backend_class(m).local for m in models):
             check_base_url(models[0], base_url)
         if (chat or system) and any(not m for m in models):
             base_model_note("--system" if system else "--chat")
@@ -114,11 +112,11 @@ def compare(
                                 " | ".join(v.label for v in c.variants), doc,
                                 text=answer or "")
             err.print(f"saved as {c.id[:8]}", style="dim")
-        _write_doc(doc, output, as_json)
+        write_doc(doc, output, as_json)
         if html is not None:
             from tokenprobe.views.html import render_comparison
 
-            _write_page(render_comparison(c), html)
+            write_page(render_comparison(c), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -164,11 +162,11 @@ def choose(
             store.save_document(ch.id, "choice", ch.created, prompt, doc, model=ch.model,
                                 text=" | ".join(option))
             err.print(f"saved as {ch.id[:8]}", style="dim")
-        _write_doc(doc, None, as_json)
+        write_doc(doc, None, as_json)
         if html is not None:
             from tokenprobe.views.html import render_choice
 
-            _write_page(render_choice(ch), html)
+            write_page(render_choice(ch), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -197,7 +195,8 @@ def branch(
     logprobs_kind: KindOpt = None,
 ) -> None:
     """Continue a generation from a step with another token forced in its place."""
-    from tokenprobe.ops.branch import branch_stream, model_spec_of, trace_options
+    from tokenprobe.backends import options_for_trace, spec_for_trace
+    from tokenprobe.ops.branch import branch_stream
 
     try:
         parent = resolve_trace(trace_ref)
@@ -213,10 +212,10 @@ def branch(
                                  "the history, not a trace; give the trace a new id")
             save_parent = known is None
         if base_url is not None:
-            check_base_url(model if model is not None else model_spec_of(parent), base_url)
+            check_base_url(model if model is not None else spec_for_trace(parent), base_url)
         if model is None and base_url is None:
             # The trace's own server: a URL from a file never gets the user's key.
-            options, note = trace_options(parent)
+            options, note = options_for_trace(parent)
             given = backend_options(None, extra_body, logprobs_kind)
             options.extra_body = given.extra_body
             if given.logprobs_kind is not None:
@@ -240,7 +239,7 @@ def branch(
 
             # The whole tree when the history has it, else the parent and this branch.
             tree = store.tree(trace.id) if store is not None else [parent, trace]
-            _write_page(render_html(tree), html)
+            write_page(render_html(tree), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -285,11 +284,11 @@ def sweep(
             store.save_document(sw.id, "sweep", sw.created, prompt, doc, model=sw.base.model,
                                 text=sw.base.text)
             err.print(f"saved as {sw.id[:8]} (tokenprobe show {sw.id[:8]})", style="dim")
-        _write_doc(doc, None, as_json)
+        write_doc(doc, None, as_json)
         if html is not None:
             from tokenprobe.views.html import render_sweep
 
-            _write_page(render_sweep(sw), html)
+            write_page(render_sweep(sw), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -298,5 +297,3 @@ def sweep(
         out.print(sweep_view(sw))
 
 
-# The history's commands register themselves on `app` too.
-from tokenprobe import cli_history  # noqa: E402, F401

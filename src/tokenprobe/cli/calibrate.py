@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tokenprobe.cli import (
+from tokenprobe.backends import check_base_url
+from tokenprobe.cli.app import (
     AltOpt,
     BaseUrlOpt,
     ExtraBodyOpt,
@@ -23,17 +24,16 @@ from tokenprobe.cli import (
     JsonOpt,
     NoSaveOpt,
     OutOpt,
-    _options,
     app,
+    backend_options,
     base_model_note,
-    check_base_url,
     err,
     fail,
     interrupted,
     open_store_unless,
     out,
 )
-from tokenprobe.cli_interrupt import in_background
+from tokenprobe.cli.interrupt import in_background
 from tokenprobe.errors import InputError, TokenprobeError
 
 
@@ -75,7 +75,7 @@ def calibrate(
     from tokenprobe.calibration.data import read_items
     from tokenprobe.calibration.demo import demo_items
     from tokenprobe.calibration.terminal import calibration_view
-    from tokenprobe.cli_ops import _write_doc, _write_page
+    from tokenprobe.cli.ops import write_doc, write_page
     from tokenprobe.ops.calibrate import Settings
     from tokenprobe.ops.calibrate import calibrate as run_calibrate
     from tokenprobe.store import default_path
@@ -101,7 +101,7 @@ def calibrate(
                                            temperature, repr(settings)]).encode()).hexdigest()
             work = default_path().parent / "calibrate" / f"{key[:16]}.jsonl"
         store = open_store_unless(no_save)
-        options = _options(base_url, extra_body)
+        options = backend_options(base_url, extra_body)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=err, transient=True) as bar:
@@ -124,11 +124,11 @@ def calibrate(
             store.save_document(doc["id"], "calibration", doc["created"], title, doc,
                                 model=", ".join(r["model"] for r in doc["runs"]))
             err.print(f"saved as {doc['id'][:8]}", style="dim")
-        _write_doc(doc, output, as_json)
+        write_doc(doc, output, as_json)
         if html is not None:
             from tokenprobe.views.html import render_calibration
 
-            _write_page(render_calibration(doc), html)
+            write_page(render_calibration(doc), html)
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:

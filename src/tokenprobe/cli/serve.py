@@ -18,7 +18,14 @@ from typing import Annotated
 
 import typer
 
-from tokenprobe.cli import BaseUrlOpt, ExtraBodyOpt, _options, app, err, fail
+from tokenprobe.cli.app import (
+    BaseUrlOpt,
+    ExtraBodyOpt,
+    app,
+    backend_options,
+    err,
+    fail,
+)
 from tokenprobe.errors import TokenprobeError
 
 
@@ -70,7 +77,7 @@ def serve(
     """Start the web app: chat, complete, score, compare and branch in the browser."""
     import uvicorn
 
-    from tokenprobe.backends import BackendOptions, parse_model_spec
+    from tokenprobe.backends import BackendOptions, backend_class
     from tokenprobe.web import ModelConfig, ServerConfig, create_app
     from tokenprobe.web.config import check_binding, is_loopback, make_token
     from tokenprobe.web.server import bind, uvicorn_config
@@ -82,8 +89,8 @@ def serve(
         if not token and not is_loopback(host):
             token = made = make_token()
         warning = check_binding(host, token)
-        remote = _options(base_url, extra_body)
-        models = [ModelConfig(m, BackendOptions() if parse_model_spec(m)[0] == "llama"
+        remote = backend_options(base_url, extra_body)
+        models = [ModelConfig(m, BackendOptions() if backend_class(m).local
                               else remote) for m in (model or [])]
         config = ServerConfig(host=host, port=port, token=token, models=models,
                               max_waiting=queue_size, server_slots=server_slots)

@@ -2,7 +2,7 @@
 and text to tell it from the others at the terminal's width), `rm` and `export`. A thin
 layer over tokenprobe.store, registered on cli.app.
 
-It leaves out storage (store.py), the entries' own views (cli_show.py, views/) and what
+It leaves out storage (store.py), the entries' own views (show.py, views/) and what
 the operations compute (ops/).
 """
 
@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from tokenprobe.cli import JsonOpt, app, err, fail, out
+from tokenprobe.cli.app import (
+    JsonOpt,
+    app,
+    err,
+    fail,
+    out,
+)
 from tokenprobe.errors import InputError, TokenprobeError
 from tokenprobe.trace import Trace, traces_to_jsonl, write_atomic
 

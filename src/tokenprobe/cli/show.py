@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tokenprobe import api
-from tokenprobe.cli import (
+from tokenprobe.cli.app import (
     DistOpt,
     HtmlOpt,
     JsonOpt,
     OutOpt,
     StepsOpt,
-    _check_dist,
-    _emit,
     app,
+    check_dist,
+    emit,
     err,
     fail,
     out,
@@ -97,10 +97,10 @@ def show(
 ) -> None:
     """Show a saved trace (a file, any supported server response, or a history id)."""
     try:
-        _check_dist(dist)
+        check_dist(dist)
         path = Path(ref)
         if path.exists():
-            _emit(pick(api.load_all(path), choice, path), as_json, None, html, steps=steps,
+            emit(pick(api.load_all(path), choice, path), as_json, None, html, steps=steps,
                   dist=dist)
             return
         store, rec = find_record(ref)
@@ -187,6 +187,6 @@ def import_(
         if vocab_size is not None and vocab_size < 1:
             raise InputError(f"--vocab-size must be a positive whole number (not {vocab_size})")
         traces = api.load_all(file, format=format, vocab_size=vocab_size)
-        _emit(pick(traces, choice, file), as_json, output, html, steps=steps, dist="raw")
+        emit(pick(traces, choice, file), as_json, output, html, steps=steps, dist="raw")
     except TokenprobeError as e:
         fail(str(e), e.exit_code)

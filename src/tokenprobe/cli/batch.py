@@ -13,17 +13,17 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tokenprobe.cli import (
+from tokenprobe.cli.app import (
     AltOpt,
     BaseUrlOpt,
     ExtraBodyOpt,
     KindOpt,
     ModelOpt,
-    _load_backend,
-    _options,
     app,
+    backend_options,
     err,
     fail,
+    load_backend,
 )
 from tokenprobe.errors import TokenprobeError
 from tokenprobe.ops.batch import Item, read_prompts, read_texts, run_batch
@@ -61,7 +61,7 @@ def batch(
                     "alternatives": alternatives}
         items = (read_texts(prompts, alternatives) if score
                  else read_prompts(prompts, defaults))
-        backend = _load_backend(model, _options(base_url, extra_body, logprobs_kind))
+        backend = load_backend(model, backend_options(base_url, extra_body, logprobs_kind))
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
