@@ -1,4 +1,4 @@
-// The page: modes (Chat, Complete, Score, Compare, Calibrate, History) chosen by the address
+// The page: modes (Chat, Complete, Score, Compare, Calibrate, Tokenize, History) chosen by the address
 // (#/mode or #/mode/ID to reopen a saved entry), the model picker and "add a model", the
 // token prompt, the theme, and the server's state (model loading, queue) in the top bar.
 
@@ -8,11 +8,12 @@ import { initCalibrate } from "./calibrate.js";
 import { initCompare } from "./compare.js";
 import { initComplete, initScore } from "./complete.js";
 import { initHistory } from "./history.js";
+import { initTokenize } from "./tokenize.js";
 import { selectModel, setModels, state } from "./state.js";
 import { clear, el } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
-const MODES = ["chat", "complete", "score", "compare", "calibrate", "history"];
+const MODES = ["chat", "complete", "score", "compare", "calibrate", "tokenize", "history"];
 
 // --- token ---------------------------------------------------------------------------
 
@@ -208,6 +209,7 @@ async function start() {
   views.score = initScore();
   views.compare = initCompare();
   views.calibrate = initCalibrate();
+  views.tokenize = initTokenize();
   views.history = initHistory();
   try {
     state.info = await get("/api/info");
