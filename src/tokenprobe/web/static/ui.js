@@ -1,30 +1,18 @@
 // Small shared pieces of the page: elements (text only, never markup), the sampling
-// settings form, status lines, times. Number formats are the viewer's own.
+// settings form, status lines, times. Number formats and DOM helpers are the viewer's own
+// (window.TokenprobeViewer, loaded before this module).
 
 const V = window.TokenprobeViewer;
 export const fmt = V.format;
+export const el = V.dom.el;
+export const clear = V.dom.clear;
 
-export function el(tag, cls, children) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (children !== undefined && children !== null) {
-    for (const c of Array.isArray(children) ? children : [children]) {
-      if (c === null || c === undefined || c === false) continue;
-      e.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
-    }
-  }
-  return e;
-}
-
+// The viewer's button, in the app's style, with its click handler.
 export function button(label, cls, onClick, title) {
-  const b = el("button", "wa-btn " + (cls || ""), label);
-  b.type = "button";
-  if (title) { b.title = title; b.setAttribute("aria-label", title); }
+  const b = V.dom.button(label, "wa-btn " + (cls || ""), title);
   if (onClick) b.addEventListener("click", onClick);
   return b;
 }
-
-export function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); return e; }
 
 export function status(node, text, kind) {
   node.textContent = text || "";
