@@ -89,9 +89,20 @@ def test_tokenize_page(open_page: Callable[..., Page], server: Served,  # noqa: 
                                        "xs => xs.map(x => !!x.querySelector('.wa-sub'))")
     assert fewest == [c == min(counts) for c in counts]
     page.screenshot(path=str(artifacts / "web-tokenize.png"), full_page=True)
+    assert o200k.locator(".tok-s0").first.evaluate(
+        "x => getComputedStyle(x).backgroundColor") == "rgb(221, 230, 242)"
     page.uncheck("#tok-list input[value='model:embedded']")
     page.uncheck("#tok-list input[value=char]")
     page.uncheck("#tok-list input[value=o200k]")
     page.click("#tok-go")
     page.wait_for_selector("#tok-status.wa-error")
     p.clean()
+
+    # The dark scheme has its own pair of shades.
+    dark = open_page("#/tokenize", scheme="dark")
+    dark.page.wait_for_selector("#tok-list input[value=o200k]")
+    dark.page.click("#tok-go")
+    piece = dark.page.locator(".tok-split .tok-s0").first
+    assert piece.evaluate("x => getComputedStyle(x).backgroundColor") == "rgb(45, 58, 77)"
+    dark.page.screenshot(path=str(artifacts / "web-tokenize-dark.png"), full_page=True)
+    dark.clean()

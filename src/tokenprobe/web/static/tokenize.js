@@ -30,8 +30,8 @@ function drawSplit(s, fewest) {
     const span = el("span", "tok-piece tok-s" + (k % 2) + (g.ids.length > 1 ? " tok-glyph" : "") +
       (g.fallback ? " tok-fallback" : ""), visible(g.text) || "\u2205");
     span.title = (g.ids.length > 1 ? g.ids.length + " tokens, ids " : "id ") + g.ids.join(", ");
-    text.appendChild(span);
-    if (g.ids.length > 1) text.appendChild(el("span", "tok-count", "\u00d7" + g.ids.length));
+    // A glyph and its count stay on one line together.
+    text.appendChild(g.ids.length > 1 ? el("span", "tok-unit", [span, el("span", "tok-count", "\u00d7" + g.ids.length)]) : span);
   });
   const title = el("h2", "wa-card-title", s.tokenizer);
   if (fewest) title.appendChild(el("span", "wa-sub", " fewest tokens"));
