@@ -87,7 +87,6 @@ class Summary:
     top1_share: float | None  # share of ranked steps where the chosen token was the top one
     not_top: int = 0  # steps chosen by the model (not forced) whose token was not the top one
     least_likely: list[tuple[int, Step]] = field(default_factory=list)
-    low_confidence: list[Span] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # The figures a reader looks at first, named as the views name them; the
@@ -106,12 +105,9 @@ class Summary:
         return "<Summary " + ", ".join(parts) + ">"
 
 
-def summarize(
-    trace: Trace, n_least: int = 5, threshold: float = 0.2, steps: list[Step] | None = None
-) -> Summary:
-    """All the figures at once. `threshold` is the probability below which a token is
-    counted in a low-confidence span; `steps` replaces `scope(trace)` (indices are then
-    positions in it)."""
+def summarize(trace: Trace, n_least: int = 5, steps: list[Step] | None = None) -> Summary:
+    """All the figures at once; `steps` replaces `scope(trace)` (indices are then positions
+    in it). Low-confidence runs are `low_confidence_spans`' (the views ask for them)."""
     listed = scope(trace) if steps is None else steps
     counted = [s for s in listed if counts(s)]
     lps = [s.logprob for s in counted if s.logprob is not None]
@@ -138,18 +134,16 @@ def summarize(
         top1_share=top1,
         not_top=sum(1 for s in ranked if not s.forced and s.rank() != 1),
         least_likely=least_likely(listed, n_least),
-        low_confidence=low_confidence_spans(listed, threshold),
     )
 
 
-def thinking_summary(trace: Trace, n_least: int = 5,
-                     threshold: float = 0.2) -> Summary | None:
+def thinking_summary(trace: Trace, n_least: int = 5) -> Summary | None:
     """The summary figures over a reasoning model's thinking (its tokens and the tags that
     close it), or None when the trace has no thinking tokens. Indices are positions in
     `trace.reasoning.steps`."""
     if trace.reasoning is None or not trace.reasoning.steps:
         return None
-    return summarize(trace, n_least, threshold, steps=trace.reasoning.steps)
+    return summarize(trace, n_least, steps=trace.reasoning.steps)
 
 
 def least_likely(steps: list[Step], n: int = 5) -> list[tuple[int, Step]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tokenprobe.trace import Candidate, Step
+from tokenprobe.trace import Candidate, Step, is_chosen
 
 # Logprobs below this are taken as this in the bounds: exp() of them is still a normal
 # float64, so ratios of probabilities never divide by an underflowed zero (1e-304 or less
@@ -186,13 +186,6 @@ def _local_cubic(xs: list[float], ys: list[float], x: float) -> float:
                 w *= (x - xs[j]) / (xs[i] - xs[j])
         total += w * ys[i]
     return total
-
-
-def is_chosen(step: Step, c: Candidate) -> bool:
-    """Whether candidate `c` is the token chosen at `step` (by id when both have one)."""
-    if step.id is not None and c.id is not None:
-        return c.id == step.id
-    return c.data == step.data
 
 
 @dataclass

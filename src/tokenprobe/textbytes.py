@@ -84,11 +84,6 @@ def glyph_groups(pieces: Sequence[bytes]) -> list[range]:
     return groups
 
 
-def is_whitespace_only(data: bytes) -> bool:
-    """True for tokens that draw nothing visible (spaces, tabs, newlines)."""
-    return bool(data) and not data.strip()
-
-
 class TextAssembler:
     """Builds a text from token bytes as they arrive, with each token's character offset.
 

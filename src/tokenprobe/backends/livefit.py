@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from tokenprobe.formats.wire_tokens import Piece, fit_to_text, name_hidden_chosen
 from tokenprobe.textbytes import token_label
-from tokenprobe.trace import Step
+from tokenprobe.trace import Step, is_chosen
 
 
 class LiveFitter:
@@ -91,7 +91,7 @@ def trim_top(step: Step, alternatives: int | None) -> None:
     that entry would claim a rank it does not have, so a list longer than N loses it."""
     if alternatives is None or len(step.top) <= alternatives:
         return
-    extra = [c for c in step.top[alternatives:] if c.logprob == step.logprob and (
-        c.id == step.id if c.id is not None and step.id is not None else c.data == step.data)]
+    extra = [c for c in step.top[alternatives:] if c.logprob == step.logprob
+             and is_chosen(step, c)]
     if extra:
         step.top = step.top[:alternatives]

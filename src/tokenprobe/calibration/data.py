@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenprobe.errors import FormatError, InputError
-from tokenprobe.ops.batch import _content_id
+from tokenprobe.ops.batch_input import content_id
 
 JUDGES = ("exact", "normalised", "contains")
 
@@ -96,7 +96,7 @@ def parse_item(doc: Any, where: str) -> LabelledItem:
     given = doc.get("id")
     if given is not None and (isinstance(given, bool) or not isinstance(given, (str, int))):
         raise FormatError(f"{where}: id must be a string or a number")
-    ident = str(given) if given is not None else _content_id(doc)
+    ident = str(given) if given is not None else content_id(doc)
     if "answer" not in doc:
         raise FormatError(f"{where}: \"answer\" is missing")
     answer = doc["answer"]

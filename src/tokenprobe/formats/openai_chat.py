@@ -73,15 +73,6 @@ from tokenprobe.trace import Step, Trace
 NAME = "openai.chat"
 KIND = "raw"
 
-def steps_from_chat_content(content: list[dict[str, Any]]) -> list[Step]:
-    """Steps for the items of `choices[i].logprobs.content` (or `.refusal`).
-
-    Bytes come from each item's `bytes` or byte spelling; a token whose bytes are hidden
-    (U+FFFD, empty string) keeps its label's bytes here, as there is no text to fit them to.
-    """
-    return pieces_and_steps(content, "logprobs.content")[1]
-
-
 def pieces_and_steps(items: Any, where: str) -> tuple[list[Piece], list[Step]]:
     pieces: list[Piece] = []
     steps: list[Step] = []

@@ -76,17 +76,6 @@ KIND = "raw"
 # A control token's label: <bos>, <s>, <|begin_of_text|>, <|endoftext|>, [CLS] …
 _CONTROL = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_.:-]*\|?>|<s>|\[[A-Z]{2,}\]")
 
-def steps_from_completion_logprobs(logprobs: dict[str, Any], text: str | None) -> list[Step]:
-    """Steps for a legacy `choices[i].logprobs` object {tokens, token_logprobs, top_logprobs,
-    text_offset}; `text` (the choice's text covering the same tokens) fills in bytes that the
-    token strings hide, when given."""
-    pieces, steps = pieces_and_steps(logprobs, "logprobs")
-    trace = new_trace(NAME, None, None, KIND)
-    trace.steps = steps
-    settle(trace, pieces, text)
-    return trace.steps
-
-
 def pieces_and_steps(lp: Any, where: str) -> tuple[list[Piece], list[Step]]:
     lp = need_dict(lp, where)
     tokens = need_list(lp.get("tokens"), f"{where}.tokens")

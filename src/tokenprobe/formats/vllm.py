@@ -66,7 +66,7 @@ from tokenprobe.formats.wire_values import (
     opt_list,
 )
 from tokenprobe.textbytes import token_label
-from tokenprobe.trace import Candidate, Step, Trace
+from tokenprobe.trace import Candidate, Step, Trace, is_chosen
 
 NAME = "vllm"
 KIND = "raw"
@@ -159,7 +159,7 @@ class Reader:
             lp = raw_value(item.get("logprob"))
             step = make_step(piece, lp, tid, top)
             if top and len(alts) == full and _listed_first_and_last(step, top):
-                step.top = [c for c in step.top if not _same(c, step)]
+                step.top = [c for c in step.top if not is_chosen(step, c)]
                 step.entropy = entropy_bound(step)
             pieces.append(piece)
             steps.append(step)
@@ -334,14 +334,9 @@ def completing_tokens(pieces: list[Piece]) -> None:
                               b"[\x80-\xbf]{1,%d}" % len(first) + rest, p.at)
 
 
-def _same(c: Candidate, step: Step) -> bool:
-    return (c.id == step.id) if (c.id is not None and step.id is not None) else (
-        c.data == step.data)
-
-
 def _listed_first_and_last(step: Step, top: list[Candidate]) -> bool:
     """vLLM's order puts the chosen token first; strictly lowest there means ambiguous."""
-    if step.logprob is None or len(top) < 2 or not _same(top[0], step):
+    if step.logprob is None or len(top) < 2 or not is_chosen(step, top[0]):
         return False
     others = [c.logprob for c in top[1:] if c.logprob is not None]
     return bool(others) and all(x > step.logprob for x in others)

@@ -24,7 +24,7 @@ from collections import Counter
 from typing import Any, Protocol
 
 from tokenprobe.metrics import scored_steps, summarize, thinking_summary
-from tokenprobe.trace import SCHEMA, Candidate, Step, Trace
+from tokenprobe.trace import SCHEMA, Candidate, Step, Trace, is_chosen
 
 PAGE_FORMAT = "tokenprobe/page@1"
 QUANTUM = 1e-4  # nats: every logprob, entropy and tail sum is an integer count of these
@@ -124,19 +124,12 @@ class LiveEncoder:
         return {"vocab": self._vocab.take_new(), "steps": cols}
 
 
-def _same(c: Candidate, step: Step) -> bool:
-    """The chosen-token match that Step.rank() uses: by id when both have one, else bytes."""
-    if step.id is not None and c.id is not None:
-        return c.id == step.id
-    return c.data == step.data
-
-
 def chosen_index(step: Step) -> int:
     """Index in `top` of the listed candidate that is the chosen token, or -1."""
     if step.logprob is None and step.logit is None:
         return -1
     for i, c in enumerate(step.top):
-        if _same(c, step):
+        if is_chosen(step, c):
             return i
     return -1
 

@@ -52,9 +52,8 @@ def _model_name(entry: ModelEntry) -> str | None:
         return None
     if entry.spec is None:
         return "embedded"
-    if entry.prefix in ("hf", "own"):
-        return entry.spec
-    if entry.prefix == "llama" and entry.spec.lower().endswith(".gguf"):
+    # tokenizers.split takes a local model's spec as it is: PREFIX:REST, or a GGUF path.
+    if entry.spec.startswith(f"{entry.prefix}:") or entry.spec.lower().endswith(".gguf"):
         return entry.spec
     return None
 
