@@ -14,11 +14,12 @@ side by side in one run (ratios; the machine's load moves both alike).
 Each figure is the best of `--repeat` alternating runs (the own-model loops, a fraction of
 a second each, three times as many).
 
-Measured on two cores shared with other people's work (torch 2.13 CPU): 3. 0.82-0.93x over
-five runs (600 chars/s beside 711 in the last); besides the network, tokenprobe's work is
-190-196 us per character beside the bare loop's 73 us (about 270 us before the window's
-row stopped being stacked and the step's alternatives came from tolist()). Figures 1, 2
-and 4 are in the README.
+Measured on two cores shared with other people's work (torch 2.13 CPU, load average 3-6):
+3. 0.74-0.93x over eight runs (600 chars/s beside 711 in one); besides the network,
+tokenprobe's work is 190-200 us per character beside the bare loop's 73 us (about 270 us
+before the window's row stopped being stacked and the step's alternatives came from
+tolist()), and the network itself runs about 5% slower between numpy's row statistics.
+Figures 1, 2 and 4 are in the README.
 """
 
 from __future__ import annotations
