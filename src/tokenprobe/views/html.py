@@ -1,8 +1,9 @@
 """The interactive viewer as one self-contained HTML page, and inline in Jupyter.
 
 `render_html` fills the page shell (static/viewer.html) with the stylesheets (viewer.css,
-ops.css), the scripts (viewer.js, its Inside-the-model tab viewer-lens.js, then the page
-views of operations, ops*.js), each in its own `<script>` element, and the traces in the
+ops.css), the scripts of SCRIPTS (the viewer's files, its Inside-the-model tab
+viewer-lens.js, then the page views of operations, ops*.js: the one list that the web app
+loads too), each in its own `<script>` element, and the traces in the
 compact page encoding (encode.py), embedded as JSON in a `<script type="application/json">`
 element. `render_comparison`, `render_choice` and `render_sweep` do the same for an
 operation's page (encode_ops.py);
