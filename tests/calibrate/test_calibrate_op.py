@@ -166,3 +166,19 @@ def test_html_page_lists_a_bins_items_and_escapes_them(run: tuple[dict[str, Any]
             assert page.evaluate("window.pwned === undefined") and not errors
         finally:
             browser.close()
+
+
+def test_calibrate_runs_where_an_event_loop_is_already_running(llama: Any, tmp_path: Any) -> None:
+    # A notebook cell (and Playwright's synchronous API) runs inside an event loop, where
+    # asyncio.run refuses to start: the batch then runs on a loop in its own thread.
+    import asyncio
+
+    from tokenprobe.api import build_request
+    from tokenprobe.ops.batch import Item, run_batch_sync
+
+    items = [Item("a", build_request("1 + 1 =", max_tokens=2, temperature=0.0))]
+
+    async def in_a_loop() -> int:
+        return run_batch_sync(llama, items, tmp_path / "o.jsonl", 1).done
+
+    assert asyncio.run(in_a_loop()) == 1

@@ -54,6 +54,7 @@ import json
 import math
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -311,3 +312,31 @@ async def run_batch(backend: Backend, items: list[Item], output: Path, concurren
         if client is not None:
             await client.close()
     return result
+
+
+def run_batch_sync(backend: Backend, items: list[Item], output: Path, concurrency: int = 8,
+                   progress: Progress | None = None, stream: bool = False) -> Result:
+    """`run_batch` to its end from synchronous code. Where this thread already runs an
+    event loop (a Jupyter notebook; Playwright's synchronous API), asyncio.run would refuse
+    to start, so the batch then runs on a loop in a thread of its own."""
+    def main() -> Result:
+        return asyncio.run(run_batch(backend, items, output, concurrency, progress, stream))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return main()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = main()
+        except BaseException as e:  # handed to the caller's thread as it is
+            box["error"] = e
+
+    worker = threading.Thread(target=target, name="tokenprobe-batch", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[no-any-return]

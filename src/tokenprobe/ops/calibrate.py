@@ -17,7 +17,6 @@ It leaves out the command line and the drawing.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
@@ -39,7 +38,7 @@ from tokenprobe.calibration.signals import (
     thinking_of,
 )
 from tokenprobe.errors import InputError
-from tokenprobe.ops.batch import Item, Progress, run_batch
+from tokenprobe.ops.batch import Item, Progress, run_batch_sync
 from tokenprobe.ops.choose import choice_from_traces
 from tokenprobe.trace import Trace, _now
 
@@ -171,7 +170,7 @@ def calibrate(
         backend = (get_model(model) if get_model is not None
                    else get_backend(model, backend_options))
         names[model] = backend.model
-        result = asyncio.run(run_batch(backend, batch_items, work, st.concurrency, progress))
+        result = run_batch_sync(backend, batch_items, work, st.concurrency, progress)
         failed.update(result.failed)
     traces = read_work(work)
     doc: dict[str, Any] = {
