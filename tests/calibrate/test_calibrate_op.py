@@ -138,7 +138,7 @@ def test_cli(tmp_path: Path) -> None:
 
 def test_html_page_lists_a_bins_items_and_escapes_them(run: tuple[dict[str, Any], Path],
                                                        tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    from tests.views.browser import shared_browser
 
     from tokenprobe.views.html import render_calibration
 
@@ -149,29 +149,28 @@ def test_html_page_lists_a_bins_items_and_escapes_them(run: tuple[dict[str, Any]
     page_file.write_text(render_calibration(doc), encoding="utf-8")
     signal = doc["runs"][0]["signals"]["total"]
     filled = next(i for i, b in enumerate(signal["ece_width"]["bins"]) if b["count"])
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(page_file.as_uri())
-            page.wait_for_selector("html[data-tp-ready]", timeout=10000)
-            page.click(f".cal-bin[data-bin='{filled}']")
-            assert page.locator(".cal-item").count() == signal["ece_width"]["bins"][filled]["count"]
-            page.locator(".cal-item").first.click()
-            assert page.locator(".cal-viewer .tp-tok, .cal-viewer [data-step]").count() > 0 or \
-                page.locator(".cal-viewer .ops-choice-text").count() == 2
-            assert "<script>" in page.locator(".cal-viewer .ops-prompt-text").inner_text()
-            assert page.evaluate("window.pwned === undefined") and not errors
-        finally:
-            browser.close()
+    # The session's one browser: a second Playwright beside it would find its event loop.
+    page = shared_browser().new_page()
+    try:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("html[data-tp-ready]", timeout=10000)
+        page.click(f".cal-bin[data-bin='{filled}']")
+        assert page.locator(".cal-item").count() == signal["ece_width"]["bins"][filled]["count"]
+        page.locator(".cal-item").first.click()
+        assert page.locator(".cal-viewer .tp-tok, .cal-viewer [data-step]").count() > 0 or \
+            page.locator(".cal-viewer .ops-choice-text").count() == 2
+        assert "<script>" in page.locator(".cal-viewer .ops-prompt-text").inner_text()
+        assert page.evaluate("window.pwned === undefined") and not errors
+    finally:
+        page.close()
 
 
 def test_calibrate_runs_where_an_event_loop_is_already_running(llama: Any, tmp_path: Any) -> None:
     # A notebook cell (and Playwright's synchronous API) runs inside an event loop, where
     # asyncio.run refuses to start: the batch then runs on a loop in its own thread.
-    import asyncio
+    from tests.helpers import run_async
 
     from tokenprobe.api import build_request
     from tokenprobe.ops.batch import Item, run_batch_sync
@@ -181,4 +180,4 @@ def test_calibrate_runs_where_an_event_loop_is_already_running(llama: Any, tmp_p
     async def in_a_loop() -> int:
         return run_batch_sync(llama, items, tmp_path / "o.jsonl", 1).done
 
-    assert asyncio.run(in_a_loop()) == 1
+    assert run_async(in_a_loop()) == 1

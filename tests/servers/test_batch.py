@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.helpers import run_cli
+from tests.helpers import run_async, run_cli
 from tests.servers.faultserver import chat_stream, chat_whole, fault_server, sse, status
 
 from tokenprobe.backends import BackendOptions
@@ -67,12 +67,12 @@ def test_interrupted_batch_resumes(llama_server: str, tmp_path: Path) -> None:
     write_prompts(prompts, PROMPTS[:4])
     items = read_prompts(prompts, {"max_tokens": 3, "temperature": 0.0})
     backend = OpenAIBackend.from_spec("gemma", BackendOptions(base_url=llama_server))
-    first = asyncio.run(run_batch(backend, items[:2], out, 2))
+    first = run_async(run_batch(backend, items[:2], out, 2))
     assert first.done == 2
     # A run killed in the middle of writing its third line.
     with open(out, "ab") as f:
         f.write(b'{"schema": "tokenprobe/trace@1", "steps": [{"tok')
-    again = asyncio.run(run_batch(backend, items, out, 2))
+    again = run_async(run_batch(backend, items, out, 2))
     assert (again.skipped, again.done, again.failed) == (2, 2, [])
     docs = read_out(out)  # every line whole
     assert sorted(d["source"]["batch_id"] for d in docs) == ["p0", "p1", "p2", "p3"]  # type: ignore[index]
@@ -119,7 +119,7 @@ def test_local_engine_batch(llama: LlamaBackend, tmp_path: Path) -> None:
     prompts, out = tmp_path / "p.jsonl", tmp_path / "out.jsonl"
     write_prompts(prompts, PROMPTS[:3])
     items = read_prompts(prompts, {"max_tokens": 3, "temperature": 0.0, "alternatives": 2})
-    res = asyncio.run(run_batch(llama, items, out, 3))
+    res = run_async(run_batch(llama, items, out, 3))
     assert res.done == 3
     for d in read_out(out):
         i = int(d["source"]["batch_id"][1:])  # type: ignore[index]
@@ -152,10 +152,10 @@ def test_answers_read_in_worker_processes(llama_server: str, tmp_path: Path,
     write_prompts(prompts, PROMPTS[:4])
     items = read_prompts(prompts, {"max_tokens": 3, "temperature": 0.0, "alternatives": 3})
     backend = OpenAIBackend.from_spec("gemma", BackendOptions(base_url=llama_server))
-    inline = asyncio.run(run_batch(backend, items, tmp_path / "inline.jsonl", 2))
+    inline = run_async(run_batch(backend, items, tmp_path / "inline.jsonl", 2))
     monkeypatch.setattr(batch_mod, "POOL_MIN_PROMPTS", 1)
     assert batch_mod._reader_pool(backend, len(items), stream=False) is not None
-    pooled = asyncio.run(run_batch(backend, items, tmp_path / "pooled.jsonl", 2))
+    pooled = run_async(run_batch(backend, items, tmp_path / "pooled.jsonl", 2))
     assert (inline.done, pooled.done) == (4, 4)
 
     def by_id(path: Path) -> dict[str, dict[str, object]]:
@@ -207,7 +207,7 @@ def test_a_native_answer_cut_part_way_is_written_incomplete(tmp_path: Path) -> N
     write_prompts(prompts, ["a"])
     b = llamacpp(lambda p: httpx.Response(200, stream=Body(llamacpp_answer(["x", "y"], False),
                                                            broken=True)))
-    res = asyncio.run(run_batch(b, read_prompts(prompts, {}), out))
+    res = run_async(run_batch(b, read_prompts(prompts, {}), out))
     assert (res.done, res.incomplete, res.failed) == (1, 1, [])
     (doc,) = read_out(out)
     assert doc["complete"] is False and doc["text"] == "xy" and doc["error"]
@@ -218,11 +218,11 @@ def test_a_complete_answer_without_tokens_is_done(tmp_path: Path) -> None:
     prompts, out = tmp_path / "p.jsonl", tmp_path / "out.jsonl"
     write_prompts(prompts, ["a"])
     b = llamacpp(lambda p: httpx.Response(200, content=llamacpp_answer([])))
-    res = asyncio.run(run_batch(b, read_prompts(prompts, {}), out))
+    res = run_async(run_batch(b, read_prompts(prompts, {}), out))
     assert (res.done, res.failed) == (1, [])
     (doc,) = read_out(out)
     assert doc["complete"] is True and doc["steps"] == [] and doc["text"] == ""
-    again = asyncio.run(run_batch(b, read_prompts(prompts, {}), out))
+    again = run_async(run_batch(b, read_prompts(prompts, {}), out))
     assert (again.skipped, again.done) == (1, 0)  # not asked again forever
 
 
@@ -233,10 +233,10 @@ def test_line_separators_in_prompts_and_answers(tmp_path: Path) -> None:
     (item,) = read_prompts(prompts, {})
     assert item.request.prompt == "one\u2028two\x85"
     b = llamacpp(lambda p: httpx.Response(200, content=llamacpp_answer(["a\u2028", "b"])))
-    asyncio.run(run_batch(b, [item], out))
+    run_async(run_batch(b, [item], out))
     assert "\u2028" in out.read_text(encoding="utf-8")  # written raw, as JSON allows
     assert done_ids(out) == {"s"}
-    again = asyncio.run(run_batch(b, [item], out))
+    again = run_async(run_batch(b, [item], out))
     assert again.skipped == 1
 
 
@@ -249,7 +249,7 @@ def test_a_failure_of_any_kind_is_the_prompts_own(tmp_path: Path) -> None:
             raise TypeError("a transport's own bug")
         return httpx.Response(200, content=llamacpp_answer(["ok"]))
 
-    res = asyncio.run(run_batch(llamacpp(answer), read_prompts(prompts, {}), out, 2))
+    res = run_async(run_batch(llamacpp(answer), read_prompts(prompts, {}), out, 2))
     assert res.done == 1 and [i for i, _ in res.failed] == ["p1"]
     assert "TypeError" in res.failed[0][1]
     assert [d["source"]["batch_id"] for d in read_out(out)] == ["p0"]  # type: ignore[index]
@@ -279,7 +279,7 @@ def test_a_failing_run_stops_its_answers_before_closing(tmp_path: Path) -> None:
         finally:
             release.set()  # the slow answer's thread ends; nothing may write it now
 
-    left = asyncio.run(main())  # returns once that thread has ended
+    left = run_async(main())  # returns once that thread has ended
     assert left == []
     assert [d["source"]["batch_id"] for d in read_out(out)] == ["p0"]  # type: ignore[index]
 

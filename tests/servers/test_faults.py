@@ -3,13 +3,12 @@ scripted server: the message, the exit code, and the tokens kept."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import run_cli
+from tests.helpers import run_async, run_cli
 from tests.servers.faultserver import (
     chat_chunk,
     chat_stream,
@@ -277,7 +276,7 @@ def test_a_broken_stream_keeps_the_tokens_that_waited_on_an_event_loop() -> None
             await client.close()
 
     with fault_server(sse(docs, done=False, chunked_cut=True)) as s:
-        t = asyncio.run(run(backend(s.base_url)))  # type: ignore[arg-type]
+        t = run_async(run(backend(s.base_url)))  # type: ignore[arg-type]
     assert [st.token for st in t.steps] == ["Hello", "", " EN"]
     assert not t.complete and t.error and t.finish_reason == "error"
 
@@ -296,7 +295,7 @@ def test_line_separators_inside_a_chunk() -> None:
         t = chat(s.base_url)
     assert t.complete and t.text == "".join(words)
     with fault_server(sse(chat_stream(words), ensure_ascii=False)) as s:
-        t = asyncio.run(run(backend(s.base_url)))  # type: ignore[arg-type]
+        t = run_async(run(backend(s.base_url)))  # type: ignore[arg-type]
     assert t.complete and t.text == "".join(words)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers import run_async
 
 from tokenprobe.backends.base import replay_steps
 from tokenprobe.backends.openai import OpenAIBackend
@@ -281,7 +282,6 @@ def test_cap_refused_with_the_servers_message(stream: bool) -> None:
 
 
 def test_batch_score_replayed(tmp_path: Path) -> None:
-    import asyncio
 
     from tests.servers.faultserver import fault_server, raw_body
 
@@ -292,7 +292,7 @@ def test_batch_score_replayed(tmp_path: Path) -> None:
     src.write_text(json.dumps({"id": "a", "text": "Is 𠮷 Café"}) + "\n")
     with fault_server(raw_body(body)) as s:
         b = OpenAIBackend("gemma", s.base_url, None)
-        result = asyncio.run(run_batch(b, read_texts(src, 2), out, 2))
+        result = run_async(run_batch(b, read_texts(src, 2), out, 2))
     assert result.done == 1 and not result.failed
     doc = json.loads(out.read_text())
     lps = [x["logprob"] for x in doc["prompt_steps"][1:]]
