@@ -61,3 +61,12 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]
+
+
+def sigint_default() -> None:
+    """preexec_fn for a child the test will interrupt: Ctrl-C's default disposition, since a
+    test run started in the background by a shell that has no job control ignores SIGINT,
+    and the children would inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

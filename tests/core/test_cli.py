@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import CliResult, run_cli
+from tests.helpers import CliResult, run_cli, sigint_default
 from tests.inprocess import invoke
 
 
@@ -143,7 +143,7 @@ def test_ctrl_c_keeps_tokens_and_writes_partial_trace(tmp_path: Path) -> None:
     p = subprocess.Popen(
         [sys.executable, "-m", "tokenprobe", "generate", "Once upon a time", "-t", "0",
          "--max-tokens", "4000", "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=sigint_default,
     )
     assert p.stdout is not None
     seen = b""
@@ -202,7 +202,8 @@ def test_ctrl_c_while_the_command_line_imports(trigger: str, tmp_path: Path) -> 
     env = {**os.environ, "TOKENPROBE_HOME": str(tmp_path)}
     env.pop("TOKENPROBE_DEBUG", None)
     p = subprocess.run([sys.executable, "-c", _TRIP.format(trigger=trigger)],
-                       capture_output=True, text=True, env=env, timeout=60)
+                       capture_output=True, text=True, env=env, timeout=60,
+                       preexec_fn=sigint_default)
     assert p.returncode == 130, (p.returncode, p.stderr)
     assert p.stderr == "interrupted\n" and p.stdout == ""
 
@@ -229,7 +230,7 @@ def test_ctrl_c_while_the_model_loads(tmp_path: Path) -> None:
     p = subprocess.Popen(
         [sys.executable, "-m", "tokenprobe", "generate", "Once upon a time", "-t", "0",
          "--max-tokens", "4000", "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 120
         while not _model_file_open(p.pid, model):

@@ -180,6 +180,6 @@ def test_choose_takes_the_kind_and_refuses_logits_in_one_line(vllm_raw_logits: s
     assert r.code == 2, r.stderr
     assert "reports logits" in r.stderr and "raw_logprobs" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-    r = run_cli(["compare", PROMPT, "--answer", " Paris", "-m", "openai:gemma",
+    r = run_cli(["compare", "-p", PROMPT, "--answer", " Paris", "-m", "openai:gemma",
                  "--base-url", vllm_raw_logits, "--logprobs-kind", "bogus", "--no-save"])
     assert r.code == 2 and "--logprobs-kind must be" in r.stderr

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import sigint_default
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -70,7 +72,7 @@ def serve(home: Path, *args: str, token: str | None = None, host: str = "127.0.0
         proc = subprocess.Popen([sys.executable, "-m", "tokenprobe", "serve", "--host", host,
                                  "--port", str(port), *args],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env)
+                                env=env, preexec_fn=sigint_default)
     served = Served(f"http://127.0.0.1:{port}", proc, log, token)
     try:
         deadline = time.monotonic() + timeout

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.helpers import run_cli
+from tests.helpers import run_cli, sigint_default
 from tests.web.serve import free_port, serve
 
 from tokenprobe.web.config import token_problem
@@ -35,7 +35,8 @@ def test_other_addresses_get_a_token_made_and_printed_once(tmp_path: Path) -> No
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "tokenprobe", "serve", "--host",
                                  "0.0.0.0", "--port", str(port)], stdout=subprocess.DEVNULL,
-                                stderr=out, stdin=subprocess.DEVNULL, env=env)
+                                stderr=out, stdin=subprocess.DEVNULL, env=env,
+                                preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 120
         while not (m := re.search(r"the token for this run \(the page asks for it\): (\S+)\n",
