@@ -76,7 +76,8 @@ def check_model_file(path: Path, timeout: float | None = None) -> None:
     """Raise a one-line ModelError or InputError unless `path` is a readable GGUF file;
     returns or raises within `timeout` seconds (default FILE_CHECK_TIMEOUT)."""
     timeout = FILE_CHECK_TIMEOUT if timeout is None else timeout
-    if not _pending.acquire(blocking=False):
+    pending = _pending  # the run releases the semaphore it took, whatever is bound later
+    if not pending.acquire(blocking=False):
         raise InputError("too many model files are still being checked (a slow or hung "
                          "file system?); try again later")
     done = threading.Event()
@@ -88,7 +89,7 @@ def check_model_file(path: Path, timeout: float | None = None) -> None:
         except BaseException as e:  # handed to the caller below
             failure.append(e)
         finally:
-            _pending.release()
+            pending.release()
             done.set()
 
     threading.Thread(target=run, name="tokenprobe-file-check", daemon=True).start()

@@ -61,7 +61,8 @@ def probe(url: str, timeout: float | None = None) -> str | None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    if not _pending.acquire(blocking=False):
+    pending = _pending  # the run releases the semaphore it took, whatever is bound later
+    if not pending.acquire(blocking=False):
         raise NotChecked
     done = threading.Event()
     failure: list[str] = []
@@ -72,7 +73,7 @@ def probe(url: str, timeout: float | None = None) -> str | None:
         except OSError as e:
             failure.append(_reason(e, host, limit))
         finally:
-            _pending.release()
+            pending.release()
             done.set()
 
     threading.Thread(target=run, name="tokenprobe-reach", daemon=True).start()
