@@ -34,17 +34,16 @@ from tokenprobe.backends.llama_files import (  # noqa: F401 (this module's publi
     quiet_stderr,
 )
 from tokenprobe.backends.llama_threads import ThreadCount
+from tokenprobe.backends.row_steps import RowSteps, finish_scored, tail_at, tail_temperatures
 from tokenprobe.distribution import (
     TAIL_TEMPERATURES,
-    Processed,
     RowAnalyzer,
-    RowStats,
     Sampler,
     process,
 )
 from tokenprobe.errors import InputError, ModelError
 from tokenprobe.textbytes import TextAssembler, token_label
-from tokenprobe.trace import Candidate, Request, Step, Trace
+from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_N_CTX = 8192
 # Tokens per llama_decode call and per micro-batch (n_batch = n_ubatch). Prompts and scored
@@ -60,7 +59,7 @@ CHUNK = 64
 GENERATE_SCORE_TOLERANCE = 1.5
 
 
-class LlamaBackend(Backend):
+class LlamaBackend(RowSteps, Backend):
     """A GGUF model in process, with exact full-vocabulary statistics per token."""
 
     name = "llama"
@@ -191,10 +190,6 @@ class LlamaBackend(Backend):
 
     def is_eog(self, token_id: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token_id))
-
-    def candidate(self, token_id: int, logprob: float) -> Candidate:
-        label, data = self.piece(token_id)
-        return Candidate(token=label, logprob=logprob, id=token_id, bytes=data)
 
     # --- decoding -------------------------------------------------------------------
 
@@ -347,9 +342,7 @@ class LlamaBackend(Backend):
         top_k = request.top_k or 0
         top_p = request.top_p if request.top_p is not None else 1.0
         n_alt = request.alternatives if request.alternatives is not None else 10
-        grid = list(TAIL_TEMPERATURES)
-        extra_t = temperature > 0 and all(abs(temperature - t) > 1e-9 for t in grid)
-        trace.tail_temperatures = [*grid, temperature] if extra_t else grid
+        extra_t, trace.tail_temperatures = tail_temperatures(temperature)
         sampler = Sampler(request.seed)
         stops = [s.encode("utf-8") for s in request.stop if s]
         longest_stop = max((len(s) for s in stops), default=0)
@@ -366,7 +359,7 @@ class LlamaBackend(Backend):
                     chosen, sample_lp = forced[i], None
                     if extra_t:
                         dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
-                        tail = [*tail, self._tail_at(dist, stats.lse, temperature)]
+                        tail = [*tail, tail_at(dist, stats.lse, temperature)]
                 elif temperature == 0.0:
                     chosen = int(stats.top_ids[0]) if n_alt > 0 else int(np.argmax(row))
                     sample_lp = 0.0
@@ -375,7 +368,7 @@ class LlamaBackend(Backend):
                     chosen = sampler.sample(dist)
                     sample_lp = dist.logprob_of(chosen)
                     if extra_t:
-                        tail = [*tail, self._tail_at(dist, stats.lse, temperature)]
+                        tail = [*tail, tail_at(dist, stats.lse, temperature)]
                 step = self._step(row, chosen, stats, tail, sample_lp, forced=i < len(forced))
                 yield step
                 if i >= len(forced) - 1:
@@ -391,26 +384,6 @@ class LlamaBackend(Backend):
                 pos += 1
         return "length"
 
-    def _step(self, row: np.ndarray, chosen: int, stats: RowStats, tail: list[float],
-              sample_lp: float | None = None, forced: bool = False) -> Step:
-        label, data = self.piece(chosen)
-        return Step(
-            token=label, id=chosen, bytes=data,
-            logprob=float(row[chosen]) - stats.lse,
-            sample_logprob=sample_lp,
-            top=[self.candidate(int(t), float(lp))
-                 for t, lp in zip(stats.top_ids, stats.top_logprobs)],
-            entropy=stats.entropy, entropy_exact=True,
-            tail_logsumexp=[round(v, 5) for v in tail],
-            forced=forced,
-        )
-
-    @staticmethod
-    def _tail_at(dist: Processed, lse: float, temperature: float) -> float:
-        # Σ_{j∉top} exp(lp_j/T) = Σ_{j∉top} exp((x_j - m)/T) · exp((m - lse)/T)
-        assert dist.tail_log_norm is not None
-        return dist.tail_log_norm + (dist.row_max - lse) / temperature
-
     def score_continuation(
         self, request: Request, answer: str, alternatives: int = 10
     ) -> Trace:
@@ -424,12 +397,10 @@ class LlamaBackend(Backend):
         prompt = self.prompt_tokens(req)
         self._check_room(len(prompt), len(ids))
         temperature = req.temperature if req.temperature is not None else 1.0
-        grid = list(TAIL_TEMPERATURES)
-        extra_t = temperature > 0 and all(abs(temperature - t) > 1e-9 for t in grid)
+        extra_t, temperatures = tail_temperatures(temperature)
         trace = Trace(backend=self.name, model=self.model, request=req,
                       logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
-                      vocab_size=self.n_vocab,
-                      tail_temperatures=[*grid, temperature] if extra_t else grid)
+                      vocab_size=self.n_vocab, tail_temperatures=temperatures)
         tokens = prompt + ids
         assembler = TextAssembler()
         with self._lock:
@@ -440,7 +411,7 @@ class LlamaBackend(Backend):
                     dist = process(row, temperature, req.top_k or 0,
                                    req.top_p if req.top_p is not None else 1.0,
                                    exclude=stats.top_ids)
-                    tail = [*tail, self._tail_at(dist, stats.lse, temperature)]
+                    tail = [*tail, tail_at(dist, stats.lse, temperature)]
                 step = self._step(row, tokens[p + 1], stats, tail, forced=True)
                 step.offset = assembler.add(step.data)
                 trace.steps.append(step)
@@ -477,14 +448,4 @@ class LlamaBackend(Backend):
                 steps.append(self._step(row, tokens[p + 1], stats, stats.tail_logsumexp))
                 if progress is not None and (p % CHUNK == CHUNK - 1 or p == n - 1):
                     progress(p + 1, n)
-        assembler = TextAssembler()
-        for s in steps:
-            s.offset = assembler.add(s.data)
-        trace.prompt_steps = steps
-        trace.finish_reason = None
-        trace.complete = True
-        if assembler.finish() != text:
-            # The tokenizer normalised the text (it should not for GGUF vocabularies);
-            # say so rather than pretend the tokens spell the given text.
-            trace.error = "the model's tokens do not spell the given text exactly"
-        return trace
+        return finish_scored(trace, steps, text)

@@ -22,18 +22,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from tokenprobe.backends.base import Backend, Progress
+from tokenprobe.backends.row_steps import RowSteps, finish_scored, tail_at, tail_temperatures
 from tokenprobe.backends.torch_capture import Capture, RowInside, check_kinds
 from tokenprobe.distribution import (
     TAIL_TEMPERATURES,
-    Processed,
     RowAnalyzer,
-    RowStats,
     Sampler,
     process,
 )
 from tokenprobe.errors import InputError, ModelError
 from tokenprobe.textbytes import TextAssembler
-from tokenprobe.trace import Candidate, Request, Step, Trace
+from tokenprobe.trace import Request, Step, Trace
 
 # Positions per forward call when scoring: as many as keep a chunk's logits within
 # ROWS_BYTES (256 rows of a 262,144-token vocabulary; a short text in one pass, which
@@ -114,7 +113,7 @@ def _torch_float32() -> Any:
     return torch.float32
 
 
-class LogitsBackend(Backend):
+class LogitsBackend(RowSteps, Backend):
     """A backend over a forward function and a vocabulary: subclasses set `forward`,
     `vocab`, `model`, `n_ctx` (None: no limit) and `source()`."""
 
@@ -148,10 +147,6 @@ class LogitsBackend(Backend):
         if hit is None:
             hit = self._pieces[token_id] = self.vocab.piece(token_id)
         return hit
-
-    def candidate(self, token_id: int, logprob: float) -> Candidate:
-        label, data = self.piece(token_id)
-        return Candidate(token=label, logprob=logprob, id=token_id, bytes=data)
 
     def prompt_tokens(self, request: Request) -> list[int]:
         if request.mode == "chat":
@@ -230,9 +225,7 @@ class LogitsBackend(Backend):
         top_k = request.top_k or 0
         top_p = request.top_p if request.top_p is not None else 1.0
         n_alt = request.alternatives if request.alternatives is not None else 10
-        extra_t = _extra_temperature(temperature)
-        trace.tail_temperatures = [*TAIL_TEMPERATURES, temperature] if extra_t \
-            else list(TAIL_TEMPERATURES)
+        extra_t, trace.tail_temperatures = tail_temperatures(temperature)
         sampler = Sampler(request.seed)
         stops = [s.encode("utf-8") for s in request.stop if s]
         longest_stop = max((len(s) for s in stops), default=0)
@@ -251,7 +244,7 @@ class LogitsBackend(Backend):
                         if extra_t:
                             dist = process(row, temperature, top_k, top_p,
                                            exclude=stats.top_ids)
-                            tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                            tail = [*tail, tail_at(dist, stats.lse, temperature)]
                     elif temperature == 0.0:
                         chosen = int(stats.top_ids[0]) if n_alt > 0 else int(np.argmax(row))
                         sample_lp = 0.0
@@ -260,7 +253,7 @@ class LogitsBackend(Backend):
                         chosen = sampler.sample(dist)
                         sample_lp = dist.logprob_of(chosen)
                         if extra_t:
-                            tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                            tail = [*tail, tail_at(dist, stats.lse, temperature)]
                     step = self._step(row, chosen, stats, tail, sample_lp,
                                       forced=i < len(forced))
                     if cap is not None:
@@ -284,21 +277,6 @@ class LogitsBackend(Backend):
 
     def _context(self) -> _Context:
         return _Context(self.forward, self.n_vocab)
-
-    def _step(self, row: np.ndarray, chosen: int, stats: RowStats, tail: list[float],
-              sample_lp: float | None = None, forced: bool = False) -> Step:
-        label, data = self.piece(chosen)
-        return Step(
-            token=label, id=chosen, bytes=data,
-            logprob=float(row[chosen]) - stats.lse,
-            sample_logprob=sample_lp,
-            # tolist(): Python ints and floats in one call each (the same values).
-            top=[self.candidate(t, lp)
-                 for t, lp in zip(stats.top_ids.tolist(), stats.top_logprobs.tolist())],
-            entropy=stats.entropy, entropy_exact=True,
-            tail_logsumexp=[round(v, 5) for v in tail],
-            forced=forced,
-        )
 
     # --- scoring --------------------------------------------------------------------
 
@@ -335,12 +313,10 @@ class LogitsBackend(Backend):
         prompt = self.prompt_tokens(req)
         self._check_room(len(prompt), len(ids))
         temperature = req.temperature if req.temperature is not None else 1.0
-        extra_t = _extra_temperature(temperature)
+        extra_t, temperatures = tail_temperatures(temperature)
         trace = Trace(backend=self.name, model=self.model, request=req,
                       logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
-                      vocab_size=self.n_vocab,
-                      tail_temperatures=[*TAIL_TEMPERATURES, temperature] if extra_t
-                      else list(TAIL_TEMPERATURES))
+                      vocab_size=self.n_vocab, tail_temperatures=temperatures)
         tokens = prompt + ids
         assembler = TextAssembler()
         with self._lock:
@@ -366,7 +342,7 @@ class LogitsBackend(Backend):
                 dist = process(row, temperature, req.top_k or 0,
                                req.top_p if req.top_p is not None else 1.0,
                                exclude=stats.top_ids)
-                tail = [*tail, _tail_at(dist, stats.lse, temperature)]
+                tail = [*tail, tail_at(dist, stats.lse, temperature)]
             step = self._step(row, tokens[p + 1], stats, tail, forced=True)
             step.offset = assembler.add(step.data)
             trace.steps.append(step)
@@ -411,22 +387,4 @@ class LogitsBackend(Backend):
                     self.end_capture()
         if cap is not None:
             trace.internals = cap.block
-        assembler = TextAssembler()
-        for s in steps:
-            s.offset = assembler.add(s.data)
-        trace.prompt_steps = steps
-        trace.finish_reason = None
-        trace.complete = True
-        if assembler.finish() != text:
-            trace.error = "the model's tokens do not spell the given text exactly"
-        return trace
-
-
-def _extra_temperature(temperature: float) -> bool:
-    return temperature > 0 and all(abs(temperature - t) > 1e-9 for t in TAIL_TEMPERATURES)
-
-
-def _tail_at(dist: Processed, lse: float, temperature: float) -> float:
-    # Σ_{j∉top} exp(lp_j/T) = Σ_{j∉top} exp((x_j - m)/T) · exp((m - lse)/T)
-    assert dist.tail_log_norm is not None
-    return dist.tail_log_norm + (dist.row_max - lse) / temperature
+        return finish_scored(trace, steps, text)
