@@ -134,6 +134,10 @@ def test_cli(tmp_path: Path) -> None:
     assert r.code == 2 and r.stderr.count("\n") == 1 and "line 1" in r.stderr
     r = run_cli(["calibrate"])
     assert r.code == 2 and "--demo" in r.stderr
+    # What a server's numbers are is declared as on every other command.
+    r = run_cli(["calibrate", "--demo", "-m", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
+                 "--logprobs-kind", "probs", "--no-save"])
+    assert r.code == 2 and "--logprobs-kind must be" in r.stderr
 
 
 def test_html_page_lists_a_bins_items_and_escapes_them(run: tuple[dict[str, Any], Path],

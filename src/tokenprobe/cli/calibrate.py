@@ -22,6 +22,7 @@ from tokenprobe.cli.app import (
     ExtraBodyOpt,
     HtmlOpt,
     JsonOpt,
+    KindOpt,
     NoSaveOpt,
     OutOpt,
     app,
@@ -70,6 +71,7 @@ def calibrate(
     no_save: NoSaveOpt = False,
     base_url: BaseUrlOpt = None,
     extra_body: ExtraBodyOpt = None,
+    logprobs_kind: KindOpt = None,
 ) -> None:
     """How well the model's confidence predicts a right answer on a labelled set."""
     from tokenprobe.calibration.data import read_items
@@ -101,7 +103,7 @@ def calibrate(
                                            temperature, repr(settings)]).encode()).hexdigest()
             work = default_path().parent / "calibrate" / f"{key[:16]}.jsonl"
         store = open_store_unless(no_save)
-        options = backend_options(base_url, extra_body)
+        options = backend_options(base_url, extra_body, logprobs_kind)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=err, transient=True) as bar:
