@@ -17,13 +17,11 @@ Without the binary these tests are skipped with the command that builds it, exce
 from __future__ import annotations
 
 import os
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.serverproc import running
 from tests.servers.conftest import free_port
 
 from tokenprobe.backends.llama import embedded_model_path
@@ -47,35 +45,10 @@ def llamacpp_server() -> Iterator[str]:
     """The root URL of a running llama-server (its native endpoints live there)."""
     binary = server_binary()
     port = free_port()
-    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),  # noqa: SIM115 (kept open
-                            f"llama-cpp-server-{port}.log"), "w")  # for the server's life)
-    proc = subprocess.Popen(
-        [str(binary), "-m", str(embedded_model_path()), "--host", "127.0.0.1",
-         "--port", str(port), "-c", "2048", "-b", "64", "-ub", "64",
-         "--no-cache-prompt", "-fa", "off", "-np", "1",
-         "--no-webui", "--no-jinja", "--chat-template", "gemma", "-t", "2"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama-server exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass  # not listening yet, or 503 while the model loads
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama-server did not start within 120 s")
-            time.sleep(0.2)
+    with running([str(binary), "-m", str(embedded_model_path()), "--host", "127.0.0.1",
+                  "--port", str(port), "-c", "2048", "-b", "64", "-ub", "64",
+                  "--no-cache-prompt", "-fa", "off", "-np", "1",
+                  "--no-webui", "--no-jinja", "--chat-template", "gemma", "-t", "2"],
+                 f"{base}/health", "llama-server", f"llama-cpp-server-{port}.log"):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()

@@ -7,15 +7,12 @@ it, except in CI, where its absence is a failure."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from tests.backends.conftest import server_binary
 from tests.reasoning.helpers import FIXTURES
+from tests.serverproc import running
 from tests.servers.conftest import free_port
 
 from tokenprobe.backends.llama import embedded_model_path
@@ -26,35 +23,10 @@ def thinking_server() -> Iterator[str]:
     """The root URL of a llama-server whose chat answers think first."""
     binary = server_binary()
     port = free_port()
-    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),  # noqa: SIM115 (kept open
-                            f"llama-thinking-server-{port}.log"), "w")  # for its life)
-    proc = subprocess.Popen(
-        [str(binary), "-m", str(embedded_model_path()), "--host", "127.0.0.1",
-         "--port", str(port), "-c", "2048", "-np", "1", "--no-webui", "-t", "2",
-         "--jinja", "--chat-template-file", str(FIXTURES / "think.jinja"),
-         "--reasoning-format", "deepseek"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama-server exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass  # not listening yet, or 503 while the model loads
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama-server did not start within 120 s")
-            time.sleep(0.2)
+    with running([str(binary), "-m", str(embedded_model_path()), "--host", "127.0.0.1",
+                  "--port", str(port), "-c", "2048", "-np", "1", "--no-webui", "-t", "2",
+                  "--jinja", "--chat-template-file", str(FIXTURES / "think.jinja"),
+                  "--reasoning-format", "deepseek"],
+                 f"{base}/health", "llama-server", f"llama-thinking-server-{port}.log"):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()

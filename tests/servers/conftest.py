@@ -13,15 +13,12 @@ A real vLLM (its CPU build, installed by scripts/build-vllm) is started on deman
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from tests.serverproc import running
 
 from tokenprobe.backends.llama import embedded_model_path
 
@@ -36,41 +33,15 @@ def free_port() -> int:
 def llama_server() -> Iterator[str]:
     """The base URL (…/v1) of a running llama_cpp.server."""
     port = free_port()
-    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),  # noqa: SIM115 (kept open
-                            f"llama-server-{port}.log"), "w")     # for the server's life)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
-         "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true",
-         "--chat_format", "gemma", "--n_batch", "64", "--n_ubatch", "64",
-         "--n_ctx", "2048",
-         # Concurrent requests wait their turn instead of stopping the one running.
-         "--interrupt_requests", "false"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}; see "
-                                   f"{log.name}")
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start within 120 s")
-            time.sleep(0.3)
+    with running([sys.executable, "-m", "llama_cpp.server", "--model",
+                  str(embedded_model_path()), "--host", "127.0.0.1", "--port", str(port),
+                  "--logits_all", "true", "--chat_format", "gemma", "--n_batch", "64",
+                  "--n_ubatch", "64", "--n_ctx", "2048",
+                  # Concurrent requests wait their turn instead of stopping the one running.
+                  "--interrupt_requests", "false"],
+                 f"{base}/models", "llama_cpp.server", f"llama-server-{port}.log", poll=0.3):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 # --- vLLM ------------------------------------------------------------------------------
