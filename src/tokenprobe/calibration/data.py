@@ -18,16 +18,14 @@ It leaves out running the model (ops/calibrate.py) and the figures (metrics.py).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tokenprobe.errors import FormatError, InputError
-from tokenprobe.ops.batch_input import content_id
+from tokenprobe.ops.batch_input import content_id, jsonl_items, read_jsonl
 
 JUDGES = ("exact", "normalised", "contains")
 
@@ -52,35 +50,12 @@ class LabelledItem:
 
 
 def read_items(path: str | os.PathLike[str]) -> list[LabelledItem]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {path}: {e}") from None
-    return items_from_text(text, str(path))
+    return items_from_text(read_jsonl(path), str(path))
 
 
 def items_from_text(text: str, name: str) -> list[LabelledItem]:
     """The items of a set's JSONL text (`name` names it in errors: a path, an upload)."""
-    items: list[LabelledItem] = []
-    seen: set[str] = set()
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip(" \t\r"):
-            continue
-        where = f"{name} line {n}"
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{where} is not JSON ({e.msg})") from None
-        item = parse_item(doc, where)
-        if item.id in seen:
-            raise FormatError(f"{where}: the id {item.id!r} appears twice")
-        seen.add(item.id)
-        items.append(item)
-    if not items:
-        raise InputError(f"{name} holds no items")
-    return items
+    return jsonl_items(text, name, parse_item, "items")
 
 
 def parse_item(doc: Any, where: str) -> LabelledItem:

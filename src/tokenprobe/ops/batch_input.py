@@ -12,9 +12,10 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tokenprobe.api import build_request
 from tokenprobe.backends.base import validate_request
@@ -34,31 +35,52 @@ class Item:
     answer: str | None = None
 
 
-def read_prompts(path: str | os.PathLike[str], defaults: dict[str, Any]) -> list[Item]:
-    """The batch's prompts as requests; a bad line is refused with its line number."""
+def read_jsonl(path: str | os.PathLike[str]) -> str:
+    """A JSONL file's text; a one-line InputError when it cannot be read."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"cannot read {path}: {e}") from None
-    items: list[Item] = []
+
+
+class _HasId(Protocol):
+    id: str
+
+
+ItemT = TypeVar("ItemT", bound=_HasId)
+
+
+def jsonl_items(text: str, name: str, parse: Callable[[Any, str], ItemT],
+                what: str) -> list[ItemT]:
+    """Each non-blank line of a JSONL text through `parse(doc, where)`, ids unique; every
+    mistake a one-line error naming the line (`name` names the text: a path, an upload).
+    Lines end at LF only (a JSON string may hold U+2028 raw)."""
+    items: list[ItemT] = []
     seen: set[str] = set()
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip(" \t\r"):
             continue
+        where = f"{name} line {n}"
         try:
             doc = json.loads(line)
         except json.JSONDecodeError as e:
-            raise FormatError(f"{path} line {n} is not JSON ({e.msg})") from None
-        item = _item(doc, defaults, f"{path} line {n}")
+            raise FormatError(f"{where} is not JSON ({e.msg})") from None
+        item = parse(doc, where)
         if item.id in seen:
-            raise FormatError(f"{path} line {n}: the id {item.id!r} appears twice")
+            raise FormatError(f"{where}: the id {item.id!r} appears twice")
         seen.add(item.id)
         items.append(item)
     if not items:
-        raise InputError(f"{path} holds no prompts")
+        raise InputError(f"{name} holds no {what}")
     return items
+
+
+def read_prompts(path: str | os.PathLike[str], defaults: dict[str, Any]) -> list[Item]:
+    """The batch's prompts as requests; a bad line is refused with its line number."""
+    return jsonl_items(read_jsonl(path), str(path),
+                       lambda doc, where: _item(doc, defaults, where), "prompts")
 
 
 def _item(doc: Any, defaults: dict[str, Any], where: str) -> Item:
@@ -137,40 +159,22 @@ def _settings(doc: dict[str, Any], where: str) -> dict[str, Any]:
 
 def read_texts(path: str | os.PathLike[str], alternatives: int) -> list[Item]:
     """The texts to score, one per line (`{"id", "text"}` or a JSON string)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {path}: {e}") from None
-    items: list[Item] = []
-    seen: set[str] = set()
-    for n, line in enumerate(lines, 1):
-        if not line.strip(" \t\r"):
-            continue
-        where = f"{path} line {n}"
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{where} is not JSON ({e.msg})") from None
-        doc = {"text": doc} if isinstance(doc, str) else doc
-        if not isinstance(doc, dict) or set(doc) - {"id", "text"}:
-            raise FormatError(f"{where} must be {{\"id\", \"text\"}} or a JSON string")
-        text, given = doc.get("text"), doc.get("id")
-        if not isinstance(text, str) or not text:
-            raise FormatError(f"{where}: \"text\" must be a non-empty string")
-        if given is not None and not isinstance(given, (str, int)):
-            raise FormatError(f"{where}: id must be a string or a number")
-        ident = str(given) if given is not None else content_id(doc)
-        if ident in seen:
-            raise FormatError(f"{where}: the id {ident!r} appears twice")
-        seen.add(ident)
-        items.append(Item(ident, Request(mode="score", prompt=text, temperature=None,
-                                         top_p=None, top_k=None, max_tokens=None,
-                                         alternatives=alternatives)))
-    if not items:
-        raise InputError(f"{path} holds no texts")
-    return items
+    return jsonl_items(read_jsonl(path), str(path),
+                       lambda doc, where: _text_item(doc, where, alternatives), "texts")
+
+
+def _text_item(doc: Any, where: str, alternatives: int) -> Item:
+    doc = {"text": doc} if isinstance(doc, str) else doc
+    if not isinstance(doc, dict) or set(doc) - {"id", "text"}:
+        raise FormatError(f"{where} must be {{\"id\", \"text\"}} or a JSON string")
+    text, given = doc.get("text"), doc.get("id")
+    if not isinstance(text, str) or not text:
+        raise FormatError(f"{where}: \"text\" must be a non-empty string")
+    if given is not None and not isinstance(given, (str, int)):
+        raise FormatError(f"{where}: id must be a string or a number")
+    ident = str(given) if given is not None else content_id(doc)
+    return Item(ident, Request(mode="score", prompt=text, temperature=None, top_p=None,
+                               top_k=None, max_tokens=None, alternatives=alternatives))
 
 
 def content_id(doc: dict[str, Any]) -> str:
