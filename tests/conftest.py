@@ -1,4 +1,6 @@
-"""Shared fixtures: the embedded model (loaded once per test session) and a CLI runner."""
+"""Shared fixtures: the embedded model (loaded once per test session), the scripted model
+(tests/scripted_model.py: for the tests of the command line, operations, views and web app
+that do not check an engine's numbers) and a CLI runner."""
 
 from __future__ import annotations
 
@@ -6,8 +8,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from tests.helpers import CliResult, run_cli
+from tests.scripted_model import SPEC
 
 from tokenprobe.backends.llama import LlamaBackend
+from tokenprobe.own_model import OwnModel
 
 
 @pytest.fixture(scope="session")
@@ -32,4 +36,22 @@ def llama() -> LlamaBackend:
 
     backend = get_backend(None)
     assert isinstance(backend, LlamaBackend)
+    return backend
+
+
+@pytest.fixture(scope="session")
+def scripted() -> str:
+    """The scripted model's spec (`own:/abs/tests/scripted_model.py:model`), for `-m` and
+    `model=`: it loads in milliseconds, in this process or a fresh one."""
+    return SPEC
+
+
+@pytest.fixture(scope="session")
+def scripted_model(scripted: str) -> OwnModel:
+    """The scripted model as the spec loads it (the one every `model=SCRIPTED` call in this
+    process shares)."""
+    from tokenprobe.backends import get_backend
+
+    backend = get_backend(scripted)
+    assert isinstance(backend, OwnModel)
     return backend
