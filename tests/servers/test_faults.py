@@ -332,7 +332,7 @@ def test_a_chunk_that_cannot_be_read_is_the_servers_failure() -> None:
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The retry waits the backend takes, recorded instead of slept."""
-    import tokenprobe.backends.openai as openai_backend
+    import tokenprobe.backends.openai_transport as openai_backend
 
     taken: list[float] = []
     monkeypatch.setattr(openai_backend, "_sleep", taken.append)

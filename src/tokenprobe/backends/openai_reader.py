@@ -14,8 +14,8 @@ its tokens are; a whole response's tokens are split where the answer's text begi
 `Trace.reasoning`, and only the answer's tokens are steps.
 `sse_line` reads one line of a server-sent-event stream.
 
-It leaves out making requests, retries and errors of the transport (backends/openai.py),
-and the shapes themselves (formats/openai_chat.py, openai_completions.py, vllm.py).
+It leaves out making requests (backends/openai.py), retries and errors of the transport
+(openai_transport.py), and the shapes themselves (formats/openai_chat.py, openai_completions.py, vllm.py).
 """
 
 from __future__ import annotations

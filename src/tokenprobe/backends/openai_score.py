@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tokenprobe.backends.livefit import trim_top
-from tokenprobe.backends.server_errors import ServerError, body_message, parse_json, scrub
+from tokenprobe.backends.server_errors import ServerError, parse_json
 from tokenprobe.errors import ModelError
 from tokenprobe.formats import openai_chat, openai_completions, vllm
 from tokenprobe.formats.trace_finish import add_note
@@ -64,13 +64,11 @@ def echo(backend: OpenAIBackend, prompt: str, alternatives: int) -> tuple[Trace,
     """The prompt's tokens and logprobs from `/completions` with echo."""
     params = _echo_params(backend, prompt, alternatives)
     req = _score_request(prompt, alternatives)
-    openai = backend._openai
-    with backend._errors(req):
+    with backend.conn.errors(alternatives):
         try:
-            doc = backend._whole(backend.client.completions, params, alternatives)
-        except openai.BadRequestError as e:
-            msg = scrub(body_message(e.body if e.body is not None else e.message),
-                        backend._secrets())
+            doc = backend.conn.whole(backend.client.completions, params, alternatives)
+        except backend.conn.openai.BadRequestError as e:
+            msg = backend.conn.refusal(e)
             if "logprob" in msg.lower() and "max" in msg.lower():
                 raise  # a cap on alternatives: the status error names it
             raise ServerError(f"{backend.where} cannot score a given text (it refused "
@@ -81,7 +79,7 @@ def echo(backend: OpenAIBackend, prompt: str, alternatives: int) -> tuple[Trace,
 def _read_echo(backend: OpenAIBackend, doc: Any, req: Request) -> tuple[Trace, vllm.Reader]:
     alternatives = req.alternatives or 0
     reader = vllm.Reader(alternatives, backend.declared_kind)
-    with backend._errors(req):
+    with backend.conn.errors(alternatives):
         if not isinstance(doc, dict):
             raise ServerError(f"{backend.where} answered with JSON that is not an object")
         model, usage, gathered = openai_completions.gather(doc)
@@ -100,23 +98,15 @@ def _read_echo(backend: OpenAIBackend, doc: Any, req: Request) -> tuple[Trace, v
 async def afetch_score(backend: OpenAIBackend, text: str, alternatives: int,
                        client: Any) -> str:
     """The body of the echo that scores `text`, asked on an event loop (a batch)."""
-    import httpx
-
     params = _echo_params(backend, text, alternatives)
-    body = {k: v for k, v in params.items() if k != "extra_body"}
-    body.update(params.get("extra_body") or {})
-    req = _score_request(text, alternatives)
-    with backend._errors(req):
-        response = await backend._aretrying(
-            lambda: client.post("/completions", cast_to=httpx.Response, body=body),
-            alternatives)
-        return str(response.text)
+    with backend.conn.errors(alternatives):
+        return await backend.conn.apost(client, "/completions", params, alternatives)
 
 
 def read_score(backend: OpenAIBackend, text: str, alternatives: int, body: str) -> Trace:
     """The score trace of an echo's body (from `afetch_score`; no connection needed)."""
     req = _score_request(text, alternatives)
-    with backend._errors(req):
+    with backend.conn.errors(alternatives):
         doc = parse_json(body, backend.where)
     got, reader = _read_echo(backend, doc, req)
     return _score_trace(backend, text, alternatives, got, reader)
@@ -207,12 +197,11 @@ def _chat_answer_steps(backend: OpenAIBackend, request: Request, answer: str,
     params: dict[str, Any] = {"model": backend.model, "messages": messages, "max_tokens": 1,
                               "temperature": 0.0, "extra_body": extra}
     reader = vllm.Reader(alternatives, backend.declared_kind)
-    with backend._errors(_score_request(answer, alternatives)):
+    with backend.conn.errors(alternatives):
         try:
-            doc = backend._whole(backend.client.chat.completions, params, alternatives)
-        except backend._openai.BadRequestError as e:
-            msg = scrub(body_message(e.body if e.body is not None else e.message),
-                        backend._secrets())
+            doc = backend.conn.whole(backend.client.chat.completions, params, alternatives)
+        except backend.conn.openai.BadRequestError as e:
+            msg = backend.conn.refusal(e)
             raise ModelError(f"{backend.where} cannot score a fixed chat answer (it refused "
                              f"prompt logprobs after a final assistant message: {msg}); use "
                              "completion mode") from None
