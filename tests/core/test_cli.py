@@ -1,4 +1,8 @@
-"""The command line as a user meets it: results on stdout, one-line errors, exit codes."""
+"""The command line as a user meets it: results on stdout, one-line errors, exit codes.
+
+Most runs are in this process on the scripted model (tests/scripted_model.py); the embedded
+model keeps its context limits, one end-to-end run in a process of its own and Ctrl-C while
+it loads."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from pathlib import Path
 import pytest
 from tests.helpers import CliResult, run_cli, sigint_default
 from tests.inprocess import invoke
+from tests.scripted_model import BOS, SPEC, expected_logprobs
+from tests.scripted_model import encode as scripted_ids
 
 
 def assert_one_line_error(r: CliResult, code: int, *fragments: str) -> None:
@@ -48,18 +54,26 @@ def assert_one_line_error(r: CliResult, code: int, *fragments: str) -> None:
         (["show", "/nonexistent.json"], ["no such file"]),
     ],
 )
-def test_bad_input_is_one_line_error(args: list[str], fragments: list[str]) -> None:
-    assert_one_line_error(run_cli(args), 2, *fragments)
+def test_bad_input_is_one_line_error(args: list[str], fragments: list[str], tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_one_line_error(invoke(args, tmp_path, monkeypatch), 2, *fragments)
 
 
-def test_not_a_gguf(tmp_path: Path) -> None:
+def test_bad_input_in_a_process_of_its_own() -> None:
+    """The real stderr of a fresh process: one line, no traceback, exit code 2."""
+    assert_one_line_error(run_cli(["generate", "hi", "--top-p", "0"]), 2,
+                          "--top-p must be in (0, 1]")
+
+
+def test_not_a_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = tmp_path / "model.gguf"
     fake.write_text("this is not a model")
-    assert_one_line_error(run_cli(["generate", "hi", "--model", str(fake)]), 2,
-                          "is not a GGUF file")
+    assert_one_line_error(invoke(["generate", "hi", "--model", str(fake)], tmp_path,
+                                 monkeypatch), 2, "is not a GGUF file")
 
 
 def test_max_tokens_beyond_context() -> None:
+    # In a process of its own: the load's stderr (llama.cpp's notes) must stay quiet too.
     r = run_cli(["generate", "hi", "--max-tokens", "100000"])
     assert_one_line_error(r, 2, "exceeds the context of 8192 tokens", "at most")
 
@@ -69,26 +83,39 @@ def test_prompt_longer_than_context() -> None:
     assert_one_line_error(r, 2, "longer than the model's context of 8192 tokens")
 
 
-def test_malformed_and_newer_trace_files(tmp_path: Path) -> None:
+def test_malformed_and_newer_trace_files(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    assert_one_line_error(run_cli(["show", str(bad)]), 2)
+    assert_one_line_error(invoke(["show", str(bad)], tmp_path, monkeypatch), 2)
     newer = tmp_path / "newer.json"
     newer.write_text(json.dumps({"schema": "tokenprobe/trace@2", "steps": []}))
-    assert_one_line_error(run_cli(["show", str(newer)]), 2, "newer", "upgrade")
+    assert_one_line_error(invoke(["show", str(newer)], tmp_path, monkeypatch), 2, "newer",
+                          "upgrade")
 
 
-def test_generate_json_is_exactly_one_trace(tmp_path: Path) -> None:
+def test_generate_json_is_exactly_one_trace(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "t.json"
-    r = run_cli(["generate", "The capital of France is", "--max-tokens", "8", "-t", "0",
-                 "--json", "-o", str(out), "-n", "4"])
+    prompt = "The capital of France is"
+    r = invoke(["generate", prompt, "--max-tokens", "8", "-t", "0", "--json", "-o",
+                str(out), "-n", "4", "-m", SPEC], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["schema"] == "tokenprobe/trace@1"
     assert len(doc["steps"]) == 8 and all(len(s["top"]) == 4 for s in doc["steps"])
     assert doc["request"]["temperature"] == 0.0
+    # Greedy: each step is the argmax of the table's row after the last token, with its
+    # log-softmax, and the top 4 are that row's four largest.
+    prev = scripted_ids(prompt)[-1]
+    for s in doc["steps"]:
+        lp = expected_logprobs(prev)
+        assert s["id"] == int(lp.argmax())
+        assert s["logprob"] == pytest.approx(lp[s["id"]], abs=1e-5)
+        assert [c["id"] for c in s["top"]] == [int(i) for i in (-lp).argsort()[:4]]
+        prev = s["id"]
     assert json.loads(out.read_text()) == doc
-    shown = run_cli(["show", str(out), "--steps"])
+    shown = invoke(["show", str(out), "--steps"], tmp_path, monkeypatch)
     assert shown.code == 0 and "step 7" in shown.stdout and "perplexity" in shown.stdout
 
 
@@ -103,30 +130,43 @@ def test_generate_prints_text_and_summary() -> None:
     assert "greedy request" not in r.stdout
 
 
-def test_score_file(tmp_path: Path) -> None:
+def test_score_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "t.txt"
     f.write_text("吉野家の𠮷は", encoding="utf-8")
-    r = run_cli(["score", "--file", str(f), "--json"])
+    r = invoke(["score", "--file", str(f), "--json", "-m", SPEC], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     doc = json.loads(r.stdout)
     steps = doc["prompt_steps"]
     assert bytes(b for s in steps for b in s.get("bytes", s["token"].encode())).decode() \
         == "吉野家の𠮷は"
     assert steps[0]["logprob"] is None and all(s["logprob"] is not None for s in steps[1:])
+    # Each token's logprob is the log-softmax of the table's row after the one before.
+    ids = scripted_ids("吉野家の𠮷は")
+    assert [s["id"] for s in steps] == ids
+    for prev, s in zip(ids, steps[1:]):
+        assert s["logprob"] == pytest.approx(expected_logprobs(prev)[s["id"]], abs=1e-5)
 
 
-def test_score_counts_only_the_texts_tokens() -> None:
-    doc = json.loads(run_cli(["score", "the cat sat", "--json", "--no-save"]).stdout)
+def test_score_counts_only_the_texts_tokens(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = json.loads(invoke(["score", "the cat sat", "--json", "--no-save", "-m", SPEC],
+                            tmp_path, monkeypatch).stdout)
     steps = doc["prompt_steps"]
-    assert steps[0].get("special") is True and steps[0]["logprob"] is None  # <bos>
-    r = run_cli(["score", "the cat sat", "--no-save"])
+    # The begin token: special, no logprob.
+    assert steps[0]["id"] == BOS and steps[0].get("special") is True
+    assert steps[0]["logprob"] is None
+    r = invoke(["score", "the cat sat", "--no-save", "-m", SPEC], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
-    assert re.search(rf"tokens\s+{len(steps) - 1}\s", r.stdout), r.stdout
-    assert "not reported" not in r.stdout and "<bos>" not in r.stdout
+    assert re.search(rf"tokens\s+{len('the cat sat')}\s", r.stdout), r.stdout
+    assert len(steps) - 1 == len("the cat sat")
+    assert "not reported" not in r.stdout and f"<special {BOS}>" not in r.stdout
 
 
-def test_score_steps_draw_split_characters_as_glyphs() -> None:
-    r = run_cli(["score", "𠮷野家の牛丼", "--steps", "--no-save", "-n", "4"])
+def test_score_steps_draw_split_characters_as_glyphs(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The scripted tokenizer has 𠮷 (and 野家の牛丼) as UTF-8 byte tokens only.
+    r = invoke(["score", "𠮷野家の牛丼", "--steps", "--no-save", "-n", "4", "-m", SPEC],
+               tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     assert "\ufffd" not in r.stdout
     # 𠮷 is four byte tokens: each panel names it by the character, and the context after
@@ -140,9 +180,11 @@ def test_score_steps_draw_split_characters_as_glyphs() -> None:
 def test_ctrl_c_keeps_tokens_and_writes_partial_trace(tmp_path: Path) -> None:
     out = tmp_path / "partial.json"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENPROBE_HOME": str(tmp_path)}
+    # The scripted model makes tokens in microseconds and never stops on its own here: a
+    # million of them outlast the test's reading and signal by far.
     p = subprocess.Popen(
         [sys.executable, "-m", "tokenprobe", "generate", "Once upon a time", "-t", "0",
-         "--max-tokens", "4000", "-o", str(out)],
+         "--max-tokens", "1000000", "-o", str(out), "-m", SPEC],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=sigint_default,
     )
     assert p.stdout is not None
@@ -165,11 +207,12 @@ def test_ctrl_c_keeps_tokens_and_writes_partial_trace(tmp_path: Path) -> None:
         b for s in doc["steps"] for b in s.get("bytes", s["token"].encode())).decode()
 
 
-def test_import_own_trace(tmp_path: Path) -> None:
+def test_import_own_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "t.json"
-    r = run_cli(["generate", "Hello", "--max-tokens", "3", "-t", "0", "--json", "-o", str(out)])
+    r = invoke(["generate", "Hello", "--max-tokens", "3", "-t", "0", "--json", "-o", str(out),
+                "-m", SPEC], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
-    r2 = run_cli(["import", str(out), "--json"])
+    r2 = invoke(["import", str(out), "--json"], tmp_path, monkeypatch)
     assert r2.code == 0, r2.stderr
     assert json.loads(r2.stdout)["steps"] == json.loads(r.stdout)["steps"]
 
