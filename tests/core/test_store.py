@@ -1,4 +1,5 @@
-"""The history store: atomic saves under a kill, corrupt and newer files, the CLI's history."""
+"""The history store: atomic saves under a kill, corrupt and newer files, the CLI's history
+(in this process, on the scripted model: tests/scripted_model.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,26 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.helpers import run_cli
+from tests.helpers import CliResult, run_cli
+from tests.inprocess import invoke
+from tests.scripted_model import SPEC
 
 from tokenprobe.errors import InputError
 from tokenprobe.store import Store, StoreError
 from tokenprobe.trace import Candidate, Request, Step, Trace
+
+
+def _cli(home: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """`tokenprobe ARGS` in this process with its history in `home`; generate runs the
+    scripted model."""
+    def run(*args: str) -> CliResult:
+        extra = ["-m", SPEC] if args[0] == "generate" else []
+        return invoke([*args, *extra], home, monkeypatch)
+    return run
 
 
 def _trace(i: int, n_steps: int = 3) -> Trace:
@@ -64,7 +77,8 @@ def test_branch_tree_is_kept_together(tmp_path: Path) -> None:
     assert [t.id for t in store.tree(grandchild.id)] == [root.id, child.id, grandchild.id]
 
 
-def test_corrupt_store_is_refused_and_untouched(tmp_path: Path) -> None:
+def test_corrupt_store_is_refused_and_untouched(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     p = tmp_path / "history.sqlite3"
     p.write_bytes(b"this is not a database" * 100)
     before = p.read_bytes()
@@ -73,7 +87,7 @@ def test_corrupt_store_is_refused_and_untouched(tmp_path: Path) -> None:
     assert p.read_bytes() == before
     r = run_cli(["history"], env={"TOKENPROBE_HOME": str(tmp_path)})
     assert r.code == 2 and "not a valid database" in r.stderr and "Traceback" not in r.stderr
-    r = run_cli(["generate", "x", "--max-tokens", "1"], env={"TOKENPROBE_HOME": str(tmp_path)})
+    r = invoke(["generate", "x", "--max-tokens", "1", "-m", SPEC], tmp_path, monkeypatch)
     assert r.code == 2 and "not a valid database" in r.stderr
     assert p.read_bytes() == before
 
@@ -158,62 +172,65 @@ def test_killed_in_the_middle_of_a_save_loses_nothing_saved(tmp_path: Path) -> N
         assert t.text and len(t.steps) in (3, 400)
 
 
-def test_cli_history_show_export_rm(tmp_path: Path) -> None:
-    env = {"TOKENPROBE_HOME": str(tmp_path)}
-    r = run_cli(["generate", "The capital of France is", "-t", "0", "--max-tokens", "4",
-                 "--json"], env=env)
+def test_cli_history_show_export_rm(tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = _cli(tmp_path, monkeypatch)
+    r = cli("generate", "The capital of France is", "-t", "0", "--max-tokens", "4",
+                 "--json")
     assert r.code == 0, r.stderr
     tid = json.loads(r.stdout)["id"]
-    listing = run_cli(["history"], env=env)
+    listing = cli("history")
     assert tid[:8] in listing.stdout
-    assert run_cli(["history", "--search", "France"], env=env).stdout.count(tid[:8]) == 1
-    shown = run_cli(["show", tid[:8]], env=env)
+    assert cli("history", "--search", "France").stdout.count(tid[:8]) == 1
+    shown = cli("show", tid[:8])
     assert shown.code == 0 and "perplexity" in shown.stdout
-    b = run_cli(["branch", tid[:8], "--at", "1", "--token", " Paris"], env=env)
+    b = cli("branch", tid[:8], "--at", "1", "--token", " Paris")
     assert b.code == 0, b.stderr
-    jsonl = run_cli(["history", "export", tid[:8], "--format", "jsonl"], env=env)
+    jsonl = cli("history", "export", tid[:8], "--format", "jsonl")
     lines = [json.loads(x) for x in jsonl.stdout.splitlines()]
     assert len(lines) == 2 and lines[1]["parent"]["id"] == tid
-    tree = run_cli(["show", tid[:8]], env=env)
+    tree = cli("show", tid[:8])
     assert "branches:" in tree.stdout and "Paris" in tree.stdout
-    missing = run_cli(["history", "rm", "deadbeef"], env=env)
+    missing = cli("history", "rm", "deadbeef")
     assert missing.code == 2 and "no history entry" in missing.stderr
-    assert run_cli(["history", "rm", tid[:8]], env=env).code == 0
-    assert tid[:8] not in run_cli(["history"], env=env).stdout
+    assert cli("history", "rm", tid[:8]).code == 0
+    assert tid[:8] not in cli("history").stdout
 
 
-def test_cli_compare_choose_branch_errors(tmp_path: Path) -> None:
-    env = {"TOKENPROBE_HOME": str(tmp_path)}
-    r = run_cli(["compare", "-p", "Hi"], env=env)
+def test_cli_compare_choose_branch_errors(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = _cli(tmp_path, monkeypatch)
+    r = cli("compare", "-p", "Hi")
     assert r.code == 2 and "at least two variants" in r.stderr
-    r = run_cli(["choose", "Hi", "-o", " a", "-o", " a"], env=env)
+    r = cli("choose", "Hi", "-o", " a", "-o", " a")
     assert r.code == 2 and "given twice" in r.stderr
-    r = run_cli(["choose", "Hi", "-o", " a"], env=env)
+    r = cli("choose", "Hi", "-o", " a")
     assert r.code == 2 and "at least two" in r.stderr
-    g = run_cli(["generate", "Hi", "-t", "0", "--max-tokens", "3", "--json"], env=env)
+    g = cli("generate", "Hi", "-t", "0", "--max-tokens", "3", "--json")
     tid = json.loads(g.stdout)["id"]
-    r = run_cli(["branch", tid, "--at", "7", "--token", " x"], env=env)
+    r = cli("branch", tid, "--at", "7", "--token", " x")
     assert r.code == 2 and "outside the trace" in r.stderr
-    listing = run_cli(["history"], env=env).stdout  # nothing lost or added
+    listing = cli("history").stdout  # nothing lost or added
     assert re.findall(r"^([0-9a-f]{8})  .*  generate  ", listing, re.M) == [tid[:8]], listing
 
 
-def test_cli_branch_keeps_the_history_as_it_is(tmp_path: Path) -> None:
+def test_cli_branch_keeps_the_history_as_it_is(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A parent from the history is not saved again (its place in its tree stays); a parent
     from a file joins the history once; a file whose id is another kind of record is refused."""
-    env = {"TOKENPROBE_HOME": str(tmp_path)}
+    cli = _cli(tmp_path, monkeypatch)
 
     def branch(ref: str, at: int, token: str) -> str:
-        r = run_cli(["branch", ref, "--at", str(at), "--token", token, "--json"], env=env)
+        r = cli("branch", ref, "--at", str(at), "--token", token, "--json")
         assert r.code == 0, r.stderr
         return str(json.loads(r.stdout)["id"])
 
-    g = run_cli(["generate", "The capital of France is", "-t", "0", "--max-tokens", "5",
-                 "--json"], env=env)
+    g = cli("generate", "The capital of France is", "-t", "0", "--max-tokens", "5",
+                 "--json")
     root = json.loads(g.stdout)["id"]
     child = branch(root, 1, " Lyon")
     grandchild = branch(child, 2, " and")
-    assert run_cli(["history", "rm", child], env=env).code == 0
+    assert cli("history", "rm", child).code == 0
     great = branch(grandchild, 3, " the")  # its parent's own parent is gone
     store = Store(tmp_path / "history.sqlite3")
     assert store.get(grandchild).root_id == root  # not re-saved under a wrong root
@@ -232,8 +249,7 @@ def test_cli_branch_keeps_the_history_as_it_is(tmp_path: Path) -> None:
     fresh.id = "c" * 32
     fresh.save(tmp_path / "clash.json")
     before = len(store.list(limit=1000))
-    r = run_cli(["branch", str(tmp_path / "clash.json"), "--at", "1", "--token", " x"],
-                env=env)
+    r = cli("branch", str(tmp_path / "clash.json"), "--at", "1", "--token", " x")
     assert r.code == 2 and "is a comparison in the history" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert store.document("c" * 32) == {"x": 1} and len(store.list(limit=1000)) == before
