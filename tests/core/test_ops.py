@@ -1,4 +1,5 @@
-"""Compare, branch, choose and sweep on the real embedded model."""
+"""Compare, branch, choose and sweep on the scripted model (tests/scripted_model.py), their
+numbers checked against numpy over its table."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.helpers import run_cli
+from tests.helpers import CliResult
+from tests.inprocess import invoke
+from tests.scripted_model import SPEC, TABLE, expected_logprobs
+from tests.scripted_model import encode as scripted_ids
 from tests.servers.faultserver import fault_server, status
 
 import tokenprobe
 from tokenprobe.backends import BackendOptions
 from tokenprobe.backends import options_for_trace as trace_options
-from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.distribution import TAIL_TEMPERATURES, entropy_at_temperature
 from tokenprobe.errors import InputError
 from tokenprobe.ops.branch import branch
@@ -28,24 +31,29 @@ from tokenprobe.trace import Candidate, Request, Step, Trace, load_trace_file
 PROMPT = "The capital of France is"
 
 
-def test_compare_on_fixed_answer_gives_same_tokens_and_matches_score(
-        llama: LlamaBackend) -> None:
+def test_compare_on_fixed_answer_gives_same_tokens_and_matches_score() -> None:
     answer = " Paris, a city on the Seine."
-    c = compare([PROMPT, "The largest city in Germany is"], answer=answer)
+    other = "The largest city in Germany:"  # ends in another token than PROMPT
+    c = compare([PROMPT, other], answer=answer, models=[SPEC])
     assert len(c.variants) == 2
     ids = [[s.id for s in v.traces[0].steps] for v in c.variants]
-    assert ids[0] == ids[1]
+    assert ids[0] == ids[1] == scripted_ids(answer, bos=False)
     for v in c.variants:
         prompt = v.settings["prompt"]
-        direct = tokenprobe.score(prompt + answer)
-        n = len(llama.tokenize(prompt, add_bos=True))
+        direct = tokenprobe.score(prompt + answer, model=SPEC)
+        n = len(scripted_ids(prompt))
         assert [s.id for s in direct.prompt_steps[n:]] == ids[0]
         for a, b in zip(v.traces[0].steps, direct.prompt_steps[n:]):
             assert a.logprob == pytest.approx(b.logprob, abs=1e-3)
     deltas = c.token_deltas()
     assert all(d == 0 for d in deltas[0])
-    paris = deltas[1][0]
-    assert paris is not None and paris < 0  # " Paris" is less likely after Germany
+    # Only the answer's first token follows a different token; its difference is the
+    # table's, the rest are the same rows.
+    first = scripted_ids(answer, bos=False)[0]
+    want = (expected_logprobs(scripted_ids(other)[-1])[first]
+            - expected_logprobs(scripted_ids(PROMPT)[-1])[first])
+    assert deltas[1][0] == pytest.approx(want, abs=1e-4) and abs(want) > 0.1
+    assert all(d == pytest.approx(0, abs=1e-6) for d in deltas[1][1:])
 
 
 def _answer(pieces: list[tuple[str, float]]) -> Trace:
@@ -75,8 +83,8 @@ def test_token_deltas_pair_only_the_same_tokens() -> None:
         Comparison(comp.variants).token_deltas()
 
 
-def test_compare_samples_and_stats(llama: LlamaBackend) -> None:
-    c = compare([PROMPT], temperatures=[0.3, 1.2], samples=3, max_tokens=6)
+def test_compare_samples_and_stats() -> None:
+    c = compare([PROMPT], temperatures=[0.3, 1.2], samples=3, max_tokens=6, models=[SPEC])
     assert [v.label for v in c.variants] == ["T=0.3", "T=1.2"]
     for v in c.variants:
         assert len(v.traces) == 3
@@ -94,8 +102,8 @@ def test_compare_needs_two_variants() -> None:
         compare([PROMPT])
 
 
-def test_branch_reproduces_prefix_forces_token_and_continues(llama: LlamaBackend) -> None:
-    parent = tokenprobe.generate(PROMPT, temperature=0.8, seed=5, max_tokens=12)
+def test_branch_reproduces_prefix_forces_token_and_continues() -> None:
+    parent = tokenprobe.generate(PROMPT, temperature=0.8, seed=5, max_tokens=12, model=SPEC)
     i = 3
     alt = next(c for c in parent.steps[i].top if c.id != parent.steps[i].id)
     child = branch(parent, i, alt.token)
@@ -103,6 +111,8 @@ def test_branch_reproduces_prefix_forces_token_and_continues(llama: LlamaBackend
     forced = child.steps[i]
     assert forced.id == alt.id and forced.forced
     assert forced.logprob == pytest.approx(alt.logprob, abs=1e-6)
+    assert forced.logprob == pytest.approx(
+        expected_logprobs(parent.steps[i - 1].id)[alt.id], abs=1e-5)  # type: ignore[index]
     assert forced.sample_logprob is None
     assert len(child.steps) == 12
     assert child.parent == {"id": parent.id, "step": i, "token": alt.token}
@@ -110,23 +120,35 @@ def test_branch_reproduces_prefix_forces_token_and_continues(llama: LlamaBackend
     assert [s.id for s in again.steps] == [s.id for s in child.steps]
 
 
-def test_branch_bad_input(llama: LlamaBackend) -> None:
-    parent = tokenprobe.generate(PROMPT, temperature=0, max_tokens=4)
+def test_branch_bad_input() -> None:
+    parent = tokenprobe.generate(PROMPT, temperature=0, max_tokens=4, model=SPEC)
     with pytest.raises(InputError, match="outside the trace"):
         branch(parent, 9, " x")
     with pytest.raises(InputError, match="empty"):
         branch(parent, 1, "")
 
 
-def test_choose(llama: LlamaBackend) -> None:
-    ch = choose(PROMPT, [" Paris", " Berlin", " Paris, of course"])
+def test_choose() -> None:
+    options = [" Paris", " Berlin", " Paris, of course"]
+    ch = choose(PROMPT, options, model=SPEC)
     probs = {o.option: o.probability for o in ch.options}
     assert sum(probs.values()) == pytest.approx(1.0)
-    assert probs[" Paris"] > probs[" Berlin"]
+    # Each option's total is the sum of the table's log-softmax along its tokens, and the
+    # probabilities are the totals normalised over the options (numpy, float64).
+    totals = []
+    for option in options:
+        ids = scripted_ids(PROMPT + option)
+        n = len(scripted_ids(PROMPT))
+        totals.append(math.fsum(expected_logprobs(ids[k - 1])[ids[k]]
+                                for k in range(n, len(ids))))
+    want = np.exp(np.array(totals) - np.logaddexp.reduce(totals))
+    for o, total, p in zip(ch.options, totals, want):
+        assert o.total_logprob == pytest.approx(total, abs=1e-3)
+        assert o.probability == pytest.approx(p, rel=1e-3)
     # An option's total is the score of prompt + the option's tokens.
     opt = ch.options[1]
-    direct = tokenprobe.score(PROMPT + opt.option)
-    n = len(llama.tokenize(PROMPT, add_bos=True))
+    direct = tokenprobe.score(PROMPT + opt.option, model=SPEC)
+    n = len(scripted_ids(PROMPT))
     assert opt.total_logprob == pytest.approx(
         math.fsum(s.logprob for s in direct.prompt_steps[n:]), abs=1e-3)
     # A shared prefix: " Paris, of course" contains " Paris"'s token with the same number.
@@ -141,10 +163,10 @@ def test_choose_bad_options(options: list[str], message: str) -> None:
         choose(PROMPT, options)
 
 
-def test_choose_reports_progress_and_stops_when_it_raises(llama: LlamaBackend) -> None:
+def test_choose_reports_progress_and_stops_when_it_raises() -> None:
     options = [" Paris", " Lyon", " Berlin"]
     seen: list[tuple[int, int]] = []
-    ch = choose(PROMPT, options, progress=lambda d, t: seen.append((d, t)))
+    ch = choose(PROMPT, options, model=SPEC, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(1, 3), (2, 3), (3, 3)] and len(ch.options) == 3
 
     class Stop(Exception):
@@ -157,12 +179,12 @@ def test_choose_reports_progress_and_stops_when_it_raises(llama: LlamaBackend) -
         raise Stop
 
     with pytest.raises(Stop):
-        choose(PROMPT, options, progress=stop)
+        choose(PROMPT, options, model=SPEC, progress=stop)
     assert calls == [1]  # stopped after the first option, not after all three
 
 
-def test_sweep(llama: LlamaBackend) -> None:
-    sw = sweep(PROMPT, [0.0, 0.5, 1.0, 1.5, 2.0], max_tokens=6)
+def test_sweep() -> None:
+    sw = sweep(PROMPT, [0.0, 0.5, 1.0, 1.5, 2.0], max_tokens=6, model=SPEC)
     zero = sw.columns[0].sample
     assert all(s.rank() == 1 for s in zero.steps)  # T = 0 takes the argmax every step
     for k in range(len(sw.base.steps)):
@@ -210,11 +232,9 @@ def test_sweep_refuses_processed_logprobs() -> None:
         _llamacpp_sweep("stream_post_sampling.json", {"post_sampling_probs": True})
 
 
-def test_entropy_at_temperature_matches_logits(llama: LlamaBackend) -> None:
-    t = tokenprobe.generate(PROMPT, temperature=0, max_tokens=2)
-    tokens = llama.tokenize(PROMPT, add_bos=True)
-    llama._prefill(tokens)
-    row = llama._row(-1).astype(np.float64)
+def test_entropy_at_temperature_matches_logits() -> None:
+    t = tokenprobe.generate(PROMPT, temperature=0, max_tokens=2, model=SPEC)
+    row = TABLE[scripted_ids(PROMPT)[-1]].astype(np.float64)
     for temp in (0.4, 0.7, 1.0, 1.3, 1.9):
         x = row / temp
         p = np.exp(x - x.max())
@@ -244,13 +264,19 @@ REFUSED = status(400, {"error": {"message": "no thanks"}})  # no retry, no token
 
 
 @pytest.mark.parametrize("backend", ["llamacpp", "openai"])
-def test_cli_branch_sends_no_key_to_a_url_from_a_trace(backend: str, tmp_path: Path) -> None:
-    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "", "TOKENPROBE_HOME": str(tmp_path)}
+def test_cli_branch_sends_no_key_to_a_url_from_a_trace(
+        backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", "")
+
+    def run(*args: str, base_url: str = "") -> CliResult:
+        monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+        return invoke(args, tmp_path, monkeypatch)
+
     with fault_server(REFUSED, REFUSED, REFUSED) as fs:
         url = fs.base_url.removesuffix("/v1") if backend == "llamacpp" else fs.base_url
         path = _server_trace(backend, url, tmp_path)
-        r = run_cli(["branch", str(path), "--at", "0", "--token", " red", "--no-save"],
-                    env=env)
+        r = run("branch", str(path), "--at", "0", "--token", " red", "--no-save")
         assert r.code != 0 and "no thanks" in r.stderr, r.stderr
         assert f"note: sending no API key to {url}" in r.stderr
         assert fs.headers, "the branch reached no server"
@@ -261,15 +287,15 @@ def test_cli_branch_sends_no_key_to_a_url_from_a_trace(backend: str, tmp_path: P
                 assert "authorization" not in h
         # The user's own server (OPENAI_BASE_URL) gets the user's key: the listener sees it.
         fs.headers.clear()
-        r = run_cli(["branch", str(path), "--at", "0", "--token", " red", "--no-save"],
-                    env={**env, "OPENAI_BASE_URL": fs.base_url})
+        r = run("branch", str(path), "--at", "0", "--token", " red", "--no-save",
+                base_url=fs.base_url)
         assert "no API key" not in r.stderr
         assert fs.headers and fs.headers[0]["authorization"] == f"Bearer {KEY}"
         # And so does a server named on the command line, as for generate.
         fs.headers.clear()
         fs.script.append(REFUSED)
-        r = run_cli(["branch", str(path), "--at", "0", "--token", " red", "--no-save",
-                     "--base-url", url], env=env)
+        r = run("branch", str(path), "--at", "0", "--token", " red", "--no-save",
+                "--base-url", url)
         assert "no API key" not in r.stderr
         assert fs.headers and fs.headers[0]["authorization"] == f"Bearer {KEY}"
 
