@@ -43,9 +43,10 @@ ROWS = {
 }
 
 
+@pytest.mark.parametrize("size", [5000, 900])  # the large-row path and the small-row one
 @pytest.mark.parametrize("kind", sorted(ROWS))
-def test_row_stats_match_float64_reference(kind: str) -> None:
-    row = ROWS[kind](np.random.default_rng(7))
+def test_row_stats_match_float64_reference(kind: str, size: int) -> None:
+    row = ROWS[kind](np.random.default_rng(7))[:size]
     stats = RowAnalyzer(row.shape[0]).analyze(row, 10)
     ref = reference(row, 10)
     assert stats.lse == pytest.approx(ref["lse"], abs=1e-4, rel=1e-6)
@@ -133,6 +134,20 @@ def test_sampler_frequencies_match_processed_distribution() -> None:
     expected = dist.probs.astype(np.float64) * n
     chi2 = float(((counts - expected) ** 2 / expected).sum())
     assert chi2 < 43.82, chi2
+
+
+@pytest.mark.parametrize("size", [20, 3000, 50_000])  # one cumulative sum, and two levels
+def test_sampler_draws_the_float64_inverse_cdf(size: int) -> None:
+    """Each draw is the token whose float64 cumulative probability first passes the
+    generator's uniform number: checked against numpy's own cumsum of the whole row."""
+    row = (np.random.default_rng(size).standard_normal(size) * 2).astype(np.float32)
+    dist = process(row, 1.0)
+    cdf = np.cumsum(dist.probs.astype(np.float64))
+    sampler = Sampler(99)
+    uniform = np.random.Generator(np.random.PCG64(99))
+    for _ in range(300):
+        want = int(np.searchsorted(cdf, uniform.random() * cdf[-1], side="right"))
+        assert sampler.sample(dist) == want
 
 
 def test_sampler_respects_top_k_and_top_p() -> None:

@@ -51,20 +51,19 @@ class RowSteps:
     def piece(self, token_id: int) -> tuple[str, bytes]:
         raise NotImplementedError
 
-    def candidate(self, token_id: int, logprob: float) -> Candidate:
-        label, data = self.piece(token_id)
-        return Candidate(token=label, logprob=logprob, id=token_id, bytes=data)
-
     def _step(self, row: np.ndarray, chosen: int, stats: RowStats, tail: list[float],
               sample_lp: float | None = None, forced: bool = False) -> Step:
         label, data = self.piece(chosen)
+        # tolist(): Python ints and floats in one call each (the same values). The
+        # candidates are built positionally (token, logprob, id, bytes), without a method
+        # call each: this runs for every alternative of every token.
+        ids = stats.top_ids.tolist()
         return Step(
             token=label, id=chosen, bytes=data,
             logprob=float(row[chosen]) - stats.lse,
             sample_logprob=sample_lp,
-            # tolist(): Python ints and floats in one call each (the same values).
-            top=[self.candidate(t, lp)
-                 for t, lp in zip(stats.top_ids.tolist(), stats.top_logprobs.tolist())],
+            top=[Candidate(p[0], lp, t, p[1])
+                 for t, lp, p in zip(ids, stats.top_logprobs.tolist(), map(self.piece, ids))],
             entropy=stats.entropy, entropy_exact=True,
             tail_logsumexp=[round(v, 5) for v in tail],
             forced=forced,
