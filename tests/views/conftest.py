@@ -4,7 +4,7 @@ Every request that is not file://, data: or about: is aborted and recorded, so a
 assert that a page asked for nothing outside itself. Dialogs (alert, confirm) are recorded
 and dismissed: a page that opens one has run model text as code. The operations' pages
 are tested on a comparison, a choice, a sweep and a branch tree made once per session on
-the real embedded model.
+the scripted model (tests/scripted_model.py): the library's real operations, a tiny network.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.scripted_model import SPEC
 from tests.views.browser import ARTIFACTS, close_shared_browser, shared_browser
 
 from tokenprobe.trace import Trace
@@ -89,19 +90,20 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-# --- operations on the real embedded model, made once per session for the pages' tests ---
+# --- operations on the scripted model, made once per session for the pages' tests ---
 
 PROMPT = "The capital of France is"
 EVIL_TEXT = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="session")
-def fixed_comparison(llama: Any) -> Any:
-    """One answer scored under three prompts, one of them markup."""
+def fixed_comparison() -> Any:
+    """One answer scored under three prompts, one of them markup (each ends in another
+    token, so the answer's first token differs between them)."""
     from tokenprobe.ops.compare import compare
 
-    return compare([PROMPT, "The largest city in Germany is", EVIL_TEXT + " The capital is"],
-                   answer=" Paris, a city on the Seine.")
+    return compare([PROMPT, "The largest city in Germany:", EVIL_TEXT + " The capital?"],
+                   answer=" Paris, a city on the Seine.", models=[SPEC])
 
 
 @pytest.fixture(scope="session")
@@ -113,35 +115,38 @@ def split_comparison(fixed_comparison: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def sampled_comparison(llama: Any) -> Any:
+def sampled_comparison() -> Any:
     """Two temperatures, three samples each."""
     from tokenprobe.ops.compare import compare
 
-    return compare(["Once upon a time"], temperatures=[0.4, 1.3], samples=3, max_tokens=10)
+    return compare(["Once upon a time"], temperatures=[0.4, 1.3], samples=3, max_tokens=10,
+                   models=[SPEC])
 
 
 @pytest.fixture(scope="session")
-def choice(llama: Any) -> Any:
+def choice() -> Any:
     from tokenprobe.ops.choose import choose
 
-    return choose(PROMPT, [" Paris", " Lyon", " Berlin", " " + EVIL_TEXT])
+    return choose(PROMPT, [" Paris", " Lyon", " Berlin", " " + EVIL_TEXT], model=SPEC)
 
 
 @pytest.fixture(scope="session")
-def temperature_sweep(llama: Any) -> Any:
+def temperature_sweep() -> Any:
     from tokenprobe.ops.sweep import sweep
 
-    return sweep(PROMPT, [0, 0.5, 1, 1.5], max_tokens=6)
+    return sweep(PROMPT, [0, 0.5, 1, 1.5], max_tokens=6, model=SPEC)
 
 
 @pytest.fixture(scope="session")
-def branch_tree(llama: Any) -> list[Trace]:
-    """A root, two branches at its second token, and a branch of the first branch."""
+def branch_tree() -> list[Trace]:
+    """A root, two branches at its second token, and a branch of the first branch (each
+    forcing one token: a character of the scripted model's, one of them markup)."""
     import tokenprobe
     from tokenprobe.ops.branch import branch
 
-    root = tokenprobe.generate(PROMPT, temperature=0.8, seed=5, max_tokens=12)
-    b1 = branch(root, 1, " Lyon")
-    b2 = branch(root, 1, " the")
-    b3 = branch(b1, 5, " and")
+    root = tokenprobe.generate(PROMPT, temperature=0.8, seed=5, max_tokens=12, model=SPEC)
+    assert root.steps[1].token not in ("L", "é") and root.steps[5].token != "<"
+    b1 = branch(root, 1, "L")
+    b2 = branch(root, 1, "é")
+    b3 = branch(b1, 5, "<")
     return [root, b1, b2, b3]
