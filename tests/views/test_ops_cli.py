@@ -1,6 +1,6 @@
 """The command line's operations: `compare/choose/sweep/branch --html` and `history export
-ID -f html`, run as a user would (`python -m tokenprobe`, real model, or in this process),
-the pages opened in the browser with no network; `--stop`, the base model's note, and the
+ID -f html`, run in this process on the scripted model (tests/scripted_model.py), the pages
+opened in the browser with no network; `--stop`, the embedded base model's note, and the
 sweep in the history."""
 
 from __future__ import annotations
@@ -11,12 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import CliResult, run_cli
+from tests.helpers import CliResult
 from tests.inprocess import invoke
+from tests.scripted_model import SPEC
 
 from tokenprobe.views.terminal import sci_prob
 
 PROMPT = "The capital of France is"
+# The scripted model's greedy text after PROMPT is "qyLhwRDxGKGK...": it holds this.
+STOP = "wR"
+
+
+def run(args: list[str], home: Path, monkeypatch: pytest.MonkeyPatch) -> CliResult:
+    """`tokenprobe ARGS` in this process; the operations that run a model run the scripted
+    one (branch reaches its trace's)."""
+    extra = ["-m", SPEC] if args[0] in ("compare", "choose", "sweep", "generate") else []
+    return invoke([*args, *extra], home, monkeypatch)
 
 
 def _saved_id(r: CliResult) -> str:
@@ -39,10 +49,11 @@ def _open(open_html: Any, path: Path) -> Any:
     return o.page
 
 
-def test_compare_page_and_its_history_export_are_one(tmp_path: Path, open_html: Any) -> None:
+def test_compare_page_and_its_history_export_are_one(
+        tmp_path: Path, open_html: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     page = tmp_path / "compare.html"
-    r = run_cli(["compare", "-p", PROMPT, "-p", "The largest city in Germany is",
-                 "--answer", " Paris", "--html", str(page)])
+    r = run(["compare", "-p", PROMPT, "-p", "The largest city in Germany is",
+             "--answer", " Paris", "--html", str(page)], tmp_path, monkeypatch)
     cid = _saved_id(r)
     assert f"wrote {page}" in r.stderr
     data = _data(page)
@@ -57,7 +68,7 @@ def test_compare_page_and_its_history_export_are_one(tmp_path: Path, open_html: 
     assert rows["probability of the whole answer"] == [
         sci_prob(tr["summary"]["total_logprob"]) for tr in data["traces"]]
     exported = tmp_path / "export.html"
-    r = run_cli(["history", "export", cid, "-f", "html", "-o", str(exported)])
+    r = run(["history", "export", cid, "-f", "html", "-o", str(exported)], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     # The saved comparison gives the very same page as the live one.
     assert exported.read_text("utf-8") == page.read_text("utf-8")
@@ -67,23 +78,26 @@ def test_compare_page_and_its_history_export_are_one(tmp_path: Path, open_html: 
         data["traces"][0]["steps"]["n"]
 
 
-def test_choose_page_and_its_history_export_are_one(tmp_path: Path, open_html: Any) -> None:
+def test_choose_page_and_its_history_export_are_one(
+        tmp_path: Path, open_html: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     page = tmp_path / "choose.html"
-    r = run_cli(["choose", PROMPT, "-o", " Paris", "-o", " Rome", "--html", str(page)])
+    r = run(["choose", PROMPT, "-o", " Paris", "-o", " Rome", "--html", str(page)], tmp_path,
+            monkeypatch)
     cid = _saved_id(r)
     data = _data(page)["choice"]
     assert [o["option"] for o in data["options"]] == [" Paris", " Rome"]
     exported = tmp_path / "export.html"
-    assert run_cli(["history", "export", cid, "-f", "html", "-o", str(exported)]).code == 0
+    assert run(["history", "export", cid, "-f", "html", "-o", str(exported)], tmp_path,
+               monkeypatch).code == 0
     assert exported.read_text("utf-8") == page.read_text("utf-8")
     view = _open(open_html, exported)
     assert view.eval_on_selector_all(".ops-choice-row", "rs => rs.length") == 2
 
 
-def test_sweep_page(tmp_path: Path, open_html: Any) -> None:
+def test_sweep_page(tmp_path: Path, open_html: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     page = tmp_path / "sweep.html"
-    r = run_cli(["sweep", PROMPT, "--temperatures", "0,0.7,1.4", "--max-tokens", "4",
-                 "--html", str(page)])
+    r = run(["sweep", PROMPT, "--temperatures", "0,0.7,1.4", "--max-tokens", "4",
+             "--html", str(page)], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     sw = _data(page)["sweep"]
     assert [c["temperature"] for c in sw["columns"]] == [0, 0.7, 1.4]
@@ -92,23 +106,26 @@ def test_sweep_page(tmp_path: Path, open_html: Any) -> None:
     assert view.eval_on_selector_all(".ops-sweep-grid thead th", "ts => ts.length") == 4
 
 
-def test_branch_page_is_the_tree_and_so_is_its_export(tmp_path: Path, open_html: Any) -> None:
-    r = run_cli(["generate", PROMPT, "--max-tokens", "6", "--temperature", "0.8",
-                 "--seed", "3"])
+def test_branch_page_is_the_tree_and_so_is_its_export(
+        tmp_path: Path, open_html: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = run(["generate", PROMPT, "--max-tokens", "6", "--temperature", "0.8",
+             "--seed", "3"], tmp_path, monkeypatch)
     root = _saved_id(r)
     page = tmp_path / "branch.html"
-    r = run_cli(["branch", root, "--at", "1", "--token", " Lyon", "--html", str(page)])
+    r = run(["branch", root, "--at", "1", "--token", " Lyon", "--html", str(page)], tmp_path,
+            monkeypatch)
     branch = _saved_id(r)
     tree = _data(page)["tree"]
     assert [n["parent"] for n in tree["nodes"]] == [None, 0]
     assert tree["forks"][0] == [{"step": 1, "options": [0, 1]}]
     # A second branch joins the same tree, in the page of either.
     page2 = tmp_path / "branch2.html"
-    assert run_cli(["branch", branch, "--at", "3", "--token", " and", "--html",
-                    str(page2)]).code == 0
+    assert run(["branch", branch, "--at", "3", "--token", " and", "--html",
+                str(page2)], tmp_path, monkeypatch).code == 0
     assert [n["parent"] for n in _data(page2)["tree"]["nodes"]] == [None, 0, 1]
     exported = tmp_path / "export.html"
-    assert run_cli(["history", "export", root, "-f", "html", "-o", str(exported)]).code == 0
+    assert run(["history", "export", root, "-f", "html", "-o", str(exported)], tmp_path,
+               monkeypatch).code == 0
     assert len(_data(exported)["traces"]) == 3
     view = _open(open_html, exported)
     assert view.eval_on_selector_all(".ops-outline-btn", "bs => bs.length") == 3
@@ -117,9 +134,10 @@ def test_branch_page_is_the_tree_and_so_is_its_export(tmp_path: Path, open_html:
     view.wait_for_selector("html[data-tp-branch='1']")
 
 
-def test_a_bad_sweep_writes_no_page(tmp_path: Path) -> None:
+def test_a_bad_sweep_writes_no_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     page = tmp_path / "sweep.html"
-    r = run_cli(["sweep", PROMPT, "--temperatures", "0,hot", "--html", str(page)])
+    r = run(["sweep", PROMPT, "--temperatures", "0,hot", "--html", str(page)], tmp_path,
+            monkeypatch)
     assert r.code == 2 and "--temperatures" in r.stderr and "Traceback" not in r.stderr
     assert not page.exists()
 
@@ -141,22 +159,22 @@ def _stopped_at(trace: dict[str, Any], stop: str) -> None:
 def test_compare_and_sweep_pass_stop_to_the_request(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     r = invoke(["compare", "-p", PROMPT, "-p", "The largest city in Germany is", "-t", "0",
-                "--max-tokens", "12", "--stop", " of", "--json", "--no-save"],
+                "--max-tokens", "12", "--stop", STOP, "--json", "--no-save", "-m", SPEC],
                tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     traces = [t for v in json.loads(r.stdout)["variants"] for t in v["traces"]]
     for t in traces:
-        _stopped_at(t, " of")
+        _stopped_at(t, STOP)
     assert any(t["finish_reason"] == "stop" for t in traces)
     r = invoke(["sweep", PROMPT, "--temperatures", "0,1", "--max-tokens", "12", "--stop",
-                " of", "--json", "--no-save"], tmp_path, monkeypatch)
+                STOP, "--json", "--no-save", "-m", SPEC], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     doc = json.loads(r.stdout)
-    _stopped_at(doc["base"], " of")
+    _stopped_at(doc["base"], STOP)
     assert doc["base"]["finish_reason"] == "stop"
     for c in doc["columns"]:
-        _stopped_at(c["sample"], " of")
-    r = invoke(["compare", "-p", "a", "-p", "b", "--answer", " x", "--stop", "."],
+        _stopped_at(c["sample"], STOP)
+    r = invoke(["compare", "-p", "a", "-p", "b", "--answer", " x", "--stop", ".", "-m", SPEC],
                tmp_path, monkeypatch)
     assert r.code == 2 and "--stop ends a generated answer" in r.stderr
 
@@ -182,7 +200,7 @@ def test_sweep_is_kept_in_the_history(tmp_path: Path, monkeypatch: pytest.Monkey
                                       open_html: Any) -> None:
     page = tmp_path / "sweep.html"
     r = invoke(["sweep", PROMPT, "--temperatures", "0,0.7,1.4", "--max-tokens", "4", "--html",
-                str(page)], tmp_path, monkeypatch)
+                str(page), "-m", SPEC], tmp_path, monkeypatch)
     sid = _saved_id(r)
     listing = invoke(["history"], tmp_path, monkeypatch, width=100).stdout
     assert re.search(rf"^{sid}  .*  sweep  .*{PROMPT}  →  ", listing, re.M), listing
@@ -203,4 +221,5 @@ def test_sweep_is_kept_in_the_history(tmp_path: Path, monkeypatch: pytest.Monkey
     view = _open(open_html, exported)
     assert view.eval_on_selector_all(".ops-sweep-grid thead th", "ts => ts.length") == 4
     assert "saved as" not in invoke(["sweep", PROMPT, "--temperatures", "0,1", "--max-tokens",
-                                     "2", "--no-save"], tmp_path, monkeypatch).stderr
+                                     "2", "--no-save", "-m", SPEC], tmp_path,
+                                    monkeypatch).stderr
