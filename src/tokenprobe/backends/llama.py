@@ -11,7 +11,8 @@ numpy (distribution.RowAnalyzer), sample with our seeded sampler, and feed the t
 with the KV cache. Scoring decodes a text in batches with logits for every position of the
 batch, so memory stays bounded whatever the length.
 
-It leaves out server engines (their own modules), model files and anything about display.
+It leaves out server engines (their own modules), model files (llama_files.py), which
+cached positions an evaluation can keep (llama_cache.py) and anything about display.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from tokenprobe.backends.base import Backend, BackendOptions, Progress
 from tokenprobe.backends.chat_templates import render_chat
+from tokenprobe.backends.llama_cache import CHUNK, kept_positions
 from tokenprobe.backends.llama_files import (  # noqa: F401 (this module's public names)
     EMBEDDED_NAME,
     cache_dir,
@@ -46,13 +48,6 @@ from tokenprobe.textbytes import TextAssembler, token_label
 from tokenprobe.trace import Request, Step, Trace
 
 DEFAULT_N_CTX = 8192
-# Tokens per llama_decode call and per micro-batch (n_batch = n_ubatch). Prompts and scored
-# texts are evaluated in batches that start at multiples of CHUNK, generated tokens one at a
-# time; a position's numbers depend on which of the two computed it (llama.cpp's batched
-# and single-token kernels differ, both about equally far from exact arithmetic), so the
-# cache keeps positions only where they were computed as a fresh evaluation would compute
-# them. Scoring keeps every row of a chunk: 64 × 262,144 floats = 64 MB of logits.
-CHUNK = 64
 # How far a generated token's logprob may be from the same token's scored one, in nats: the
 # largest difference measured was 1.05 (written text forced through generation; 0.44 over
 # generated text, whose mean difference is 0.05; benchmarks/bench_eval_accuracy.py).
@@ -224,30 +219,9 @@ class LlamaBackend(RowSteps, Backend):
             self._llama_cpp.llama_memory_clear(self._mem, True)
             self._past, self._batched = [], 0
 
-    def _keep(self, tokens: list[int], batched: int, fresh_from: int) -> int:
-        """How many cached positions the layout (`tokens`, the first `batched` of them in
-        chunks aligned at multiples of CHUNK, the rest one at a time) can keep: those the
-        cache computed exactly as that layout computes them, and none from `fresh_from` on."""
-        common = 0
-        for a, b in zip(self._past, tokens):
-            if a != b:
-                break
-            common += 1
-        if self._batched == batched and common >= batched:
-            keep = common  # the same batched part; one-at-a-time positions follow it alike
-        else:
-            # A chunk's positions are computed alike only when the chunk has the same
-            # extent in both layouts, so keep whole chunks only.
-            keep = min(common, self._batched, batched)
-            keep -= keep % CHUNK
-        keep = min(keep, fresh_from)
-        if keep < batched:
-            keep -= keep % CHUNK
-        return keep
-
     def _restart(self, tokens: list[int], batched: int, fresh_from: int) -> int:
         """Drop the cached positions the layout cannot keep; returns how many remain."""
-        keep = self._keep(tokens, batched, fresh_from)
+        keep = kept_positions(self._past, self._batched, tokens, batched, fresh_from)
         if keep < len(self._past) and not self._llama_cpp.llama_memory_seq_rm(
             self._mem, 0, keep, -1
         ):

@@ -15,7 +15,8 @@ its tokens are; a whole response's tokens are split where the answer's text begi
 `sse_line` reads one line of a server-sent-event stream.
 
 It leaves out making requests (backends/openai.py), retries and errors of the transport
-(openai_transport.py), and the shapes themselves (formats/openai_chat.py, openai_completions.py, vllm.py).
+(openai_transport.py), and the shapes themselves (formats/openai_chat.py,
+openai_completions.py, vllm.py).
 """
 
 from __future__ import annotations
