@@ -174,31 +174,3 @@ def low_confidence_spans(steps: list[Step], threshold: float = 0.2) -> list[Span
             spans.append(Span(start, i, mean, text))
             start = None
     return spans
-
-
-def rank_counts(steps: list[Step]) -> dict[str, int]:
-    """How many chosen tokens ranked 1, 2-10, 11-100 or past 100 among their step's list.
-
-    A token missing from a list of length L ranked past L: it counts as "beyond" when L is
-    at least 100, else as "unlisted" (its bucket is unknown); steps without a list or a
-    logprob count as "unknown". Control tokens are not counted at all.
-    """
-    out = {"top1": 0, "top10": 0, "top100": 0, "beyond": 0, "unlisted": 0, "unknown": 0}
-    for s in steps:
-        if not counts(s):
-            continue
-        if not s.top or s.logprob is None:
-            out["unknown"] += 1
-            continue
-        r = s.rank()
-        if r is None:
-            out["beyond" if len(s.top) >= 100 else "unlisted"] += 1
-        elif r == 1:
-            out["top1"] += 1
-        elif r <= 10:
-            out["top10"] += 1
-        elif r <= 100:
-            out["top100"] += 1
-        else:
-            out["beyond"] += 1
-    return out

@@ -276,22 +276,6 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def load_trace_file(path: str | os.PathLike[str]) -> Trace:
-    """Read one trace JSON file (tokenprobe's own format only; formats/ reads the others)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FormatError(f"no such file: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise FormatError(f"cannot read {p}: {e}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{p} is not valid JSON ({e.msg} at line {e.lineno})") from None
-    return Trace.from_dict(doc)
-
-
 def traces_to_jsonl(traces: Iterable[Trace]) -> str:
     return "".join(t.to_json() + "\n" for t in traces)
 

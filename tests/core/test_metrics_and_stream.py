@@ -9,7 +9,7 @@ import pytest
 
 from tokenprobe.backends.base import Backend, GenerationError
 from tokenprobe.errors import ModelError
-from tokenprobe.metrics import low_confidence_spans, rank_counts, summarize
+from tokenprobe.metrics import low_confidence_spans, summarize
 from tokenprobe.trace import Candidate, Request, Step, Trace
 
 
@@ -46,12 +46,6 @@ def test_low_confidence_spans_break_on_unknown() -> None:
              _step("e", 0.1), _step("f", 0.95)]
     spans = low_confidence_spans(steps, threshold=0.2)
     assert [(s.start, s.end, s.text) for s in spans] == [(1, 3, "bc"), (4, 5, "e")]
-
-
-def test_rank_counts() -> None:
-    steps = [_step("a", 0.5), _step("c", 0.2, rank_first=False), _step("x", None)]
-    assert rank_counts(steps)["top1"] == 1 and rank_counts(steps)["top10"] == 1
-    assert rank_counts(steps)["unknown"] == 1
 
 
 class _Scripted(Backend):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import tokenprobe
 from tokenprobe.errors import FormatError, SchemaVersionError
 from tokenprobe.trace import (
     SCHEMA,
@@ -16,7 +17,6 @@ from tokenprobe.trace import (
     Step,
     Trace,
     clean_logprob,
-    load_trace_file,
 )
 
 
@@ -45,7 +45,7 @@ def test_round_trip_loses_nothing(tmp_path: Path) -> None:
     assert again.to_dict() == d
     path = tmp_path / "t.json"
     t.save(path)
-    assert load_trace_file(path).to_dict() == d
+    assert tokenprobe.load(path).to_dict() == d
 
 
 def test_text_is_exact_and_bytes_written_only_when_needed() -> None:
@@ -98,7 +98,7 @@ def test_malformed_file_is_one_line_error(tmp_path: Path) -> None:
     p = tmp_path / "bad.json"
     p.write_text('{"schema": "tokenprobe/trace@1", "steps": [')
     with pytest.raises(FormatError) as e:
-        load_trace_file(p)
+        tokenprobe.load(p)
     assert "\n" not in str(e.value)
 
 
@@ -115,12 +115,13 @@ def test_vocab_size_and_special_round_trip_and_are_optional(tmp_path: Path) -> N
     d = t.to_dict()
     assert "vocab_size" not in d and all("special" not in s for s in d["steps"])
     t.vocab_size = 262_144
-    t.prompt_steps = [Step(token="<bos>", id=2, bytes=b"", logprob=None, special=True)]
+    t.prompt_steps = [Step(token="<bos>", id=2, bytes=b"", logprob=None, special=True,
+                           offset=0)]
     d = json.loads(t.to_json())
     assert d["vocab_size"] == 262_144 and d["prompt_steps"][0]["special"] is True
     path = tmp_path / "t.json"
     t.save(path)
-    back = load_trace_file(path)
+    back = tokenprobe.load(path)
     assert back.vocab_size == 262_144 and back.prompt_steps[0].special
     assert not back.steps[0].special
     assert back.to_dict() == t.to_dict()

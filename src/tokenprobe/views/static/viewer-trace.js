@@ -101,7 +101,7 @@
   }
 
   // Rank buckets, worst last: top-1, top-10, top-100, beyond 100, not in a shorter list,
-  // unknown (no list or no logprob). The same buckets as metrics.rank_counts.
+  // unknown (no list or no logprob).
   var RANK_LABELS = ["top-1", "top-10", "top-100", "beyond 100", "not in the listed top-N", NR];
   function rankBucket(sc, s) {
     var len = sc.topStart[s + 1] - sc.topStart[s];
