@@ -77,10 +77,11 @@ def calibrate(
     from tokenprobe.calibration.data import read_items
     from tokenprobe.calibration.demo import demo_items
     from tokenprobe.calibration.terminal import calibration_view
-    from tokenprobe.cli.ops import write_doc, write_page
+    from tokenprobe.cli.documents import save_and_write
     from tokenprobe.ops.calibrate import Settings
     from tokenprobe.ops.calibrate import calibrate as run_calibrate
     from tokenprobe.store import default_path
+    from tokenprobe.views.html import render_calibration
 
     try:
         if (data is None) == (not demo):
@@ -121,16 +122,10 @@ def calibrate(
                 data="the built-in demo set" if demo else str(data), backend_options=options,
                 progress=progress, on_total=lambda n: bar.update(task, total=n)))
         err.print(f"traces in {work} (run again to resume)", style="dim")
-        if store is not None:
-            title = f"calibrate {doc['data']}: " + " | ".join(r["label"] for r in doc["runs"])
-            store.save_document(doc["id"], "calibration", doc["created"], title, doc,
-                                model=", ".join(r["model"] for r in doc["runs"]))
-            err.print(f"saved as {doc['id'][:8]}", style="dim")
-        write_doc(doc, output, as_json)
-        if html is not None:
-            from tokenprobe.views.html import render_calibration
-
-            write_page(render_calibration(doc), html)
+        title = f"calibrate {doc['data']}: " + " | ".join(r["label"] for r in doc["runs"])
+        save_and_write(doc, store, "calibration", title,
+                       model=", ".join(r["model"] for r in doc["runs"]), output=output,
+                       as_json=as_json, html=html, page=lambda: render_calibration(doc))
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:

@@ -9,10 +9,9 @@ It leaves out the computations (ops/), the history's commands (history.py), stor
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -36,30 +35,14 @@ from tokenprobe.cli.app import (
     open_store_unless,
     out,
 )
+from tokenprobe.cli.documents import save_and_write, write_page
 from tokenprobe.cli.interrupt import in_background
 from tokenprobe.cli.show import resolve_trace
 from tokenprobe.errors import InputError, TokenprobeError
-from tokenprobe.trace import write_atomic
 from tokenprobe.views.terminal import print_trace
 
 StopOpt = Annotated[list[str] | None, typer.Option(
     "--stop", help="stop string (repeatable): ends each generated answer there")]
-
-
-def write_doc(doc: dict[str, Any], output: Path | None, as_json: bool) -> None:
-    text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
-    if output is not None:
-        write_atomic(output, text + "\n")
-        err.print(f"wrote {output}", style="dim")
-    if as_json:
-        sys.stdout.write(text + "\n")
-
-
-def write_page(page: str, html: Path) -> None:
-    from tokenprobe.views.html import write_page
-
-    write_page(page, html)
-    err.print(f"wrote {html}", style="dim")
 
 
 @app.command()
@@ -90,6 +73,7 @@ def compare(
 ) -> None:
     """Run the same request under variants (prompts, system prompts, temperatures, models)."""
     from tokenprobe.ops.compare import compare as run_compare
+    from tokenprobe.views.html import render_comparison
     from tokenprobe.views.ops_terminal import comparison_view
 
     try:
@@ -106,17 +90,9 @@ def compare(
                 models=list(model) if model else None, samples=samples, seed=seed,
                 answer=answer, chat=chat, max_tokens=max_tokens, alternatives=alternatives,
                 backend_options=options, stop=stop))
-        doc = c.to_dict()
-        if store is not None:
-            store.save_document(c.id, "comparison", c.created,
-                                " | ".join(v.label for v in c.variants), doc,
-                                text=answer or "")
-            err.print(f"saved as {c.id[:8]}", style="dim")
-        write_doc(doc, output, as_json)
-        if html is not None:
-            from tokenprobe.views.html import render_comparison
-
-            write_page(render_comparison(c), html)
+        save_and_write(c.to_dict(), store, "comparison", " | ".join(v.label for v in c.variants),
+                       text=answer or "", output=output, as_json=as_json, html=html,
+                       page=lambda: render_comparison(c))
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -144,6 +120,7 @@ def choose(
     """The probability the model gives each complete option after the prompt."""
     from tokenprobe.ops.choose import choose as run_choose
     from tokenprobe.ops.choose import validate_options
+    from tokenprobe.views.html import render_choice
     from tokenprobe.views.ops_terminal import choice_view
 
     try:
@@ -157,16 +134,9 @@ def choose(
             ch = in_background(lambda: run_choose(
                 prompt, option, model=model, chat=chat, system=system,
                 alternatives=alternatives, backend_options=options))
-        doc = ch.to_dict()
-        if store is not None:
-            store.save_document(ch.id, "choice", ch.created, prompt, doc, model=ch.model,
-                                text=" | ".join(option))
-            err.print(f"saved as {ch.id[:8]}", style="dim")
-        write_doc(doc, None, as_json)
-        if html is not None:
-            from tokenprobe.views.html import render_choice
-
-            write_page(render_choice(ch), html)
+        save_and_write(ch.to_dict(), store, "choice", prompt, model=ch.model,
+                       text=" | ".join(option), output=None, as_json=as_json, html=html,
+                       page=lambda: render_choice(ch))
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -266,6 +236,7 @@ def sweep(
 ) -> None:
     """One prompt's step-by-step distributions at several temperatures, side by side."""
     from tokenprobe.ops.sweep import sweep as run_sweep
+    from tokenprobe.views.html import render_sweep
     from tokenprobe.views.ops_terminal import sweep_view
 
     try:
@@ -279,16 +250,9 @@ def sweep(
             sw = in_background(lambda: run_sweep(
                 prompt, temps, model=model, max_tokens=max_tokens, seed=seed,
                 alternatives=alternatives, stop=stop))
-        doc = sw.to_dict()
-        if store is not None:
-            store.save_document(sw.id, "sweep", sw.created, prompt, doc, model=sw.base.model,
-                                text=sw.base.text)
-            err.print(f"saved as {sw.id[:8]} (tokenprobe show {sw.id[:8]})", style="dim")
-        write_doc(doc, None, as_json)
-        if html is not None:
-            from tokenprobe.views.html import render_sweep
-
-            write_page(render_sweep(sw), html)
+        save_and_write(sw.to_dict(), store, "sweep", prompt, model=sw.base.model,
+                       text=sw.base.text, saved_note=f" (tokenprobe show {sw.id[:8]})",
+                       output=None, as_json=as_json, html=html, page=lambda: render_sweep(sw))
     except TokenprobeError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
