@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tokenprobe.backends.base import BackendOptions
+from tokenprobe.backends.llama_threads import ThreadCount
 from tokenprobe.backends.torch_capture import RowInside, pad_front
 from tokenprobe.backends.torch_model import LogitsBackend, as_rows
 from tokenprobe.errors import InputError, ModelError
@@ -154,6 +155,7 @@ class OwnModel(LogitsBackend):
         self._style = _call_style(logits)
         self._keywords = _keywords(logits)
         self._lens = lens
+        self._threads: ThreadCount | None = None  # a module's torch threads, set at its first call
         self.forward = self._forward
         self._setup()
 
@@ -204,6 +206,16 @@ class OwnModel(LogitsBackend):
         if self._style == "module":
             import torch
 
+            # torch's threads, as for hf: models: at most the count torch had at the first
+            # call (the user's), fewer while other processes keep cores busy. Its workers
+            # spin between operations and lose whole time slices to a busy neighbour: on
+            # two cores beside a running server, two threads made the example's network
+            # 8x slower than one (benchmarks/bench_hf.py).
+            if self._threads is None:
+                self._threads = ThreadCount(torch.get_num_threads())
+            n = self._threads.current()
+            if n != torch.get_num_threads():
+                torch.set_num_threads(n)
             with torch.inference_mode():
                 out = self._fn(torch.tensor([ids], dtype=torch.long), **kw)
             if isinstance(out, tuple):  # (logits, loss) as nanoGPT-style models return

@@ -139,3 +139,32 @@ def test_command_line_steps(cli, tmp_path: Path) -> None:  # type: ignore[no-unt
              "--seed", "1", "--max-tokens", "3", "-n", "3", "--no-save"])
     assert r.code == 0, r.stderr
     assert "step 0" in r.stdout and "T=1.2" in r.stdout
+
+
+def test_a_module_runs_with_fewer_torch_threads_while_the_cores_are_busy(char_net) -> None:  # type: ignore[no-untyped-def]
+    from tokenprobe.backends.llama_threads import ThreadCount
+
+    net, tok = char_net
+    seen: list[int] = []
+
+    class Watched(torch.nn.Module):
+        def forward(self, idx):  # type: ignore[no-untyped-def]
+            seen.append(torch.get_num_threads())
+            return net(idx)
+
+    model = OwnModel(Watched(), tok, window=WINDOW)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        busy = {"others": ThreadCount.cores()}
+        # The load as other processes' runnable threads: every core busy, then none.
+        model._threads = ThreadCount(2, probe=lambda: busy["others"], clock=lambda: 1e9)
+        tokenprobe.generate("吾輩", model=model, max_tokens=2, seed=1)
+        assert seen and set(seen) == {1}
+        model._threads = ThreadCount(2, probe=lambda: 0, clock=lambda: 1e9)
+        seen.clear()
+        tokenprobe.generate("吾輩", model=model, max_tokens=2, seed=1)
+        # Never above the count torch had (the user's), whatever the machine has.
+        assert set(seen) == {min(2, ThreadCount.cores())}
+    finally:
+        torch.set_num_threads(before)
