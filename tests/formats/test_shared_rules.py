@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import run_cli
+from tests.inprocess import invoke
 
 from tokenprobe.errors import FormatError
 from tokenprobe.formats import llamacpp, load_all, parse_document, read_documents, sglang, vllm
@@ -109,18 +109,19 @@ def test_settings_that_are_not_finite_are_not_reported() -> None:
     json.loads(t.to_json())
 
 
-def test_import_json_of_a_file_with_nan_settings(tmp_path: Path) -> None:
+def test_import_json_of_a_file_with_nan_settings(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "answer.json"
     path.write_text('{"content": "a", "stop": true, "stop_type": "eos", '
                     '"generation_settings": {"temperature": NaN}, "completion_probabilities": '
                     '[{"id": 1, "token": "a", "bytes": [97], "logprob": -0.5, '
                     '"top_logprobs": []}]}')
-    r = run_cli(["import", str(path), "--json"], timeout=60)
+    r = invoke(["import", str(path), "--json"], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     assert json.loads(r.stdout)["request"]["temperature"] is None
     bad = tmp_path / "trace.json"
     bad.write_text(json.dumps(trace_doc(source={"x": 12345})).replace("12345", "Infinity"))
-    r = run_cli(["import", str(bad), "--json"], timeout=60)
+    r = invoke(["import", str(bad), "--json"], tmp_path, monkeypatch)
     assert r.code == 2 and "not finite" in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import run_cli
+from tests.inprocess import invoke
 
 import tokenprobe
 from tokenprobe.errors import FormatError, InputError
@@ -27,12 +27,14 @@ def _saved(tmp_path: Path, **fields: Any) -> Path:
     return path
 
 
-def test_import_with_vocab_size_bounds_the_ranges(tmp_path: Path) -> None:
-    r = run_cli(["import", str(CHAT), "--vocab-size", "262144", "--json"])
+def test_import_with_vocab_size_bounds_the_ranges(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    r = invoke(["import", str(CHAT), "--vocab-size", "262144", "--json"], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["vocab_size"] == 262144
-    assert "vocab_size" not in json.loads(run_cli(["import", str(CHAT), "--json"]).stdout)
+    assert "vocab_size" not in json.loads(invoke(["import", str(CHAT), "--json"], tmp_path,
+                                                 monkeypatch).stdout)
     t = tokenprobe.load(CHAT, vocab_size=262144)
     assert t.vocab_size == 262144
     view = t.at_temperature(1.5)[0]
@@ -42,13 +44,13 @@ def test_import_with_vocab_size_bounds_the_ranges(tmp_path: Path) -> None:
     assert not unknown.vocab_known and unknown.candidates[0].low == 0.0
 
 
-def test_a_bad_vocab_size_is_one_line() -> None:
-    r = run_cli(["import", str(CHAT), "--vocab-size", "0"])
+def test_a_bad_vocab_size_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = invoke(["import", str(CHAT), "--vocab-size", "0"], tmp_path, monkeypatch)
     assert r.code != 0 and "--vocab-size must be a positive whole number" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     with pytest.raises(InputError):
         tokenprobe.load(CHAT, vocab_size=-3)
-    r = run_cli(["import", str(CHAT), "--vocab-size", "1"])
+    r = invoke(["import", str(CHAT), "--vocab-size", "1"], tmp_path, monkeypatch)
     assert r.code != 0 and "vocab_size is 1, but steps[0] lists 2" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
