@@ -1,6 +1,6 @@
-"""The calibrate op on the embedded model: both forms, the signals against independent
-computations (choose called alone, the engine's fixed-answer scoring, numpy over the
-traces), resuming, and the command line."""
+"""The calibrate op on the scripted model (tests/scripted_model.py): both forms, the signals
+against independent computations (choose called alone, numpy over the model's table and
+over the traces), resuming, and the command line."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 from tests.helpers import run_cli
+from tests.inprocess import invoke
+from tests.scripted_model import SPEC, expected_logprobs
+from tests.scripted_model import encode as scripted_ids
 
-from tokenprobe.backends.llama import LlamaBackend
+from tokenprobe.backends.base import Backend
 from tokenprobe.calibration.data import LabelledItem
 from tokenprobe.calibration.demo import demo_items
 from tokenprobe.ops.calibrate import Settings, calibrate
@@ -24,10 +27,9 @@ SETTINGS = Settings(max_tokens=6, resamples=50)
 
 
 @pytest.fixture(scope="module")
-def run(llama: LlamaBackend,
-        tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     work = tmp_path_factory.mktemp("cal") / "work.jsonl"
-    return calibrate(ITEMS, work, settings=SETTINGS, data="test"), work
+    return calibrate(ITEMS, work, models=[SPEC], settings=SETTINGS, data="test"), work
 
 
 def test_choice_items_match_choose_alone(run: tuple[dict[str, Any], Path]) -> None:
@@ -37,7 +39,7 @@ def test_choice_items_match_choose_alone(run: tuple[dict[str, Any], Path]) -> No
     for item in ITEMS:
         if item.kind != "choice":
             continue
-        alone = choose(item.prompt, item.options or [], alternatives=5)
+        alone = choose(item.prompt, item.options or [], model=SPEC, alternatives=5)
         rec = records[item.id]["outcome"]["total"]
         np.testing.assert_allclose(rec["probabilities"],
                                    [o.probability for o in alone.options], atol=1e-9)
@@ -49,11 +51,8 @@ def test_choice_items_match_choose_alone(run: tuple[dict[str, Any], Path]) -> No
         assert rec["correct"] == (int(np.argmax(totals)) == item.answer_index)
 
 
-def test_open_signals_from_the_traces(llama: LlamaBackend,
-                                      run: tuple[dict[str, Any], Path]) -> None:
+def test_open_signals_from_the_traces(run: tuple[dict[str, Any], Path]) -> None:
     doc, _ = run
-    from tokenprobe.api import build_request
-
     for rec in doc["runs"][0]["items"]:
         if rec["kind"] != "open":
             continue
@@ -65,10 +64,11 @@ def test_open_signals_from_the_traces(llama: LlamaBackend,
         assert sig["mean_logprob"] == pytest.approx(math.exp(lps.mean()), rel=1e-9)
         assert sig["min_token"] == pytest.approx(math.exp(lps.min()), rel=1e-12)
         assert sig["neg_entropy"] == pytest.approx(-np.mean([s["entropy"] for s in steps]))
-        gold = llama.score_continuation(build_request(rec["prompt"], temperature=1.0,
-                                                      alternatives=5), rec["answers"][0], 5)
-        assert sig["gold"] == pytest.approx(math.exp(sum(s.logprob for s in gold.steps)),
-                                            rel=1e-6)
+        # The gold answer's probability after the prompt: the table's log-softmax along it.
+        ids = scripted_ids(rec["prompt"] + rec["answers"][0])
+        n = len(scripted_ids(rec["prompt"]))
+        gold = math.fsum(expected_logprobs(ids[k - 1])[ids[k]] for k in range(n, len(ids)))
+        assert sig["gold"] == pytest.approx(math.exp(gold), rel=1e-5)
         assert rec["correct"] == (rec["text"].strip() == rec["answers"][0].strip())
 
 
@@ -94,7 +94,7 @@ def test_resume_asks_only_for_what_is_missing(run: tuple[dict[str, Any], Path],
     # Two lines kept out, and the last one cut short as a killed run leaves it.
     copy.write_text("\n".join(lines[:-3]) + "\n" + lines[-3][:40], encoding="utf-8")
     asked: list[str] = []
-    again = calibrate(ITEMS, copy, settings=SETTINGS, data="test",
+    again = calibrate(ITEMS, copy, models=[SPEC], settings=SETTINGS, data="test",
                       progress=lambda item, error: asked.append(item.id))
     assert sorted(asked) == sorted(json.loads(x)["source"]["batch_id"] for x in lines[-3:])
     a = {k: v.get("ece_width", {}).get("value") for k, v in doc["runs"][0]["signals"].items()}
@@ -107,7 +107,7 @@ def test_temperatures_share_the_scoring(tmp_path: Path) -> None:
                           answer_index=1)]
     asked: list[str] = []
     doc = calibrate(items, tmp_path / "w.jsonl", temperatures=[0.5, 2.0], settings=SETTINGS,
-                    progress=lambda item, error: asked.append(item.id))
+                    models=[SPEC], progress=lambda item, error: asked.append(item.id))
     assert len(asked) == 2  # two options, scored once for both temperatures
     p05, p2 = (r["items"][0]["outcome"]["total"]["probabilities"] for r in doc["runs"])
     totals = np.array(doc["runs"][0]["items"][0]["outcome"]["total"]["scores"])
@@ -116,27 +116,27 @@ def test_temperatures_share_the_scoring(tmp_path: Path) -> None:
         np.testing.assert_allclose(got, z / z.sum(), atol=1e-12)
 
 
-@pytest.mark.slow
-def test_cli(tmp_path: Path) -> None:
+def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "set.jsonl"
     data.write_text("\n".join(json.dumps(i.to_dict()) for i in ITEMS[:2] + ITEMS[-2:]) + "\n",
                     encoding="utf-8")
     page = tmp_path / "c.html"
-    r = run_cli(["calibrate", str(data), "-w", str(tmp_path / "w.jsonl"), "--max-tokens", "6",
-                 "--resamples", "50", "--html", str(page), "-o", str(tmp_path / "c.json")])
+    r = invoke(["calibrate", str(data), "-w", str(tmp_path / "w.jsonl"), "--max-tokens", "6",
+                "--resamples", "50", "--html", str(page), "-o", str(tmp_path / "c.json"),
+                "-m", SPEC], tmp_path, monkeypatch)
     assert r.code == 0, r.stderr
     assert "AUROC" in r.stdout and "reliability of" in r.stdout and "saved as" in r.stderr
     assert json.loads((tmp_path / "c.json").read_text())["n_items"] == 4
     assert page.exists()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "x", "answer": 1}\n', encoding="utf-8")
-    r = run_cli(["calibrate", str(bad)])
+    r = invoke(["calibrate", str(bad)], tmp_path, monkeypatch)
     assert r.code == 2 and r.stderr.count("\n") == 1 and "line 1" in r.stderr
-    r = run_cli(["calibrate"])
+    r = run_cli(["calibrate"])  # in a process of its own: the real stderr
     assert r.code == 2 and "--demo" in r.stderr
     # What a server's numbers are is declared as on every other command.
-    r = run_cli(["calibrate", "--demo", "-m", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
-                 "--logprobs-kind", "probs", "--no-save"])
+    r = invoke(["calibrate", "--demo", "-m", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
+                "--logprobs-kind", "probs", "--no-save"], tmp_path, monkeypatch)
     assert r.code == 2 and "--logprobs-kind must be" in r.stderr
 
 
@@ -171,7 +171,8 @@ def test_html_page_lists_a_bins_items_and_escapes_them(run: tuple[dict[str, Any]
         page.close()
 
 
-def test_calibrate_runs_where_an_event_loop_is_already_running(llama: Any, tmp_path: Any) -> None:
+def test_calibrate_runs_where_an_event_loop_is_already_running(scripted_model: Backend,
+                                                               tmp_path: Path) -> None:
     # A notebook cell (and Playwright's synchronous API) runs inside an event loop, where
     # asyncio.run refuses to start: the batch then runs on a loop in its own thread.
     from tests.helpers import run_async
@@ -182,6 +183,6 @@ def test_calibrate_runs_where_an_event_loop_is_already_running(llama: Any, tmp_p
     items = [Item("a", build_request("1 + 1 =", max_tokens=2, temperature=0.0))]
 
     async def in_a_loop() -> int:
-        return run_batch_sync(llama, items, tmp_path / "o.jsonl", 1).done
+        return run_batch_sync(scripted_model, items, tmp_path / "o.jsonl", 1).done
 
     assert run_async(in_a_loop()) == 1

@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import run_cli
+import pytest
+from tests.inprocess import invoke
+from tests.scripted_model import SPEC
 
-from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.calibration.data import LabelledItem
 from tokenprobe.ops.calibrate import Settings, calibrate
 from tokenprobe.store import Store
@@ -28,15 +29,18 @@ def _page_data(html: str) -> dict[str, Any]:
     return json.loads(m.group(1))  # type: ignore[no-any-return]
 
 
-def test_show_a_saved_calibration(llama: LlamaBackend, tmp_path: Path) -> None:
+def test_show_a_saved_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Made on the scripted model (tests/scripted_model.py); shown in this process.
     doc = calibrate(ITEMS, tmp_path / "w.jsonl", settings=Settings(max_tokens=4, resamples=20),
-                    data="three items")
+                    data="three items", models=[SPEC])
     Store(tmp_path / "history.sqlite3").save_document(
         doc["id"], "calibration", doc["created"], "calibrate three items", doc,
         model="gemma")
-    env = {"TOKENPROBE_HOME": str(tmp_path), "COLUMNS": "200"}
 
-    r = run_cli(["show", doc["id"][:8]], env=env)
+    def here(args: list[str]) -> Any:
+        return invoke(args, tmp_path, monkeypatch, width=200)
+
+    r = here(["show", doc["id"][:8]])
     assert r.code == 0, r.stderr
     run = doc["runs"][0]
     total = run["signals"]["total"]
@@ -51,11 +55,11 @@ def test_show_a_saved_calibration(llama: LlamaBackend, tmp_path: Path) -> None:
         assert f"{b['lo']:.1f}–{b['hi']:.1f}  n={b['count']:<4d} conf " \
                f"{b['mean_confidence']:.2f} acc {b['accuracy']:.2f}" in r.stdout
 
-    r = run_cli(["show", doc["id"][:8], "--json"], env=env)
+    r = here(["show", doc["id"][:8], "--json"])
     assert r.code == 0 and json.loads(r.stdout) == json.loads(json.dumps(doc))
 
     page = tmp_path / "c.html"
-    r = run_cli(["show", doc["id"], "--html", str(page)], env=env)
+    r = here(["show", doc["id"], "--html", str(page)])
     assert r.code == 0, r.stderr
     data = _page_data(page.read_text(encoding="utf-8"))
     assert data["calibration"]["runs"][0]["signals"] == json.loads(json.dumps(run["signals"]))
