@@ -1,15 +1,16 @@
 """What the web app added to the library: steps encoded as they are made (LiveEncoder), and a
-comparison's progress and per-model backends (ops.compare)."""
+comparison's progress and per-model backends (ops.compare, on the scripted model:
+tests/scripted_model.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from tests.scripted_model import SPEC
 from tests.views.traces import local_trace, missing_trace, server_trace
 
 from tokenprobe.backends import Backend, get_backend
-from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.ops.compare import compare
 from tokenprobe.trace import Trace
 from tokenprobe.views.encode import LiveEncoder, encode_trace
@@ -59,13 +60,13 @@ def test_live_batches_decode_to_the_page_encoding(make: Any, batch: int) -> None
     assert _labels(merged, live_vocab) == _labels(whole["steps"], whole["vocab"])
 
 
-def test_compare_reports_progress_and_takes_backends_per_model(llama: LlamaBackend) -> None:
+def test_compare_reports_progress_and_takes_backends_per_model() -> None:
     seen: list[tuple[int, int]] = []
     asked: list[str | None] = []
 
     def get_model(name: str | None) -> Backend:
         asked.append(name)
-        return get_backend(None)
+        return get_backend(SPEC)
 
     c = compare(["The sky is", "Grass is"], temperatures=[0.0], models=["a", "b"],
                 samples=1, max_tokens=2, alternatives=2,
@@ -77,7 +78,7 @@ def test_compare_reports_progress_and_takes_backends_per_model(llama: LlamaBacke
         "prompt=Grass is, model=a", "prompt=Grass is, model=b"]
 
 
-def test_compare_stops_when_progress_raises(llama: LlamaBackend) -> None:
+def test_compare_stops_when_progress_raises() -> None:
     class Stop(Exception):
         pass
 
@@ -85,4 +86,4 @@ def test_compare_stops_when_progress_raises(llama: LlamaBackend) -> None:
         raise Stop
 
     with pytest.raises(Stop):
-        compare(["a", "b"], max_tokens=1, alternatives=1, progress=progress)
+        compare(["a", "b"], max_tokens=1, alternatives=1, progress=progress, models=[SPEC])
