@@ -4,8 +4,10 @@ logprobs from this model", as reported in confident-ai/deepeval#2184)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from tests.helpers import run_cli
+from tests.inprocess import invoke
 from tests.servers.faultserver import fault_server, status
 
 from tokenprobe.api import build_request
@@ -28,10 +30,11 @@ def test_refusal_is_the_servers_message_on_one_line() -> None:
     assert "\n" not in message
 
 
-def test_refusal_on_the_command_line() -> None:
+def test_refusal_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
     with fault_server(status(403, REFUSAL)) as s:
-        r = run_cli(["generate", "hi", "--chat", "-m", "openai:o4-mini", "--base-url", s.base_url,
-                     "--no-save"], env={"OPENAI_API_KEY": "k"}, timeout=60)
+        r = invoke(["generate", "hi", "--chat", "-m", "openai:o4-mini", "--base-url",
+                    s.base_url, "--no-save"], tmp_path, monkeypatch)
     assert r.code == 4 and r.stdout == ""
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "not allowed to request logprobs" in lines[0]
