@@ -21,6 +21,7 @@ from tests.web.asgi import AsgiClient
 
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.web import ServerConfig, create_app
+from tokenprobe.web.config import ModelConfig
 from tokenprobe.web.security import Guard
 from tokenprobe.web.state import AppState
 
@@ -77,6 +78,19 @@ def app(make_app: Callable[..., Guard], llama: LlamaBackend) -> Guard:
 @pytest.fixture
 def client(app: Guard) -> AsgiClient:
     return AsgiClient(app)
+
+
+@pytest.fixture
+def scripted_app(make_app: Callable[..., Guard], scripted: str) -> Guard:
+    """The app offering the scripted model (tests/scripted_model.py) as its default, for
+    the tests of the API rather than of a model; the embedded one is listed beside it and
+    loaded only if a request names it."""
+    return make_app(models=[ModelConfig(scripted, label="scripted")])
+
+
+@pytest.fixture
+def scripted_client(scripted_app: Guard) -> AsgiClient:
+    return AsgiClient(scripted_app)
 
 
 def state_of(app: Guard) -> AppState:

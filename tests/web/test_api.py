@@ -1,5 +1,7 @@
-"""Every endpoint of the web API, in process, on the embedded model: what it answers, that
-streamed tokens are the library's tokens, and that everything lands in the history."""
+"""Every endpoint of the web API, in process: what it answers, that streamed tokens are the
+library's tokens, and that everything lands in the history. Generation, scoring, branching,
+choosing and the history run on the scripted model (tests/scripted_model.py); chat, the
+model list and its embedded default on the embedded model."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import json
 from typing import Any
 
 import pytest
+from tests.scripted_model import SPEC, expected_logprobs
+from tests.scripted_model import encode as scripted_ids
 from tests.servers.faultserver import fault_server, silence, status
 from tests.views.traces import split_differently
 from tests.web.asgi import AsgiClient
@@ -14,9 +18,9 @@ from tests.web.conftest import last, live_text, names, state_of
 
 from tokenprobe.api import build_request
 from tokenprobe.backends import evict, get_backend
-from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.ops.choose import choose
 from tokenprobe.ops.compare import compare
+from tokenprobe.own_model import OwnModel
 from tokenprobe.trace import Candidate, Request, Step, Trace
 from tokenprobe.views.html import render_document
 from tokenprobe.web.security import Guard
@@ -52,15 +56,17 @@ async def test_health_info_models_and_openapi(client: AsgiClient) -> None:
     assert "GenerateIn" in json.dumps(gen["requestBody"])
 
 
-async def test_generate_streams_the_library_tokens_and_saves(client: AsgiClient,
-                                                             llama: LlamaBackend) -> None:
+async def test_generate_streams_the_library_tokens_and_saves(
+        scripted_client: AsgiClient, scripted_model: OwnModel) -> None:
+    client = scripted_client
     events = await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY})
     seq = names(events)
     assert seq[0] == "started" and seq[1] == "trace" and seq[-1] == "done"
     assert seq.count("steps") == 6  # one event per token: each went out as it was made
     done = last(events, "done")
-    direct = llama.stream(build_request(PROMPT, **GREEDY)).run()  # type: ignore[arg-type]
+    direct = scripted_model.stream(build_request(PROMPT, **GREEDY)).run()  # type: ignore[arg-type]
     assert live_text(events) == direct.text == done["trace"]["text"]
+    assert done["trace"]["model"] == direct.model and direct.backend == "own"
     assert done["trace"]["summary"]["tokens"] == 6 and done["trace"]["complete"] is True
     assert done["timing"]["tokens"] == 6 and done["timing"]["ttft_ms"] > 0
     # Live numbers are the export's numbers: the same quantised logprobs.
@@ -88,14 +94,18 @@ async def test_chat_with_history_and_system(client: AsgiClient) -> None:
     assert trace["request"]["prompt"] == "And of Italy?"
 
 
-async def test_score_reports_progress_and_the_scored_tokens(client: AsgiClient,
-                                                            llama: LlamaBackend) -> None:
+async def test_score_reports_progress_and_the_scored_tokens(
+        scripted_client: AsgiClient, scripted_model: OwnModel) -> None:
     text = "The quick brown fox jumps over the lazy dog."
-    events = await run(client, "/api/score", {"text": text, "alternatives": 3})
+    events = await run(scripted_client, "/api/score", {"text": text, "alternatives": 3})
     assert "progress" in names(events)
     trace = last(events, "done")["trace"]
-    direct = llama.score(text, alternatives=3)
-    assert trace["prompt_steps"]["n"] == len(direct.prompt_steps)
+    direct = scripted_model.score(text, alternatives=3)
+    assert trace["prompt_steps"]["n"] == len(direct.prompt_steps) == len(text) + 1
+    # The scored tokens' logprobs are the table's log-softmax (numpy, float64).
+    ids = scripted_ids(text)
+    want = [expected_logprobs(ids[k - 1])[ids[k]] for k in range(1, len(ids))]
+    assert [s.logprob for s in direct.prompt_steps[1:]] == pytest.approx(want, abs=1e-5)
     assert trace["summary"]["scope"] == "prompt_steps"
     assert trace["summary"]["perplexity"] == pytest.approx(
         __import__("tokenprobe.metrics", fromlist=["summarize"]).summarize(direct).perplexity,
@@ -134,10 +144,11 @@ async def test_compare_two_system_prompts_and_a_fixed_answer(client: AsgiClient,
         cli_page.split("<title>")[1].split("</title>")[0]
 
 
-async def test_a_variant_split_into_other_tokens_gets_no_deltas(client: AsgiClient,
-                                                                app: Guard) -> None:
+async def test_a_variant_split_into_other_tokens_gets_no_deltas(
+        scripted_client: AsgiClient, scripted_app: Guard) -> None:
+    client, app = scripted_client, scripted_app
     c = split_differently(compare([PROMPT, "The largest city in Germany is"],
-                                  answer=" Paris, a city"), 1)
+                                  answer=" Paris, a city", models=[SPEC]), 1)
     state_of(app).store.save_document(c.id, "comparison", c.created, "split", c.to_dict(),
                                       text=c.answer or "")
     got = (await client.get(f"/api/history/{c.id}")).json()["comparison"]
@@ -146,7 +157,8 @@ async def test_a_variant_split_into_other_tokens_gets_no_deltas(client: AsgiClie
 
 
 async def test_branch_from_an_alternative_streams_and_joins_the_tree(
-        client: AsgiClient) -> None:
+        scripted_client: AsgiClient) -> None:
+    client = scripted_client
     parent = last(await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY}), "done")
     pid = parent["saved"]
     events = await run(client, "/api/branch", {"trace_id": pid, "step": 1, "candidate": 1})
@@ -171,11 +183,12 @@ async def test_branch_from_an_alternative_streams_and_joins_the_tree(
     assert len(tree) == 3
 
 
-async def test_choose_gives_probabilities_that_sum_to_one(client: AsgiClient) -> None:
+async def test_choose_gives_probabilities_that_sum_to_one(scripted_client: AsgiClient) -> None:
+    client = scripted_client
     events = await run(client, "/api/choose", {"prompt": PROMPT,
                                                "options": [" Paris", " Berlin"]})
     ch = last(events, "done")["choice"]
-    direct = choose(PROMPT, [" Paris", " Berlin"])
+    direct = choose(PROMPT, [" Paris", " Berlin"], model=SPEC)
     assert sum(o["probability"] for o in ch["options"]) == pytest.approx(1.0)
     assert ch["best"] == direct.best().option
     assert [o["total_logprob"] for o in ch["options"]] == pytest.approx(
@@ -311,7 +324,8 @@ async def test_a_branch_goes_only_to_an_offered_model(client: AsgiClient, app: G
         assert (await client.delete(f"/api/models/{added.json()['id']}")).status == 200
 
 
-async def test_history_search_export_and_delete(client: AsgiClient) -> None:
+async def test_history_search_export_and_delete(scripted_client: AsgiClient) -> None:
+    client = scripted_client
     a = last(await run(client, "/api/generate", {"prompt": "Roses are red,", **GREEDY}),
              "done")["saved"]
     b = last(await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY}), "done")["saved"]
@@ -341,7 +355,9 @@ async def test_history_search_export_and_delete(client: AsgiClient) -> None:
     assert [r["id"] for r in (await client.get("/api/history")).json()["records"]] == [b]
 
 
-async def test_every_get_leaves_the_state_as_it_was(client: AsgiClient, app: Guard) -> None:
+async def test_every_get_leaves_the_state_as_it_was(scripted_client: AsgiClient,
+                                                    scripted_app: Guard) -> None:
+    client, app = scripted_client, scripted_app
     rec = last(await run(client, "/api/generate", {"prompt": PROMPT, **GREEDY}), "done")
     st = state_of(app)
     before = (st.store.path.read_bytes(), [e.public() for e in st.registry.list()])

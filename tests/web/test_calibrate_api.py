@@ -1,6 +1,7 @@
-"""POST /api/calibrate in process on the embedded model: an uploaded set checked line by line
-before anything runs, the job's progress, the page it ends with (the HTML export's own
-encoding), the history entry, resuming from the work file, and stopping."""
+"""POST /api/calibrate in process: an uploaded set checked line by line before anything runs,
+the job's progress, the page it ends with (the HTML export's own encoding), the history
+entry and resuming from the work file on the scripted model (tests/scripted_model.py), and
+stopping on the embedded model (slow enough to be stopped between requests)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from typing import Any
 
 import numpy as np
+from tests.scripted_model import SPEC
 from tests.web.asgi import AsgiClient
 from tests.web.conftest import last, names
 
@@ -48,8 +50,8 @@ async def test_a_bad_line_is_named_before_anything_runs(client: AsgiClient) -> N
     assert r.status == 422 and r.detail == "18 runs is too many (at most 16)"
 
 
-async def test_runs_resumes_and_lands_in_the_history(client: AsgiClient,
-                                                     llama: LlamaBackend) -> None:
+async def test_runs_resumes_and_lands_in_the_history(scripted_client: AsgiClient) -> None:
+    client = scripted_client
     events = await run(client, BODY)
     seq = names(events)
     assert seq[0] == "started" and seq[-1] == "done", seq
@@ -69,7 +71,7 @@ async def test_runs_resumes_and_lands_in_the_history(client: AsgiClient,
         assert all(isinstance(k, int) and 0 <= k < len(page["traces"]) for k in item["traces"])
     # The options' probabilities are choose's, computed alone.
     for item in ITEMS[:2]:
-        alone = choose(item["prompt"], item["options"], alternatives=3)
+        alone = choose(item["prompt"], item["options"], model=SPEC, alternatives=3)
         rec = next(i for i in r["items"] if i["id"] == item["id"])
         np.testing.assert_allclose(rec["outcome"]["total"]["probabilities"],
                                    [o.probability for o in alone.options], atol=1e-9)
@@ -78,7 +80,7 @@ async def test_runs_resumes_and_lands_in_the_history(client: AsgiClient,
     listed = (await client.get("/api/history?kind=calibration")).json()["records"]
     assert [x["id"] for x in listed] == [saved]
     assert listed[0]["kind"] == "calibration" and listed[0]["title"].startswith(
-        "calibrate small.jsonl: embedded")
+        "calibrate small.jsonl: scripted")
     entry = (await client.get(f"/api/history/{saved}")).json()
     assert entry["kind"] == "calibration"
     assert entry["calibration"]["calibration"]["runs"][0]["signals"] == r["signals"]
