@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 import pytest
 from playwright.sync_api import expect
+from tests.scripted_model import SPEC
 from tests.servers.faultserver import chat_stream, fault_server, silence, sse
 from tests.views.jsfmt import pct
 from tests.views.traces import split_differently
@@ -569,7 +570,8 @@ def test_an_id_with_odd_characters_opens_and_deletes(open_page: Callable[..., Pa
     t.rebuild_text()
     t.id = odd
     Store(tmp_path / "history.sqlite3").save_trace(t)
-    with serve(tmp_path) as s:
+    # No model runs here: the scripted one, offered by default, starts in milliseconds.
+    with serve(tmp_path, "-m", SPEC) as s:
         p = open_page("#/history", url=s.url)
         page = p.page
         page.wait_for_selector(".hist-row")

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from tests.scripted_model import SPEC
 from tests.web.serve import serve
 
 from tokenprobe.store import Store
@@ -41,7 +42,8 @@ def test_odd_ids_export_with_an_encoded_name(tmp_path: Path) -> None:
     store = Store(tmp_path / "history.sqlite3")
     for record_id in IDS:
         store.save_trace(_trace(record_id))
-    with serve(tmp_path, "--quiet") as s:
+    # No model runs here: the scripted one, offered by default, starts in milliseconds.
+    with serve(tmp_path, "--quiet", "-m", SPEC) as s:
         for record_id, (name, fallback) in IDS.items():
             url = f"{s.url}/api/history/{quote(record_id, safe='')}/export?format=json"
             with urllib.request.urlopen(url, timeout=60) as r:
