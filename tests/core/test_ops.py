@@ -26,7 +26,7 @@ from tokenprobe.ops.branch import branch
 from tokenprobe.ops.choose import choose
 from tokenprobe.ops.compare import Comparison, Variant, compare
 from tokenprobe.ops.sweep import sweep
-from tokenprobe.trace import Candidate, Request, Step, Trace, load_trace_file
+from tokenprobe.trace import Candidate, Request, Step, Trace
 
 PROMPT = "The capital of France is"
 
@@ -306,24 +306,24 @@ def test_trace_options_give_a_key_only_to_the_users_own_server(
     monkeypatch.setenv("OLLAMA_API_KEY", "ollama-key-0123456789")
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://10.0.0.5:8000/v1")
-    elsewhere = load_trace_file(_server_trace("openai", "http://evil.example/v1", tmp_path))
+    elsewhere = tokenprobe.load(_server_trace("openai", "http://evil.example/v1", tmp_path))
     opts, note = trace_options(elsewhere)
     assert opts.api_key == "" and opts.base_url == "http://evil.example/v1"
     assert note is not None and "no API key" in note and KEY not in repr(opts)
-    mine = load_trace_file(_server_trace("openai", "http://10.0.0.5:8000/v1/", tmp_path))
+    mine = tokenprobe.load(_server_trace("openai", "http://10.0.0.5:8000/v1/", tmp_path))
     assert trace_options(mine) == (BackendOptions(base_url="http://10.0.0.5:8000/v1",
                                                   api_key=KEY), None)
     # llama.cpp traces record the server's root; its OpenAI URL ends in /v1.
-    root = load_trace_file(_server_trace("llamacpp", "http://10.0.0.5:8000", tmp_path))
+    root = tokenprobe.load(_server_trace("llamacpp", "http://10.0.0.5:8000", tmp_path))
     assert trace_options(root)[0].api_key == KEY
     monkeypatch.delenv("OPENAI_BASE_URL")
-    openai_own = load_trace_file(_server_trace("openai", "https://api.openai.com/v1", tmp_path))
+    openai_own = tokenprobe.load(_server_trace("openai", "https://api.openai.com/v1", tmp_path))
     assert trace_options(openai_own)[0].api_key == KEY  # where the key goes by default
     # Ollama reads its key by itself: another server is refused while that key is set.
-    other = load_trace_file(_server_trace("ollama", "http://evil.example:11434", tmp_path))
+    other = tokenprobe.load(_server_trace("ollama", "http://evil.example:11434", tmp_path))
     with pytest.raises(InputError, match="give --base-url"):
         trace_options(other)
-    local = load_trace_file(_server_trace("ollama", "http://127.0.0.1:11434", tmp_path))
+    local = tokenprobe.load(_server_trace("ollama", "http://127.0.0.1:11434", tmp_path))
     assert trace_options(local)[0].api_key == "ollama-key-0123456789"
     monkeypatch.delenv("OLLAMA_API_KEY")
     assert trace_options(other)[0].api_key == ""
