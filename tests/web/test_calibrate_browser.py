@@ -1,20 +1,21 @@
-"""The Calibrate page in a real browser against a real `tokenprobe serve` on the embedded
-model: a JSONL file picked and run, the export's diagram drawn in the page, a bin's items,
-an item in the viewer, model text kept as text, and the History's calibration and sweep
-entries. The screenshot goes to artifacts/web-calibrate.png."""
+"""The Calibrate page in a real browser against a real `tokenprobe serve` on the scripted
+model (tests/scripted_model.py): a JSONL file picked and run, the export's diagram drawn in
+the page, a bin's items, an item in the viewer, model text kept as text, and the History's
+calibration and sweep entries. The screenshot goes to artifacts/web-calibrate.png."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 from playwright.sync_api import expect
-from tests.web.serve import Served
-from tests.web.test_browser import Page, open_page, server  # noqa: F401 (fixtures)
+from tests.scripted_model import SPEC
+from tests.web.serve import Served, serve
+from tests.web.test_browser import Page, open_page  # noqa: F401 (a fixture)
 
-from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.ops.choose import choose
 from tokenprobe.ops.sweep import sweep
 from tokenprobe.store import Store
@@ -30,11 +31,18 @@ ITEMS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`tokenprobe serve` offering the scripted model by default (open_page's server)."""
+    with serve(tmp_path_factory.mktemp("web-home"), "--quiet", "-m", SPEC) as s:
+        yield s
+
+
 def test_calibrate_a_file_then_reopen_it_from_the_history(
-        open_page: Callable[..., Page], server: Served, llama: LlamaBackend,  # noqa: F811
+        open_page: Callable[..., Page], server: Served,  # noqa: F811
         tmp_path: Path, artifacts: Path) -> None:
     # A sweep in the server's history, to see it listed by its kind.
-    sw = sweep("The sky is", [0.0, 1.0], max_tokens=2, alternatives=3)
+    sw = sweep("The sky is", [0.0, 1.0], max_tokens=2, alternatives=3, model=SPEC)
     Store(server.log.parent / "history.sqlite3").save_document(
         sw.id, "sweep", sw.created, "The sky is", sw.to_dict(), model=sw.base.model,
         text=sw.base.text)
@@ -56,7 +64,8 @@ def test_calibrate_a_file_then_reopen_it_from_the_history(
     # The figures line is the library's: its accuracy for the options' probability
     # (no length normalisation) is choose's best option against the answers, here.
     hits = [int(np.argmax([o.probability for o in
-                           choose(i["prompt"], i["options"], alternatives=5).options]))
+                           choose(i["prompt"], i["options"], model=SPEC,
+                                  alternatives=5).options]))
             == i["answer"] for i in ITEMS if "options" in i]
     figures = page.text_content(".cal-figures .ops-hint")
     assert figures is not None and f"n = 3 · accuracy {np.mean(hits):.3f}" in figures
