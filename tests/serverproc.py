@@ -5,10 +5,37 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(proc: subprocess.Popen[bytes], ready_url: str, timeout: float, poll: float,
+               probe_timeout: float = 2) -> str | None:
+    """None once `ready_url` answers 200; else why not: `proc` exited, or `timeout`
+    seconds passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            return f"exited with {proc.returncode}"
+        try:
+            with urllib.request.urlopen(ready_url, timeout=probe_timeout) as r:
+                if r.status == 200:
+                    return None
+        except OSError:
+            pass  # not listening yet, or 503 while the model loads
+        if time.monotonic() > deadline:
+            return f"did not start within {timeout:g} s"
+        time.sleep(poll)
 
 
 @contextlib.contextmanager
@@ -19,21 +46,10 @@ def running(command: Sequence[str], ready_url: str, name: str, log_name: str,
     with open(log_path, "w") as log:
         proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {log_path}")
-                try:
-                    with urllib.request.urlopen(ready_url, timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass  # not listening yet, or 503 while the model loads
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start within {timeout:g} s; see "
-                                       f"{log_path}")
-                time.sleep(poll)
+            why = wait_ready(proc, ready_url, timeout, poll)
+            if why is not None:
+                raise RuntimeError(f"{name} {why}; see {log_path}")
             yield
         finally:
             proc.terminate()

@@ -13,20 +13,13 @@ A real vLLM (its CPU build, installed by scripts/build-vllm) is started on deman
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Iterator
 
 import pytest
-from tests.serverproc import running
+from tests.serverproc import free_port, running
 
 from tokenprobe.backends.llama import embedded_model_path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -43,22 +43,27 @@ def raw_body(text: str, content_type: str = "application/json") -> Behaviour:
     return run
 
 
+def chunked(h: BaseHTTPRequestHandler, content_type: str) -> Callable[[str], None]:
+    """Starts a 200 answer with a chunked body; returns what writes one chunk of it."""
+    h.send_response(200)
+    h.send_header("Content-Type", content_type)
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+
+    def chunk(text: str) -> None:
+        data = text.encode()
+        h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        h.wfile.flush()
+    return chunk
+
+
 def sse(docs: list[Any], done: bool = True, chunked_cut: bool = False,
         extra_lines: list[str] | None = None, ensure_ascii: bool = True) -> Behaviour:
     """An SSE stream of `docs`; without `done` the connection just closes after them; with
     `chunked_cut` it closes in the middle of a chunk of the chunked encoding. Without
     `ensure_ascii` the JSON holds its characters raw (U+2028 too), as many servers write."""
     def run(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/event-stream")
-        h.send_header("Transfer-Encoding", "chunked")
-        h.end_headers()
-
-        def chunk(text: str) -> None:
-            data = text.encode()
-            h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            h.wfile.flush()
-
+        chunk = chunked(h, "text/event-stream")
         for d in docs:
             chunk(f"data: {json.dumps(d, ensure_ascii=ensure_ascii)}\n\n")
             time.sleep(0.01)
@@ -83,16 +88,7 @@ def ndjson(docs: list[Any], cut: bool = False, extra_lines: list[str] | None = N
     """An NDJSON stream (Ollama's: one JSON document a line) of `docs`; with `cut` the
     connection is reset in the middle of the next line."""
     def run(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "application/x-ndjson")
-        h.send_header("Transfer-Encoding", "chunked")
-        h.end_headers()
-
-        def chunk(text: str) -> None:
-            data = text.encode()
-            h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            h.wfile.flush()
-
+        chunk = chunked(h, "application/x-ndjson")
         for d in docs:
             chunk(json.dumps(d) + "\n")
             time.sleep(delay)

@@ -18,11 +18,11 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
+
+from tests.serverproc import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 VLLM_DIR = Path(os.environ.get("TOKENPROBE_VLLM_DIR", ROOT / ".vllm"))
@@ -32,12 +32,6 @@ MODEL_NAME = "gemma"  # the name the server answers to (--served-model-name)
 MODES = ("raw_logprobs", "processed_logprobs", "raw_logits", "processed_logits")
 START_TIMEOUT = 600.0  # seconds; about 75-125 s on an idle two-core machine
 MAX_LOGPROBS = 20  # vLLM's default --max-logprobs, given explicitly
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class VllmError(RuntimeError):
@@ -94,19 +88,10 @@ class VllmServer:
         return VllmError(f"vLLM ({self.mode}) {why}; log {self.log_path}:\n{self.log_tail()}")
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise self._fail(f"exited with {self.proc.returncode} while starting")
-            try:
-                with urllib.request.urlopen(f"{self.base}/models", timeout=5) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise self._fail(f"did not start within {START_TIMEOUT:.0f} s")
-            time.sleep(1.0)
+        why = wait_ready(self.proc, f"{self.base}/models", START_TIMEOUT, poll=1.0,
+                         probe_timeout=5)
+        if why is not None:
+            raise self._fail(f"{why} while starting")
 
     def _warm_up(self) -> None:
         # The first request after start compiles and allocates (up to 30 s): pay it here,
