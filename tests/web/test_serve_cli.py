@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import run_cli, sigint_default
+from tests.scripted_model import SPEC
 from tests.web.serve import free_port, serve
 
 from tokenprobe.web.config import token_problem
@@ -83,7 +84,7 @@ def test_a_port_in_use_is_one_line() -> None:
 
 
 def test_no_token_or_key_in_the_logs(tmp_path: Path) -> None:
-    with serve(tmp_path, host="0.0.0.0", token=TOKEN) as s:
+    with serve(tmp_path, "-m", SPEC, host="0.0.0.0", token=TOKEN) as s:
         assert s.call("GET", "/api/health", token="")[0] == 401
         assert s.call("GET", "/api/models", token="wrong-token-value-123")[0] == 401
         status, added = s.call("POST", "/api/models", {"spec": "openai:m", "api_key": KEY,
@@ -128,7 +129,7 @@ def test_stopping_the_server_saves_the_generations_in_flight(tmp_path: Path) -> 
     # The page got the end of its stream, with the tokens made.
     ends = [line for line in got if line.startswith("event: ")]
     assert ends[-1] == "event: done\n"
-    with serve(tmp_path) as again:
+    with serve(tmp_path, "-m", SPEC) as again:  # only its history is read
         _, listed = again.call("GET", "/api/history")
         (rec,) = listed["records"]
         _, entry = again.call("GET", f"/api/history/{rec['id']}")
