@@ -90,8 +90,9 @@ class ScriptedTokenizer:
 
 
 def logits(ids: list[int], cache: int | None) -> tuple[np.ndarray, int]:
-    """Row p is TABLE[ids[p - 1]] (the row after each position's own token); the cache is
-    nothing but the shape of the call (the table needs no earlier ids)."""
+    """Row p, the logits of the token after ids[p], is TABLE[ids[p]]. It takes a cache so
+    that after the prompt it is given the new id alone, not the whole context again; the
+    table needs no earlier ids, so the cache holds nothing."""
     return TABLE[np.asarray(ids, dtype=np.intp)], 0
 
 
