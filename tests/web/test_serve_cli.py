@@ -34,8 +34,11 @@ def test_other_addresses_get_a_token_made_and_printed_once(tmp_path: Path) -> No
     env = {**os.environ, "TOKENPROBE_HOME": str(tmp_path), "COLUMNS": "80"}
     env.pop("TOKENPROBE_TOKEN", None)
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tokenprobe", "serve", "--host",
-                                 "0.0.0.0", "--port", str(port)], stdout=subprocess.DEVNULL,
+        # The scripted model loads at once, so the first request arrives as soon as the
+        # token is printed: before uvicorn's loop runs (it waits in the socket's backlog).
+        proc = subprocess.Popen([sys.executable, "-m", "tokenprobe", "serve", "-m", SPEC,
+                                 "--host", "0.0.0.0", "--port", str(port)],
+                                stdout=subprocess.DEVNULL,
                                 stderr=out, stdin=subprocess.DEVNULL, env=env,
                                 preexec_fn=sigint_default)
     try:

@@ -37,7 +37,11 @@ from tokenprobe.web.config import MAX_HEADER_BYTES, ServerConfig
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port (not yet listening), for uvicorn's `sockets`."""
+    """A TCP socket bound to host:port and listening, for uvicorn's `sockets`.
+
+    It listens at once: `serve` says "serving on" before uvicorn's loop starts, and a
+    client that connects on reading that line waits in the backlog until the loop accepts
+    it, instead of being refused (uvicorn listens again with its own backlog)."""
     name = host.strip("[]")
     family = socket.AF_INET6 if ":" in name else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -49,6 +53,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         reason = "the port is in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
         raise TokenprobeError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.listen(socket.SOMAXCONN)
     sock.set_inheritable(True)
     return sock
 
