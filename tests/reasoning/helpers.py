@@ -30,7 +30,8 @@ def fixture_docs(name: str) -> list[dict[str, Any]]:
 
 
 def live_read(docs: list[dict[str, Any]], stream: bool) -> Trace:
-    """The trace the openai backend makes of these documents (as `_run` and `_finish`)."""
+    """The trace the openai backend makes of these documents (as `OpenAIBackend._run` and
+    `openai_batch._finish`)."""
     request = Request(mode="chat", messages=[{"role": "user", "content": "q"}],
                       alternatives=2)
     reader = AnswerReader("the server", [], request, chat=True, stream=stream)
