@@ -62,6 +62,21 @@ class RowStats:
     top_ids: IntArray  # top-N token ids, most likely first
     top_logprobs: npt.NDArray[np.float64]  # their raw logprobs
     tail_logsumexp: list[float]  # one value per TAIL_BETAS entry (see Step.tail_logsumexp)
+    row_max: float = 0.0
+    # The row's own distribution (T = 1, every token), float32, when analyze was asked for
+    # it: what process(row, 1.0) would compute again, made from the same exp pass.
+    probs: Float32Array | None = None
+
+    def raw_distribution(self) -> Processed:
+        """The distribution at T = 1 without top-k / top-p: the probabilities that
+        process(row, 1.0) gives (the same float32 numbers), from analyze's own exp pass; its
+        tail sum is the tail summary's at T = 1."""
+        assert self.probs is not None, "analyze(..., raw_probs=True) keeps the row's probs"
+        # Σ_{j∉top} e^{x_j - m} = e^{tail(β=1) + log s}, log s = lse - m
+        tail = self.tail_logsumexp[TAIL_BETAS.index(1.0)]
+        return Processed(None, self.probs, row_max=self.row_max,
+                         tail_log_norm=(tail + self.lse - self.row_max) if tail > _NEG_FLOOR
+                         else _NEG_FLOOR)
 
 
 class RowAnalyzer:
@@ -107,7 +122,9 @@ class RowAnalyzer:
         order = np.lexsort((cand, -row[cand].astype(np.float64)))
         return cand[order]
 
-    def analyze(self, row: Float32Array, n_top: int) -> RowStats:
+    def analyze(self, row: Float32Array, n_top: int, raw_probs: bool = False) -> RowStats:
+        """The row's statistics; with `raw_probs`, also its distribution at T = 1 (for a
+        draw without temperature, top-k or top-p: RowStats.raw_distribution)."""
         d, e, r, q = self._buf
         m = float(row.max())
         if not math.isfinite(m):
@@ -123,6 +140,7 @@ class RowAnalyzer:
         # H = -Σ p (d - log s) = log s - Σ e d / s. Using d rather than x keeps the dot
         # product small, so large logits (1e4) lose no precision to cancellation.
         entropy = max(log_s - float(np.dot(e, d)) / s, 0.0)
+        probs = e / np.float32(s) if raw_probs else None  # before the top-N are zeroed
         top_ids = self.top_n(row, n_top, m)
         top_lp = row[top_ids].astype(np.float64) - lse
         # Tail sums exclude the top-N exactly (zeroed, so no cancellation). Σ e^β for each
@@ -146,7 +164,7 @@ class RowAnalyzer:
         for b in TAIL_BETAS:
             v = float(sums[b])
             tail.append((math.log(v) - b * log_s) if v > 0.0 else _NEG_FLOOR)
-        return RowStats(lse, entropy, top_ids, top_lp, tail)
+        return RowStats(lse, entropy, top_ids, top_lp, tail, m, probs)
 
 
 # A tail with no mass at all (every token is in `top`) is stored as this log value rather

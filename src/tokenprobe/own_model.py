@@ -217,7 +217,8 @@ class OwnModel(LogitsBackend):
             if n != torch.get_num_threads():
                 torch.set_num_threads(n)
             with torch.inference_mode():
-                out = self._fn(torch.tensor([ids], dtype=torch.long), **kw)
+                # Through numpy: half the time of torch.tensor on a list of ints.
+                out = self._fn(torch.from_numpy(np.array(ids, dtype=np.int64))[None], **kw)
             if isinstance(out, tuple):  # (logits, loss) as nanoGPT-style models return
                 out = out[0]
             return out, None

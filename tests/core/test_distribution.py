@@ -226,3 +226,19 @@ def test_renormalisation_without_tail_gives_the_reported_values_at_t1_and_ranges
     h = math.sqrt(0.5) + math.sqrt(0.3)
     assert a.low == pytest.approx(math.sqrt(0.5) / (h + math.sqrt(48 * 0.2)), rel=1e-9)
     assert a.high == pytest.approx(math.sqrt(0.5) / (h + math.sqrt(0.2)), rel=1e-9)
+
+
+@pytest.mark.parametrize("size", [900, 50_000])
+def test_the_raw_distribution_from_analyze_is_what_process_gives_at_t1(size: int) -> None:
+    """The draw at T = 1 reuses analyze's exp pass: the same float32 probabilities, so the
+    same tokens for the same seed; its tail sum agrees with process's own."""
+    row = (np.random.default_rng(size).standard_normal(size) * 3).astype(np.float32)
+    stats = RowAnalyzer(size).analyze(row, 10, raw_probs=True)
+    mine = stats.raw_distribution()
+    theirs = process(row, 1.0, exclude=stats.top_ids)
+    assert mine.ids is None and np.array_equal(mine.probs, theirs.probs)
+    assert mine.row_max == theirs.row_max
+    assert mine.tail_log_norm == pytest.approx(theirs.tail_log_norm, abs=1e-5)
+    a, b = Sampler(3), Sampler(3)
+    assert [a.sample(mine) for _ in range(50)] == [b.sample(theirs) for _ in range(50)]
+    assert RowAnalyzer(size).analyze(row, 10).probs is None  # only when asked for

@@ -36,12 +36,10 @@ from tokenprobe.backends.llama_files import (  # noqa: F401 (this module's publi
     quiet_stderr,
 )
 from tokenprobe.backends.llama_threads import ThreadCount
-from tokenprobe.backends.row_steps import RowSteps, finish_scored, tail_at, tail_temperatures
+from tokenprobe.backends.row_steps import RowSteps, Sampling, finish_scored
 from tokenprobe.distribution import (
     TAIL_TEMPERATURES,
     RowAnalyzer,
-    Sampler,
-    process,
 )
 from tokenprobe.errors import InputError, ModelError
 from tokenprobe.textbytes import TextAssembler, token_label
@@ -312,46 +310,21 @@ class LlamaBackend(RowSteps, Backend):
         max_tokens = request.max_tokens if request.max_tokens is not None else 64
         n_new = max(max_tokens - len(after_prompt), len(forced))
         self._check_room(len(tokens), n_new)
-        temperature = request.temperature if request.temperature is not None else 1.0
-        top_k = request.top_k or 0
-        top_p = request.top_p if request.top_p is not None else 1.0
-        n_alt = request.alternatives if request.alternatives is not None else 10
-        extra_t, trace.tail_temperatures = tail_temperatures(temperature)
-        sampler = Sampler(request.seed)
-        stops = [s.encode("utf-8") for s in request.stop if s]
-        longest_stop = max((len(s) for s in stops), default=0)
-        recent = b""
+        sampling = Sampling(request, trace)
         with self._lock:
             self._prefill(tokens, batched=n_prompt)
             pos = len(tokens)
             for i in range(n_new):
                 row = self._row(-1)
-                stats = self._analyzer.analyze(row, n_alt)
-                tail = stats.tail_logsumexp
-                sample_lp: float | None
-                if i < len(forced):
-                    chosen, sample_lp = forced[i], None
-                    if extra_t:
-                        dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
-                        tail = [*tail, tail_at(dist, stats.lse, temperature)]
-                elif temperature == 0.0:
-                    chosen = int(stats.top_ids[0]) if n_alt > 0 else int(np.argmax(row))
-                    sample_lp = 0.0
-                else:
-                    dist = process(row, temperature, top_k, top_p, exclude=stats.top_ids)
-                    chosen = sampler.sample(dist)
-                    sample_lp = dist.logprob_of(chosen)
-                    if extra_t:
-                        tail = [*tail, tail_at(dist, stats.lse, temperature)]
-                step = self._step(row, chosen, stats, tail, sample_lp, forced=i < len(forced))
+                stats = sampling.stats(self._analyzer, row)
+                is_forced = i < len(forced)
+                chosen, sample_lp, tail = sampling.choose(
+                    row, stats, forced[i] if is_forced else None)
+                step = self._step(row, chosen, stats, tail, sample_lp, forced=is_forced)
                 yield step
-                if i >= len(forced) - 1:
-                    if self.is_eog(chosen):
-                        return "stop"
-                    if stops:
-                        recent = (recent + step.data)[-(longest_stop + len(step.data)) :]
-                        if any(s in recent for s in stops):
-                            return "stop"
+                if i >= len(forced) - 1 and (self.is_eog(chosen)
+                                             or sampling.stopped(step.data)):
+                    return "stop"
                 if i == n_new - 1:
                     break
                 self._decode([chosen], pos, "last")
@@ -370,23 +343,18 @@ class LlamaBackend(RowSteps, Backend):
                          "alternatives": alternatives, "stop": []})
         prompt = self.prompt_tokens(req)
         self._check_room(len(prompt), len(ids))
-        temperature = req.temperature if req.temperature is not None else 1.0
-        extra_t, temperatures = tail_temperatures(temperature)
         trace = Trace(backend=self.name, model=self.model, request=req,
                       logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
-                      vocab_size=self.n_vocab, tail_temperatures=temperatures)
+                      vocab_size=self.n_vocab)
+        sampling = Sampling(req, trace)
         tokens = prompt + ids
         assembler = TextAssembler()
         with self._lock:
             for p, row in self._rows(tokens, len(prompt) - 1):
+                # No draw: the statistics without the row's probabilities.
                 stats = self._analyzer.analyze(row, alternatives)
-                tail = stats.tail_logsumexp
-                if extra_t:
-                    dist = process(row, temperature, req.top_k or 0,
-                                   req.top_p if req.top_p is not None else 1.0,
-                                   exclude=stats.top_ids)
-                    tail = [*tail, tail_at(dist, stats.lse, temperature)]
-                step = self._step(row, tokens[p + 1], stats, tail, forced=True)
+                step = self._step(row, tokens[p + 1], stats, sampling.tail(row, stats),
+                                  forced=True)
                 step.offset = assembler.add(step.data)
                 trace.steps.append(step)
         trace.text = assembler.finish()

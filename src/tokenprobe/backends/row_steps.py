@@ -1,6 +1,7 @@
 """What the engines that compute their own logits rows share (llama.py, torch_model.py):
-a step and its candidates from a row and its statistics, the temperatures a trace's tail
-summary covers, and the end of a scored text.
+a request's sampling (its settings, the choice of each token, the stop strings), a step and
+its candidates from a row and its statistics, the temperatures a trace's tail summary covers,
+and the end of a scored text.
 
 It leaves out the rows themselves (each engine's evaluation) and the arithmetic
 (distribution.RowAnalyzer, process).
@@ -10,9 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokenprobe.distribution import TAIL_TEMPERATURES, Processed, RowStats
+from tokenprobe.distribution import (
+    TAIL_TEMPERATURES,
+    Processed,
+    RowAnalyzer,
+    RowStats,
+    Sampler,
+    process,
+)
 from tokenprobe.textbytes import TextAssembler
-from tokenprobe.trace import Candidate, Step, Trace
+from tokenprobe.trace import Candidate, Request, Step, Trace
 
 
 def tail_temperatures(temperature: float) -> tuple[bool, list[float]]:
@@ -29,6 +37,62 @@ def tail_at(dist: Processed, lse: float, temperature: float) -> float:
     # Σ_{j∉top} exp(lp_j/T) = Σ_{j∉top} exp((x_j - m)/T) · exp((m - lse)/T)
     assert dist.tail_log_norm is not None
     return dist.tail_log_norm + (dist.row_max - lse) / temperature
+
+
+class Sampling:
+    """A request's sampling as a row engine applies it: each row's statistics, the token
+    drawn from it (or forced, or the argmax at T = 0) and the tail entry at the request's
+    own temperature, and whether a stop string has appeared."""
+
+    def __init__(self, request: Request, trace: Trace) -> None:
+        t = request.temperature
+        self.temperature = t if t is not None else 1.0
+        self.top_k = request.top_k or 0
+        self.top_p = request.top_p if request.top_p is not None else 1.0
+        self.n_alt = request.alternatives if request.alternatives is not None else 10
+        self.extra_t, trace.tail_temperatures = tail_temperatures(self.temperature)
+        # A draw from the row's own distribution: analyze's exp pass gives it.
+        self.raw = self.temperature == 1.0 and not self.top_k and self.top_p >= 1.0
+        self.sampler = Sampler(request.seed)
+        self.stops = [s.encode("utf-8") for s in request.stop if s]
+        self._longest = max((len(s) for s in self.stops), default=0)
+        self._recent = b""
+
+    def stats(self, analyzer: RowAnalyzer, row: np.ndarray) -> RowStats:
+        return analyzer.analyze(row, self.n_alt, raw_probs=self.raw)
+
+    def processed(self, row: np.ndarray, stats: RowStats) -> Processed:
+        if stats.probs is not None:
+            return stats.raw_distribution()
+        return process(row, self.temperature, self.top_k, self.top_p, exclude=stats.top_ids)
+
+    def tail(self, row: np.ndarray, stats: RowStats, dist: Processed | None = None
+             ) -> list[float]:
+        """The step's tail summary, with the request's own temperature's entry when it is
+        off the grid."""
+        if not self.extra_t:
+            return stats.tail_logsumexp
+        dist = dist or self.processed(row, stats)
+        return [*stats.tail_logsumexp, tail_at(dist, stats.lse, self.temperature)]
+
+    def choose(self, row: np.ndarray, stats: RowStats, forced: int | None = None
+               ) -> tuple[int, float | None, list[float]]:
+        """(the token, its logprob under the distribution it was drawn from, the tail)."""
+        if forced is not None:
+            return forced, None, self.tail(row, stats)
+        if self.temperature == 0.0:
+            best = int(stats.top_ids[0]) if self.n_alt > 0 else int(np.argmax(row))
+            return best, 0.0, self.tail(row, stats)
+        dist = self.processed(row, stats)
+        chosen = self.sampler.sample(dist)
+        return chosen, dist.logprob_of(chosen), self.tail(row, stats, dist)
+
+    def stopped(self, data: bytes) -> bool:
+        """Whether a stop string ends in the text so far, given the newest token's bytes."""
+        if not self.stops:
+            return False
+        self._recent = (self._recent + data)[-(self._longest + len(data)):]
+        return any(s in self._recent for s in self.stops)
 
 
 def finish_scored(trace: Trace, steps: list[Step], text: str) -> Trace:
