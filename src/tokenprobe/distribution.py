@@ -102,7 +102,8 @@ class RowAnalyzer:
         if row.shape[0] <= SMALL_ROW:
             # A small vocabulary (a character model): one partition of the whole row costs
             # less than the margin's extra passes.
-            cand = np.argpartition(-row, n - 1)[:n] if n < row.shape[0] else np.arange(n)
+            v = row.shape[0]  # (partitioning the row itself: no negated copy)
+            cand = np.argpartition(row, v - n)[v - n:] if n < v else np.arange(n)
             return cand[np.lexsort((cand, -row[cand].astype(np.float64)))]
         margin = self._margin
         while True:
