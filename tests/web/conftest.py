@@ -1,5 +1,6 @@
 """Fixtures for the web app: an app on a temporary history, an in-process streaming client,
-and helpers that read the event stream back into what the page would show.
+a real `tokenprobe serve` with pages opened on it in Chromium (tests/web/pages.py), and
+helpers that read the event stream back into what the page would show.
 
 `async def` tests run on their own event loop in a thread of their own: the browser tests'
 Playwright (sync API) keeps an event loop running in the main thread for the whole session,
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from tests.views.browser import ARTIFACTS, close_shared_browser, shared_browser
 from tests.web.asgi import AsgiClient
+from tests.web.pages import SIZES, Page
+from tests.web.serve import Served, serve
 
 from tokenprobe.backends.llama import LlamaBackend
 from tokenprobe.web import ServerConfig, create_app
@@ -91,6 +94,50 @@ def scripted_app(make_app: Callable[..., Guard], scripted: str) -> Guard:
 @pytest.fixture
 def scripted_client(scripted_app: Guard) -> AsgiClient:
     return AsgiClient(scripted_app)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`tokenprobe serve` on the embedded model, which open_page opens pages on: one for the
+    session, so that the browser modules load the model once and the History's screenshots
+    reopen what the other modules made. A module overrides it to serve another model."""
+    with serve(tmp_path_factory.mktemp("web-home"), "--quiet") as s:
+        yield s
+
+
+@pytest.fixture
+def open_page(browser: Any, server: Served) -> Iterator[Callable[..., Page]]:
+    contexts: list[Any] = []
+
+    def _open(hash_: str = "#/chat", scheme: str = "light", size: str = "desktop",
+              url: str | None = None, ready: bool = True) -> Page:
+        w, h = SIZES[size]
+        ctx = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme)
+        contexts.append(ctx)
+        base = url or server.url
+        p = Page(ctx.new_page(), base)
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(base + "/"):
+                r.continue_()
+            else:
+                p.blocked.append(r.request.url)
+                r.abort()
+
+        ctx.route("**/*", route)
+        p.page.on("pageerror", lambda e: p.errors.append(str(e)))
+        def dialog(d: Any) -> None:
+            p.dialogs.append(d.message)
+            d.dismiss()
+
+        p.page.on("dialog", dialog)
+        p.go(hash_, ready)
+        return p
+
+    yield _open
+    for ctx in contexts:
+        ctx.close()
+
 
 
 def state_of(app: Guard) -> AppState:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 from tests.scripted_model import SPEC
+from tests.web.pages import Page
 from tests.web.serve import Served, serve
-from tests.web.test_browser import Page, open_page  # noqa: F401 (a fixture)
 
 from tokenprobe.ops.choose import choose
 from tokenprobe.ops.sweep import sweep
@@ -39,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def test_calibrate_a_file_then_reopen_it_from_the_history(
-        open_page: Callable[..., Page], server: Served,  # noqa: F811
+        open_page: Callable[..., Page], server: Served,
         tmp_path: Path, artifacts: Path) -> None:
     # A sweep in the server's history, to see it listed by its kind.
     sw = sweep("The sky is", [0.0, 1.0], max_tokens=2, alternatives=3, model=SPEC)

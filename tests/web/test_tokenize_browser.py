@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.web.asgi import AsgiClient
+from tests.web.pages import Page
 from tests.web.serve import Served
-from tests.web.test_browser import Page, open_page, server  # noqa: F401 (fixtures)
 
 from tokenprobe.textbytes import token_label
 from tokenprobe.tokenizers import split
@@ -52,7 +52,7 @@ async def test_tokenize_api_gives_the_library_splits(client: AsgiClient) -> None
         assert r.status == 422 and why in r.json()["detail"], (bad, r.json())
 
 
-def test_tokenize_page(open_page: Callable[..., Page], server: Served,  # noqa: F811
+def test_tokenize_page(open_page: Callable[..., Page], server: Served,
                        artifacts: Path) -> None:
     p = open_page("#/tokenize")
     page = p.page
