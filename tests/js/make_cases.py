@@ -6,7 +6,7 @@ step, the library's values: `Trace.at_temperature` (renormalise.step_at_temperat
 several temperatures, `distribution.step_sampled` under several sampling settings, the
 entropy and the glyph groups (textbytes.glyph_groups). The byte cases hold token pieces
 with textbytes' labels and glyph groups. The traces are the viewer tests' own
-(tests/views/traces.py, test_viewer_bounds.py): their numbers are rounded to 4 decimals,
+(tests/views/traces.py, bounds.py): their numbers are rounded to 4 decimals,
 as the page encoding rounds them, so both sides start from the very same values.
 
 Run `python -m tests.js.make_cases` (from the repository root) after changing the library
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.views.test_viewer_bounds import imported
+from tests.views.bounds import imported
 from tests.views.traces import local_trace, scored_trace, server_trace
 
 from tokenprobe.distribution import step_sampled

@@ -413,7 +413,7 @@ def test_sweep_bars_are_the_sweeps_numbers(open_html: Any, temperature_sweep: Sw
 def test_sweep_of_a_server_answer_draws_the_ranges(open_html: Any, artifacts: Path) -> None:
     """A base without a tail summary (an imported answer): each value is a range, drawn as
     one, with the library's note; nothing is shown as a point the data cannot support."""
-    from tests.views.test_viewer_bounds import CLOUD, imported, rng
+    from tests.views.bounds import CLOUD, imported, rng
 
     base = imported()
     temps = [0.5, 1.5]
