@@ -14,11 +14,10 @@ side by side in one run (ratios; the machine's load moves both alike).
 Each figure is the best of `--repeat` alternating runs (the own-model loops, a fraction of
 a second each, three times as many).
 
-Measured on two cores shared with other people's work (torch 2.13 CPU, load average 3-6):
-3. 0.74-0.93x over eight runs (600 chars/s beside 711 in one); besides the network,
-tokenprobe's work is 190-200 us per character beside the bare loop's 73 us (about 270 us
-before the window's row stopped being stacked and the step's alternatives came from
-tolist()), and the network itself runs about 5% slower between numpy's row statistics.
+Measured (torch 2.13 CPU, two cores, load average 0.5-1), 3: 0.82-0.95x best against best,
+0.84-0.88x the median round, at one torch thread; besides the network tokenprobe's work is
+152-159 us per character beside the bare loop's 72-75 us; 0.93x and 0.97x with
+--own-wider (128 wide, 4 layers; 256 wide, 6 layers).
 Figures 1, 2 and 4 are in the README.
 """
 
@@ -107,29 +106,12 @@ def bench_capture(tokens: int, repeat: int) -> None:
               f"{r[k]:.1f} tok/s: {r[k] / r['plain']:.2f}x the speed without")
 
 
-def bench_own(tokens: int, repeat: int, threads: list[int]) -> None:
+def bench_own(tokens: int, repeat: int, threads: list[int], wider: bool = False) -> None:
     ex = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "char_gpt"
                             / "char_gpt.py"))
     model = ex["model"]()
     net, block = model._fn, model.window
-
-    def ours() -> int:
-        tr = tokenprobe.generate("吾輩は", model=model, max_tokens=tokens, temperature=1.0,
-                                 seed=1, alternatives=10)
-        return len(tr.steps)
-
     start = torch.tensor([model.vocab.encode("吾輩は", add_bos=False)])
-
-    def bare() -> int:
-        idx = start
-        g = torch.Generator().manual_seed(1)
-        with torch.inference_mode():
-            for _ in range(tokens):
-                logits, _ = net(idx[:, -block:])
-                probs = torch.softmax(logits[:, -1, :], dim=-1)
-                idx = torch.cat([idx, torch.multinomial(probs, 1, generator=g)], dim=1)
-        return tokens
-
     # Both loops run with the same torch thread count. On shared cores, torch's workers
     # spin between operations and lose whole time slices to any neighbour (a llama-server
     # next door made both loops ten times slower at two threads): one thread each is the
@@ -137,14 +119,19 @@ def bench_own(tokens: int, repeat: int, threads: list[int]) -> None:
     default = torch.get_num_threads()
     for n in threads or [default]:
         torch.set_num_threads(n)
-        ours()
-        rounds = rounds_of({"tokenprobe": ours, "bare": bare}, repeat * 3)
-        r = {k: max(v) for k, v in rounds.items()}
-        per_round = sorted(a / b for a, b in zip(rounds["tokenprobe"], rounds["bare"]))
-        print(f"own model (char_gpt), {tokens} characters, {n} torch thread(s): tokenprobe "
-              f"{r['tokenprobe']:.0f} tok/s (top-10, exact entropy, tail sums), bare PyTorch "
-              f"loop {r['bare']:.0f} tok/s: {r['tokenprobe'] / r['bare']:.2f}x best against "
-              f"best, {per_round[len(per_round) // 2]:.2f}x the median round (goal >= 0.9x)")
+        own_against_bare(model, net, start, tokens, repeat,
+                         f"own model (char_gpt), {tokens} characters, {n} torch thread(s)")
+    if wider:
+        # The example's shape, wider and deeper, untrained (the time does not depend on
+        # the weights): how the ratio follows the network's cost per character.
+        torch.set_num_threads(1)
+        for width, layers in ((128, 4), (256, 6)):
+            torch.manual_seed(0)
+            big = ex["GPT"](model.n_vocab, block=block, n_embd=width, n_head=4,
+                            n_layer=layers).eval()
+            own_against_bare(OwnModel(big, model.vocab.tok, window=block), big, start,
+                             tokens, repeat, f"the same shape {width} wide, {layers} layers, "
+                             "untrained, 1 torch thread")
     torch.set_num_threads(default)
 
     # The same two loops over a stand-in network that costs nothing (it hands back stored
@@ -177,6 +164,37 @@ def bench_own(tokens: int, repeat: int, threads: list[int]) -> None:
           "(softmax, multinomial)")
 
 
+def own_against_bare(model: OwnModel, net: torch.nn.Module, start: torch.Tensor,
+                     tokens: int, repeat: int, label: str) -> None:
+    """tokenprobe over an own model beside a bare sampling loop over its network, rounds
+    interleaved."""
+    block = model.window
+
+    def ours() -> int:
+        tr = tokenprobe.generate("吾輩は", model=model, max_tokens=tokens, temperature=1.0,
+                                 seed=1, alternatives=10)
+        return len(tr.steps)
+
+    def bare() -> int:
+        idx = start
+        g = torch.Generator().manual_seed(1)
+        with torch.inference_mode():
+            for _ in range(tokens):
+                logits, _ = net(idx[:, -block:])
+                probs = torch.softmax(logits[:, -1, :], dim=-1)
+                idx = torch.cat([idx, torch.multinomial(probs, 1, generator=g)], dim=1)
+        return tokens
+
+    ours()
+    rounds = rounds_of({"tokenprobe": ours, "bare": bare}, repeat * 3)
+    r = {k: max(v) for k, v in rounds.items()}
+    per_round = sorted(a / b for a, b in zip(rounds["tokenprobe"], rounds["bare"]))
+    print(f"{label}: tokenprobe {r['tokenprobe']:.0f} tok/s (top-10, exact entropy, tail "
+          f"sums), bare PyTorch loop {r['bare']:.0f} tok/s: {r['tokenprobe'] / r['bare']:.2f}x "
+          f"best against best, {per_round[len(per_round) // 2]:.2f}x the median round "
+          "(goal >= 0.9x)")
+
+
 def rounds_of(fns: dict[str, Callable[[], int]], repeat: int,
               clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
     """Units per second of each function in each of `repeat` alternating rounds."""
@@ -197,13 +215,15 @@ def main() -> None:
                     help="torch threads for the own-model loops (repeatable; default: 1 "
                          "and torch's own count)")
     ap.add_argument("--only-own", action="store_true", help="only the own-model figures")
+    ap.add_argument("--own-wider", action="store_true",
+                    help="also the example's shape wider and deeper (untrained)")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if not args.only_own:
         bench_hf(args.tokens, args.repeat)
         bench_capture(args.tokens, args.repeat)
     bench_own(args.tokens * 4, args.repeat,
-              args.own_threads or sorted({1, torch.get_num_threads()}))
+              args.own_threads or sorted({1, torch.get_num_threads()}), args.own_wider)
 
 
 if __name__ == "__main__":
