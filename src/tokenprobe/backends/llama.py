@@ -338,15 +338,7 @@ class LlamaBackend(RowSteps, Backend):
         the probability the model gave each of its tokens (no sampling). Prompt and answer
         are evaluated as `score` evaluates a text, so the numbers are those of scoring
         prompt + answer."""
-        ids = self.forced_ids(answer)
-        req = Request(**{**request.to_dict(), "max_tokens": len(ids),
-                         "alternatives": alternatives, "stop": []})
-        prompt = self.prompt_tokens(req)
-        self._check_room(len(prompt), len(ids))
-        trace = Trace(backend=self.name, model=self.model, request=req,
-                      logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
-                      vocab_size=self.n_vocab)
-        sampling = Sampling(req, trace)
+        trace, sampling, prompt, ids = self._answer_trace(request, answer, alternatives)
         tokens = prompt + ids
         assembler = TextAssembler()
         with self._lock:

@@ -9,6 +9,8 @@ It leaves out the rows themselves (each engine's evaluation) and the arithmetic
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tokenprobe.distribution import (
@@ -110,10 +112,26 @@ def finish_scored(trace: Trace, steps: list[Step], text: str) -> Trace:
 
 
 class RowSteps:
-    """Steps and candidates named by the engine's `piece` (a token's label and bytes)."""
+    """Steps and candidates named by the engine's `piece` (a token's label and bytes), and
+    a fixed answer's trace as both engines start and end it."""
 
     def piece(self, token_id: int) -> tuple[str, bytes]:
         raise NotImplementedError
+
+    def _answer_trace(self, request: Request, answer: str, alternatives: int
+                      ) -> tuple[Trace, Sampling, list[int], list[int]]:
+        """A fixed answer's trace (its request: the answer's length, no stop strings) and
+        sampling, the prompt's ids and the answer's."""
+        engine: Any = self  # the engine's own names: forced_ids, prompt_tokens, ...
+        ids = engine.forced_ids(answer)
+        req = Request(**{**request.to_dict(), "max_tokens": len(ids),
+                         "alternatives": alternatives, "stop": []})
+        prompt = engine.prompt_tokens(req)
+        engine._check_room(len(prompt), len(ids))
+        trace = Trace(backend=engine.name, model=engine.model, request=req,
+                      logprobs_kind=engine.logprobs_kind, source=engine.source(),
+                      complete=False, vocab_size=engine.n_vocab)
+        return trace, Sampling(req, trace), prompt, ids
 
     def _step(self, row: np.ndarray, chosen: int, stats: RowStats, tail: list[float],
               sample_lp: float | None = None, forced: bool = False) -> Step:

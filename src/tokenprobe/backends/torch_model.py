@@ -281,19 +281,11 @@ class LogitsBackend(RowSteps, Backend):
     def score_continuation(self, request: Request, answer: str, alternatives: int = 10
                            ) -> Trace:
         """The fixed `answer` after the request's prompt, teacher-forced (no sampling)."""
-        ids = self.forced_ids(answer)
-        req = Request(**{**request.to_dict(), "max_tokens": len(ids),
-                         "alternatives": alternatives, "stop": []})
-        prompt = self.prompt_tokens(req)
-        self._check_room(len(prompt), len(ids))
-        trace = Trace(backend=self.name, model=self.model, request=req,
-                      logprobs_kind=self.logprobs_kind, source=self.source(), complete=False,
-                      vocab_size=self.n_vocab)
-        sampling = Sampling(req, trace)
+        trace, sampling, prompt, ids = self._answer_trace(request, answer, alternatives)
         tokens = prompt + ids
         assembler = TextAssembler()
         with self._lock:
-            cap = self._capture(req.internals, prompt)
+            cap = self._capture(trace.request.internals, prompt)
             try:
                 self._score_answer(trace, tokens, len(prompt), sampling, assembler, cap)
             finally:
