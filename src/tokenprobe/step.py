@@ -39,17 +39,12 @@ def clean_logprob(value: Any) -> float | None:
     return x
 
 
-@dataclass
-class Candidate:
-    """One token the model weighed at a step: its label, id, bytes and logprob."""
+class _Token:
+    """What a step and a candidate share: a label, bytes (the truth) and a logprob."""
 
     token: str
     logprob: float | None
-    id: int | None = None
-    bytes: bytes | None = None
-    # The server's logit for the token, where it reports logits instead of logprobs
-    # (logprobs_kind "logits"; `logprob` is then null: no probability is made up).
-    logit: float | None = None
+    bytes: bytes | None
 
     def __post_init__(self) -> None:
         if self.bytes is None:
@@ -63,6 +58,19 @@ class Candidate:
     @property
     def prob(self) -> float | None:
         return None if self.logprob is None else math.exp(self.logprob)
+
+
+@dataclass
+class Candidate(_Token):
+    """One token the model weighed at a step: its label, id, bytes and logprob."""
+
+    token: str
+    logprob: float | None
+    id: int | None = None
+    bytes: bytes | None = None
+    # The server's logit for the token, where it reports logits instead of logprobs
+    # (logprobs_kind "logits"; `logprob` is then null: no probability is made up).
+    logit: float | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes, logprob: float | None, id: int | None = None) -> Candidate:
@@ -92,7 +100,7 @@ class Candidate:
 
 
 @dataclass
-class Step:
+class Step(_Token):
     """One token of the text, with what the model thought of it and of its alternatives.
 
     `logprob` is under the distribution named by the trace's `logprobs_kind`;
@@ -119,18 +127,6 @@ class Step:
     # it (vLLM's `rank`), even outside `top`; JSON `rank`. `rank()` is its place in `top`.
     vocab_rank: int | None = None
     logit: float | None = None  # the server's logit, where it reports logits (see Candidate)
-
-    def __post_init__(self) -> None:
-        if self.bytes is None:
-            self.bytes = self.token.encode("utf-8")
-
-    @property
-    def data(self) -> bytes:
-        return self.bytes if self.bytes is not None else self.token.encode("utf-8")
-
-    @property
-    def prob(self) -> float | None:
-        return None if self.logprob is None else math.exp(self.logprob)
 
     def __repr__(self) -> str:
         # Short: the dataclass's own repr lists every candidate and the tail summary.
