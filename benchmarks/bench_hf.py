@@ -114,8 +114,8 @@ def bench_own(tokens: int, repeat: int, threads: list[int], wider: bool = False)
     start = torch.tensor([model.vocab.encode("吾輩は", add_bos=False)])
     # Both loops run with the same torch thread count. On shared cores, torch's workers
     # spin between operations and lose whole time slices to any neighbour (a llama-server
-    # next door made both loops ten times slower at two threads): one thread each is the
-    # comparison such a machine can make, torch's default the one a quiet machine can.
+    # next door made the bare loop 8x slower at two threads than at one): one thread each
+    # is the comparison such a machine can make, torch's default the one a quiet one can.
     default = torch.get_num_threads()
     for n in threads or [default]:
         torch.set_num_threads(n)
