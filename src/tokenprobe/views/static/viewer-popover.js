@@ -47,13 +47,24 @@
   };
 
   App.prototype.fillPop = function (k) {
-    var self = this, ref = this.chipRef(k), sc = ref.sc, g = ref.g, pop = clear(this.pop);
+    var ref = this.chipRef(k), sc = ref.sc;
     this.popChip = k;
+    var pop = this.popBody(sc, ref.g, sc === this.tr.prompt ? (this.tr.gen.n ? "prompt" : "scored")
+      : "generated", "Token details");
+    if (this.pickable(sc)) pop.appendChild(el("p", "tp-pick-hint", this.opts.pickHint ||
+      "Click the token to pin this, then click an alternative to continue from it."));
+  };
+
+  // The popover of glyph group g of scope sc, the answer's or the thinking's (`part` names
+  // it): the head with the glyph and where it stands, a glyph of several byte-fragment tokens
+  // with its product, then each token's detail.
+  App.prototype.popBody = function (sc, g, part, label) {
+    var self = this, pop = clear(this.pop);
     var a = sc.groups[g], b = sc.groups[g + 1];
     var close = button("\u00d7", "tp-pop-close", "Close");
     close.addEventListener("click", function () { self.unpin(); self.hidePop(); });
-    var where = (sc === this.tr.prompt ? (this.tr.gen.n ? "prompt" : "scored") : "generated") +
-      " \u00b7 " + (b - a === 1 ? "step " + (a + 1) : "steps " + (a + 1) + "\u2013" + b) + " of " + sc.n;
+    var where = part + " \u00b7 " + (b - a === 1 ? "step " + (a + 1) : "steps " + (a + 1) +
+      "\u2013" + b) + " of " + sc.n;
     pop.appendChild(el("div", "tp-pop-head", [el("span", "tp-pop-tok", tokenNode(sc.gText[g])),
       el("span", "tp-pop-where", where), close]));
     if (b - a > 1) {
@@ -62,9 +73,8 @@
         isNaN(sc.gLp[g]) ? "" : " (logprob " + fmtNum(sc.gLp[g], 3) + ")"]));
     }
     for (var s = a; s < b; s++) pop.appendChild(this.stepDetail(sc, s, b - a > 1));
-    if (this.pickable(sc)) pop.appendChild(el("p", "tp-pick-hint", this.opts.pickHint ||
-      "Click the token to pin this, then click an alternative to continue from it."));
-    pop.setAttribute("aria-label", "Token details");
+    pop.setAttribute("aria-label", label);
+    return pop;
   };
 
   // Alternatives of generated tokens become buttons when the host handles picks.

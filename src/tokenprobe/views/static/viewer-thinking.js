@@ -5,9 +5,8 @@
 (function (root) {
   "use strict";
   var P = root.TokenprobeParts = root.TokenprobeParts || {};
-  var fmtNum = P.fmtNum, fmtPct = P.fmtPct, plural = P.plural, summaryPerToken = P.summaryPerToken,
-    countChars = P.countChars, loadScope = P.loadScope, button = P.button, clear = P.clear,
-    el = P.el, tokenNode = P.tokenNode, App = P.App, THINK_POP = P.THINK_POP,
+  var plural = P.plural, summaryPerToken = P.summaryPerToken, countChars = P.countChars,
+    loadScope = P.loadScope, clear = P.clear, el = P.el, App = P.App, THINK_POP = P.THINK_POP,
     makeChip = P.makeChip;
 
   // ------------------------------------------------------------------------------------
@@ -112,20 +111,7 @@
 
   // The popover of thinking group g: as the answer's (fillPop), named as the thinking's.
   App.prototype.fillThinkPop = function (g) {
-    var self = this, sc = this.thinkSc, pop = clear(this.pop);
-    var a = sc.groups[g], b = sc.groups[g + 1];
-    var close = button("\u00d7", "tp-pop-close", "Close");
-    close.addEventListener("click", function () { self.unpin(); self.hidePop(); });
-    var where = "thinking \u00b7 " + (b - a === 1 ? "step " + (a + 1) : "steps " + (a + 1) + "\u2013" + b) + " of " + sc.n;
-    pop.appendChild(el("div", "tp-pop-head", [el("span", "tp-pop-tok", tokenNode(sc.gText[g])),
-      el("span", "tp-pop-where", where), close]));
-    if (b - a > 1) {
-      pop.appendChild(el("p", "tp-pop-glyph", ["One glyph made of " + (b - a) +
-        " byte-fragment tokens; its probability is the product: ", el("b", "num", fmtPct(Math.exp(sc.gLp[g]))),
-        isNaN(sc.gLp[g]) ? "" : " (logprob " + fmtNum(sc.gLp[g], 3) + ")"]));
-    }
-    for (var s = a; s < b; s++) pop.appendChild(this.stepDetail(sc, s, b - a > 1));
-    pop.setAttribute("aria-label", "Thinking token details");
+    this.popBody(this.thinkSc, g, "thinking", "Thinking token details");
   };
 
   // A live trace's thinking grows: its fold is opened while it streams, and the chips from
