@@ -6,7 +6,7 @@
 // the viewer. The server checks the file (every line) before anything runs. Leaves out the
 // figures (the library computed every one) and the drawing itself.
 
-import { runJob } from "./api.js";
+import { progressJob } from "./progress.js";
 import { currentModel, mark, onModelChange, state } from "./state.js";
 import { button, clear, el, fmt, status } from "./ui.js";
 
@@ -95,27 +95,16 @@ export function initCalibrate() {
     e.preventDefault();
     if (job) return;
     if (source() === "file" && !file) { status(line, "Choose a JSONL file first (or the demo).", "error"); return; }
-    go.hidden = true; stop.hidden = false;
-    bar.hidden = false;
-    bar.firstElementChild.style.width = "0%";
-    status(line, "Sending\u2026");
-    const end = () => { job = null; go.hidden = false; stop.hidden = true; bar.hidden = true; };
-    job = runJob("/api/calibrate", body(), {
-      queued(d) { status(line, "Waiting in the queue: position " + d.position, "queue"); },
-      started() { status(line, "Asking the model\u2026"); },
-      progress(d) {
-        bar.firstElementChild.style.width = (d.total ? 100 * d.done / d.total : 0) + "%";
-        status(line, "Asking the model\u2026 " + d.done + " of " + fmt.plural(d.total, "request", "requests") + " answered");
-      },
+    job = progressJob("/api/calibrate", body(), {
+      go, stop, bar, line, working: "Asking the model\u2026",
+      stopped: "Stopped. The answers so far are kept: run it again to go on from there.",
+      count: (d) => d.done + " of " + fmt.plural(d.total, "request", "requests") + " answered",
+      ended() { job = null; },
       done(d) {
-        end();
         status(line, d.save_error ? "Not saved: " + d.save_error : "", d.save_error ? "error" : undefined);
         draw(d.calibration);
         if (d.saved) mark("calibrate", d.saved);
       },
-      error(d) { end(); status(line, d.message, "error"); },
-      cancelled() { end(); status(line, "Stopped. The answers so far are kept: run it again to go on from there.", "muted"); },
-      refused(err) { end(); status(line, err.message, "error"); },
     });
   });
   stop.addEventListener("click", () => { if (job) job.stop(); });

@@ -4,7 +4,7 @@
 // the per-token differences (between variants with the same tokens only). Leaves out the
 // viewer and the stream.
 
-import { runJob } from "./api.js";
+import { progressJob } from "./progress.js";
 import { currentModel, mark, onModelChange, state } from "./state.js";
 import { button, clear, el, fmt, status } from "./ui.js";
 
@@ -89,22 +89,11 @@ export function initCompare() {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     if (job) return;
-    go.hidden = true; stop.hidden = false;
-    bar.hidden = false;
-    bar.firstElementChild.style.width = "0%";
-    status(line, "Sending\u2026");
-    const end = () => { job = null; go.hidden = false; stop.hidden = true; bar.hidden = true; };
-    job = runJob("/api/compare", body(), {
-      queued(d) { status(line, "Waiting in the queue: position " + d.position, "queue"); },
-      started() { status(line, "Running the variants\u2026"); },
-      progress(d) {
-        bar.firstElementChild.style.width = (100 * d.done / d.total) + "%";
-        status(line, "Running the variants\u2026 " + d.done + " of " + d.total + " done");
-      },
-      done(d) { end(); status(line, ""); draw(d.comparison); if (d.saved) mark("compare", d.saved); },
-      error(d) { end(); status(line, d.message, "error"); },
-      cancelled() { end(); status(line, "Stopped.", "muted"); },
-      refused(err) { end(); status(line, err.message, "error"); },
+    job = progressJob("/api/compare", body(), {
+      go, stop, bar, line, working: "Running the variants\u2026", stopped: "Stopped.",
+      count: (d) => d.done + " of " + d.total + " done",
+      ended() { job = null; },
+      done(d) { status(line, ""); draw(d.comparison); if (d.saved) mark("compare", d.saved); },
     });
   });
   stop.addEventListener("click", () => { if (job) job.stop(); });
