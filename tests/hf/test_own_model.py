@@ -168,3 +168,15 @@ def test_a_module_runs_with_fewer_torch_threads_while_the_cores_are_busy(char_ne
         assert set(seen) == {min(2, ThreadCount.cores())}
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_logits_of_any_torch_dtype_become_float32_rows(dtype: torch.dtype) -> None:
+    from tokenprobe.backends.torch_model import as_rows
+
+    x = torch.linspace(-3, 3, 2 * 3 * 5).reshape(1, 6, 5).to(dtype)
+    rows = as_rows(x, 5)
+    assert rows.dtype == np.float32 and rows.shape == (6, 5) and rows.flags.c_contiguous
+    np.testing.assert_array_equal(rows, x.float().numpy()[0])
+    assert as_rows(rows, 5) is rows  # already rows: passed through
+    np.testing.assert_array_equal(as_rows(x[0, -1].double().numpy(), 5), rows[-1:])

@@ -96,7 +96,10 @@ def as_rows(rows: Any, n_vocab: int) -> np.ndarray:
             and rows.shape[1] == n_vocab and rows.flags.c_contiguous:
         return rows  # already so (a forward that called this itself): once per token
     if hasattr(rows, "detach"):  # a torch tensor: float32 on the CPU, then numpy (no copy)
-        rows = rows.detach().to("cpu", dtype=_torch_float32()).numpy()
+        rows, f32 = rows.detach(), _torch_float32()
+        if rows.dtype is not f32 or not rows.is_cpu:  # (a no-op .to() still costs a step)
+            rows = rows.to("cpu", dtype=f32)
+        rows = rows.numpy()
     arr = np.ascontiguousarray(rows, dtype=np.float32)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
