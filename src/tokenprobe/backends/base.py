@@ -323,7 +323,10 @@ class TraceStream:
                 if isinstance(item, ThinkingSteps):
                     yield item
                     continue
-                yield from self._route(item)
+                if self._inline is None:  # the usual case: the step is the answer's
+                    yield self._add(item)
+                else:
+                    yield from self._route(item)
         except KeyboardInterrupt:
             self._end(error="interrupted by the user", finish_reason=None)
             raise
@@ -359,12 +362,15 @@ class TraceStream:
         yield from self._answer(routed.answer)
 
     def _answer(self, steps: list[Step]) -> Iterator[Step]:
-        trace = self.trace
         for step in steps:
-            step.offset = self._assembler.add(step.data)
-            trace.steps.append(step)
-            trace.text = self._assembler.text
-            yield step
+            yield self._add(step)
+
+    def _add(self, step: Step) -> Step:
+        """An answer's step in the trace, at its offset, the text grown by it."""
+        step.offset = self._assembler.add(step.data)
+        self.trace.steps.append(step)
+        self.trace.text = self._assembler.text
+        return step
 
     def _end_inline(self) -> list[Step]:
         """The inline splitter's last word: the steps it still held (the answer's), and
