@@ -94,26 +94,23 @@ class TextAssembler:
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._parts: list[str] = []
-        self._chars = 0
+        # The text so far, grown a piece at a time: a stream reads it after every token, and
+        # joining a list of every piece each time made a long answer quadratic.
+        self._text = ""
 
     def add(self, data: bytes) -> int:
-        offset = self._chars
+        offset = len(self._text)
         piece = self._decoder.decode(data)
         if piece:
-            self._parts.append(piece)
-            self._chars += len(piece)
+            self._text += piece
         return offset
 
     @property
     def text(self) -> str:
         """The text so far; a character still waiting for bytes is not included."""
-        return "".join(self._parts)
+        return self._text
 
     def finish(self) -> str:
         """The whole text; an unfinished character at the end becomes U+FFFD."""
-        tail = self._decoder.decode(b"", final=True)
-        if tail:
-            self._parts.append(tail)
-            self._chars += len(tail)
-        return self.text
+        self._text += self._decoder.decode(b"", final=True)
+        return self._text
