@@ -14,10 +14,10 @@ side by side in one run (ratios; the machine's load moves both alike).
 Each figure is the best of `--repeat` alternating runs (the own-model loops, a fraction of
 a second each, three times as many).
 
-Measured (torch 2.13 CPU, two cores, load average 0.5-1, eight runs), 3: at one torch
-thread 0.82-0.95x best against best, 0.84-0.90x the median round; at two 0.88-0.91x and
-0.85-0.92x; besides the network tokenprobe's work is 152-169 us per character beside the
-bare loop's 72-76 us; 0.93x and 0.97x with --own-wider (128 wide, 4 layers; 256, 6).
+Measured (torch 2.13 CPU, two cores, load average 0.9-1.4, nine runs), 3: 0.88-0.93x best
+against best, 0.88-0.94x the median round, at one torch thread and at two; besides the
+network tokenprobe's work is 148-161 us per character beside the bare loop's 72-76 us;
+0.93x and 0.97-1.00x with --own-wider (128 wide, 4 layers; 256, 6).
 Figures 1, 2 and 4 are in the README.
 """
 
