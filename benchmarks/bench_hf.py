@@ -28,6 +28,7 @@ import runpy
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -141,21 +142,8 @@ def bench_own(tokens: int, repeat: int, threads: list[int], wider: bool = False)
         stored = stored.repeat(1, block // stored.shape[1] + 1, 1)[:, :block]
     zero_cost = OwnModel(lambda ids: stored[0, : len(ids)], model.vocab.tok,
                          window=block)
-
-    def ours_free() -> int:
-        tr = tokenprobe.generate("吾輩は", model=zero_cost, max_tokens=tokens,
-                                 temperature=1.0, seed=1, alternatives=10)
-        return len(tr.steps)
-
-    def bare_free() -> int:
-        idx = start
-        g = torch.Generator().manual_seed(1)
-        with torch.inference_mode():
-            for _ in range(tokens):
-                logits = stored[:, : idx[:, -block:].shape[1]]
-                probs = torch.softmax(logits[:, -1, :], dim=-1)
-                idx = torch.cat([idx, torch.multinomial(probs, 1, generator=g)], dim=1)
-        return tokens
+    ours_free, bare_free = sampling_loops(
+        zero_cost, lambda idx: (stored[:, : idx.shape[1]], None), start, tokens)
 
     r = {k: max(v) for k, v in rounds_of({"tokenprobe": ours_free, "bare": bare_free},
                                           repeat * 3, time.process_time).items()}
@@ -168,6 +156,21 @@ def own_against_bare(model: OwnModel, net: torch.nn.Module, start: torch.Tensor,
                      tokens: int, repeat: int, label: str) -> None:
     """tokenprobe over an own model beside a bare sampling loop over its network, rounds
     interleaved."""
+    ours, bare = sampling_loops(model, net, start, tokens)
+    ours()
+    rounds = rounds_of({"tokenprobe": ours, "bare": bare}, repeat * 3)
+    r = {k: max(v) for k, v in rounds.items()}
+    per_round = sorted(a / b for a, b in zip(rounds["tokenprobe"], rounds["bare"]))
+    print(f"{label}: tokenprobe {r['tokenprobe']:.0f} tok/s (top-10, exact entropy, tail "
+          f"sums), bare PyTorch loop {r['bare']:.0f} tok/s: {r['tokenprobe'] / r['bare']:.2f}x "
+          f"best against best, {per_round[len(per_round) // 2]:.2f}x the median round "
+          "(goal >= 0.9x)")
+
+
+def sampling_loops(model: OwnModel, net: Callable[[torch.Tensor], Any], start: torch.Tensor,
+                   tokens: int) -> tuple[Callable[[], int], Callable[[], int]]:
+    """tokenprobe's generation over `model`, and a bare PyTorch sampling loop over `net`
+    (ids -> (logits, anything)) that sees the same window: softmax, multinomial."""
     block = model.window
 
     def ours() -> int:
@@ -185,14 +188,7 @@ def own_against_bare(model: OwnModel, net: torch.nn.Module, start: torch.Tensor,
                 idx = torch.cat([idx, torch.multinomial(probs, 1, generator=g)], dim=1)
         return tokens
 
-    ours()
-    rounds = rounds_of({"tokenprobe": ours, "bare": bare}, repeat * 3)
-    r = {k: max(v) for k, v in rounds.items()}
-    per_round = sorted(a / b for a, b in zip(rounds["tokenprobe"], rounds["bare"]))
-    print(f"{label}: tokenprobe {r['tokenprobe']:.0f} tok/s (top-10, exact entropy, tail "
-          f"sums), bare PyTorch loop {r['bare']:.0f} tok/s: {r['tokenprobe'] / r['bare']:.2f}x "
-          f"best against best, {per_round[len(per_round) // 2]:.2f}x the median round "
-          "(goal >= 0.9x)")
+    return ours, bare
 
 
 def rounds_of(fns: dict[str, Callable[[], int]], repeat: int,
