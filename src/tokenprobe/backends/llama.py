@@ -316,8 +316,8 @@ class LlamaBackend(RowSteps, Backend):
             pos = len(tokens)
             for i in range(n_new):
                 row = self._row(-1)
-                stats = sampling.stats(self._analyzer, row)
                 is_forced = i < len(forced)
+                stats = sampling.stats(self._analyzer, row, draw=not is_forced)
                 chosen, sample_lp, tail = sampling.choose(
                     row, stats, forced[i] if is_forced else None)
                 step = self._step(row, chosen, stats, tail, sample_lp, forced=is_forced)

@@ -60,8 +60,10 @@ class Sampling:
         self._longest = max((len(s) for s in self.stops), default=0)
         self._recent = b""
 
-    def stats(self, analyzer: RowAnalyzer, row: np.ndarray) -> RowStats:
-        return analyzer.analyze(row, self.n_alt, raw_probs=self.raw)
+    def stats(self, analyzer: RowAnalyzer, row: np.ndarray, draw: bool = True) -> RowStats:
+        """The row's statistics; for a token to be drawn at T = 1, its probabilities too
+        (a forced token is not drawn: no pass for them)."""
+        return analyzer.analyze(row, self.n_alt, raw_probs=self.raw and draw)
 
     def processed(self, row: np.ndarray, stats: RowStats) -> Processed:
         if stats.probs is not None:

@@ -232,8 +232,8 @@ class LogitsBackend(RowSteps, Backend):
                 ctx = self._context()
                 row = ctx.feed(tokens, all_rows=False)[-1]
                 for i in range(n_new):
-                    stats = sampling.stats(self._analyzer, row)
                     is_forced = i < len(forced)
+                    stats = sampling.stats(self._analyzer, row, draw=not is_forced)
                     chosen, sample_lp, tail = sampling.choose(
                         row, stats, forced[i] if is_forced else None)
                     step = self._step(row, chosen, stats, tail, sample_lp, forced=is_forced)
