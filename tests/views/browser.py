@@ -2,7 +2,8 @@
 
 The viewer's tests and the web app's tests both need a browser, and the sync API allows one
 Playwright per thread: whichever asks first starts it, both use it, the end of the session
-closes it. It is skipped where Chromium or Playwright is missing.
+closes it. Where Chromium or Playwright is missing, every browser test fails and says what
+to install (scripts/test installs both).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ _shared: dict[str, Any] = {}
 def shared_browser() -> Any:
     if "browser" not in _shared:
         if not os.path.exists(CHROMIUM):
-            pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium); "
-                        "browser tests skipped")
-        sync_api = pytest.importorskip("playwright.sync_api",
-                                       reason="playwright is not installed")
+            pytest.fail(f"{CHROMIUM} is absent: apt-get install -y chromium (scripts/test "
+                        "does)", pytrace=False)
+        try:
+            import playwright.sync_api as sync_api
+        except ImportError:
+            pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
         manager = sync_api.sync_playwright()
         playwright = manager.__enter__()
         _shared["manager"] = manager
@@ -41,3 +44,26 @@ def close_shared_browser() -> None:
     if browser is not None:
         browser.close()
         _shared.pop("manager").__exit__(None, None, None)
+
+
+# The elements that reach past a window `w` pixels wide and are not inside a box that scrolls
+# or clips them: what makes a page wider than its window (for the message of a failed check).
+OVERFLOWING = """w => [...document.querySelectorAll('body *')].filter(e => {
+  if (e.getBoundingClientRect().right <= w + 0.5) return false;
+  for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+    const s = getComputedStyle(a);
+    if (s.overflowX !== 'visible' || s.position === 'fixed') return false;
+  }
+  return true;
+}).map(e => e.tagName.toLowerCase() + '.' + String(e.className).split(' ').join('.')
+            + ' to ' + Math.round(e.getBoundingClientRect().right) + 'px')"""
+
+# Every text in the browser's monospace font: wider than any sans-serif, as a machine without
+# the fonts a page names may fall back to. A constructed style sheet, which the web app's
+# Content-Security-Policy (style-src 'self') lets a script add; MONOSPACE_OFF takes it out.
+MONOSPACE_ON = """() => {
+  const s = new CSSStyleSheet();
+  s.replaceSync('*, *::before, *::after { font-family: monospace !important; }');
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
+}"""
+MONOSPACE_OFF = "() => { document.adoptedStyleSheets = document.adoptedStyleSheets.slice(0, -1); }"

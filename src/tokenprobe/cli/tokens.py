@@ -62,7 +62,8 @@ def render(s: Split) -> Text:
 _PAGE_CSS = """
 body{font:15px/1.5 system-ui,sans-serif;margin:2em;color:#222;background:#fafaf7}
 h1{font-size:1.3em} h2{font-size:1.05em;margin:1.4em 0 .2em}
-.stats{color:#555;margin:0 0 .4em} .text{white-space:pre-wrap;font-family:ui-monospace,monospace}
+.stats{color:#555;margin:0 0 .4em}
+.text{white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace}
 .p{padding:1px 0;border-radius:2px} .s0{background:#dde6f2} .s1{background:#f2e4cc}
 .g{text-decoration:underline} .n{color:#888;font-size:.75em;vertical-align:super}
 @media (prefers-color-scheme:dark){body{color:#ddd;background:#1c1c1c}
@@ -75,6 +76,7 @@ def render_html(splits: list[Split], text: str) -> str:
     esc = html.escape
     parts = [
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
         "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">",
         f"<title>{esc(_short(text))} · tokenprobe tokenize</title><style>{_PAGE_CSS}</style>",
