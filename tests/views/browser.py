@@ -48,7 +48,7 @@ def close_shared_browser() -> None:
 
 # The elements that reach past a window `w` pixels wide and are not inside a box that scrolls
 # or clips them: what makes a page wider than its window (for the message of a failed check).
-OVERFLOWING = """w => [...document.querySelectorAll('body *')].filter(e => {
+_OVERFLOWING = """w => [...document.querySelectorAll('body *')].filter(e => {
   if (e.getBoundingClientRect().right <= w + 0.5) return false;
   for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
     const s = getComputedStyle(a);
@@ -58,12 +58,25 @@ OVERFLOWING = """w => [...document.querySelectorAll('body *')].filter(e => {
 }).map(e => e.tagName.toLowerCase() + '.' + String(e.className).split(' ').join('.')
             + ' to ' + Math.round(e.getBoundingClientRect().right) + 'px')"""
 
-# Every text in the browser's monospace font: wider than any sans-serif, as a machine without
-# the fonts a page names may fall back to. A constructed style sheet, which the web app's
-# Content-Security-Policy (style-src 'self') lets a script add; MONOSPACE_OFF takes it out.
-MONOSPACE_ON = """() => {
+# Every text in the browser's monospace font, as a constructed style sheet (which the web
+# app's Content-Security-Policy, style-src 'self', lets a script add), and its removal.
+_MONOSPACE_ON = """() => {
   const s = new CSSStyleSheet();
   s.replaceSync('*, *::before, *::after { font-family: monospace !important; }');
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
 }"""
-MONOSPACE_OFF = "() => { document.adoptedStyleSheets = document.adoptedStyleSheets.slice(0, -1); }"
+_MONOSPACE_OFF = "() => { document.adoptedStyleSheets = document.adoptedStyleSheets.slice(0, -1); }"
+
+
+def fits_the_window(page: Any, name: str, width: int) -> None:
+    """Nothing makes the page scroll sideways, with this machine's fonts and again with every
+    text in the monospace font: wider than any sans-serif, as a machine without the fonts a
+    page names may fall back to. The page is left with its own fonts."""
+    for fonts in ("installed", "monospace"):
+        if fonts == "monospace":
+            page.evaluate(_MONOSPACE_ON)
+            page.wait_for_timeout(100)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, (f"{name} is {wide}px wide with the {fonts} fonts: "
+                               f"{page.evaluate(_OVERFLOWING, width)}")
+    page.evaluate(_MONOSPACE_OFF)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tests.scripted_model import SPEC
-from tests.views.browser import MONOSPACE_ON, OVERFLOWING
+from tests.views.browser import fits_the_window
 from tests.views.conftest import EVIL_TEXT, PROMPT
 from tests.views.ops_pages import clean
 
@@ -55,15 +55,9 @@ def pages(fixed_comparison: Comparison, sampled_comparison: Comparison,
             .replace("<html ", "<html data-tp-ready ", 1)}
 
 
-@pytest.mark.parametrize("fonts", ["installed", "monospace"])
 @pytest.mark.parametrize("name", ["viewer", "tree", "compare", "compare-samples", "sweep",
                                   "choice", "calibration", "tokenize"])
-def test_page_fits_a_phone(open_html: Any, pages: dict[str, str], name: str,
-                           fonts: str) -> None:
+def test_page_fits_a_phone(open_html: Any, pages: dict[str, str], name: str) -> None:
     o = open_html(pages[name], width=WIDTH, height=844)
-    if fonts == "monospace":
-        o.page.evaluate(MONOSPACE_ON)
-        o.page.wait_for_timeout(100)
-    wide = o.page.evaluate("document.documentElement.scrollWidth")
-    assert wide <= WIDTH, f"{name} is {wide}px wide: {o.page.evaluate(OVERFLOWING, WIDTH)}"
+    fits_the_window(o.page, name, WIDTH)
     clean(o)

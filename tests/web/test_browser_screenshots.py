@@ -11,10 +11,9 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.views.browser import MONOSPACE_OFF, MONOSPACE_ON, OVERFLOWING
+from tests.views.browser import fits_the_window
 from tests.web.pages import Page
 from tests.web.serve import Served
 
@@ -70,17 +69,4 @@ def test_screenshots(open_page: Callable[..., Page], server: Served, artifacts: 
             page.wait_for_selector(f'.wa-modes a.on[data-mode="{mode}"]')
             fits_the_window(page, mode, 390)
     p.clean()
-
-
-def fits_the_window(page: Any, mode: str, width: int) -> None:
-    """Nothing makes the page scroll sideways, with this machine's fonts and again with
-    every text in its monospace font; the style is taken out again afterwards."""
-    for fonts in ("installed", "monospace"):
-        if fonts == "monospace":
-            page.evaluate(MONOSPACE_ON)
-            page.wait_for_timeout(100)
-        wide = page.evaluate("document.documentElement.scrollWidth")
-        assert wide <= width, (f"{mode} is {wide}px wide with the {fonts} fonts: "
-                               f"{page.evaluate(OVERFLOWING, width)}")
-    page.evaluate(MONOSPACE_OFF)
 
