@@ -12,6 +12,7 @@ from decimal import Decimal, getcontext
 from typing import Any
 
 import pytest
+from tests.views.browser import fits_the_window
 from tests.views.conftest import EVIL_TEXT
 from tests.views.jsfmt import delta, num, pct, stat
 from tests.views.ops_pages import GEN, clean, texts
@@ -224,7 +225,7 @@ def test_variants_side_by_side_or_stacked(open_html: Any, fixed_comparison: Comp
         assert a[1] == b[1] and b[0] >= a[2]  # side by side
     else:
         assert b[1] >= a[3] and a[0] == b[0]  # one under the other
-    assert o.page.evaluate("document.documentElement.scrollWidth") <= width
+    fits_the_window(o.page, "compare", width)
     clean(o)
 
 
